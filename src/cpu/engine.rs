@@ -1,0 +1,140 @@
+//! The CPU reference backend: the plain loops of [`super::net`] driven batch by batch.
+
+use super::loss::{self, Targets};
+use super::net;
+use crate::data::Dataset;
+use crate::engine::{Engine, Evaluation, Stats};
+use crate::model::Params;
+use crate::{Error, Result};
+
+/// Trains with the reference path. Slow and plain: it is the specification.
+pub struct CpuReference {
+    params: Params,
+    train: Option<Dataset>,
+    stats: Stats,
+    x: Vec<f32>,
+}
+
+impl CpuReference {
+    pub fn new(params: Params) -> Self {
+        CpuReference { params, train: None, stats: Stats::default(), x: Vec::new() }
+    }
+}
+
+/// Checks that a dataset fits the network's input and output.
+pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
+    if data.dim != params.inputs() {
+        return Err(Error::bad_arg(
+            "--layers",
+            format!(
+                "the network takes {} inputs but {} has {} features per sample",
+                params.inputs(),
+                data.name,
+                data.dim
+            ),
+        ));
+    }
+    let outputs = params.outputs();
+    let needed = if outputs == 1 { 2 } else { data.classes };
+    if (outputs == 1 && data.classes > 2) || (outputs > 1 && outputs < needed) {
+        return Err(Error::bad_arg(
+            "--layers",
+            format!(
+                "the network has {outputs} outputs but {} has {} classes",
+                data.name, data.classes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Engine for CpuReference {
+    fn describe(&self) -> String {
+        "cpu (reference)".into()
+    }
+
+    fn load_train_set(&mut self, data: &Dataset) -> Result<()> {
+        check_fits(&self.params, data)?;
+        self.train = Some(data.clone());
+        Ok(())
+    }
+
+    fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> Result<()> {
+        let data = self
+            .train
+            .as_ref()
+            .ok_or_else(|| Error::Gpu("train_steps before load_train_set".into()))?;
+        let outputs = self.params.outputs();
+        let out_act = self.params.layers.last().expect("layers").activation;
+        for idx in order.chunks(batch.max(1)) {
+            data.gather(idx, &mut self.x);
+            let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize]).collect();
+            let targets = Targets::from_labels(self.params.loss, &labels, outputs);
+            let report = net::step(&mut self.params, &self.x, idx.len(), &targets, lr);
+            let pred = loss::predict(out_act, &report.output, outputs);
+            self.stats.loss_sum += report.grads.loss as f64 * idx.len() as f64;
+            self.stats.correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count() as u64;
+            self.stats.samples += idx.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn take_stats(&mut self) -> Result<Stats> {
+        Ok(std::mem::take(&mut self.stats))
+    }
+
+    fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
+        check_fits(&self.params, data)?;
+        evaluate_with(&self.params, data, |p, x, b| net::forward(p, x, b))
+    }
+
+    fn params(&mut self) -> Result<Params> {
+        Ok(self.params.clone())
+    }
+
+    fn set_params(&mut self, params: &Params) -> Result<()> {
+        self.params = params.clone();
+        Ok(())
+    }
+}
+
+/// Evaluates `data` in chunks with a forward function; shared by the CPU backends.
+pub fn evaluate_with(
+    params: &Params,
+    data: &Dataset,
+    mut forward: impl FnMut(&Params, &[f32], usize) -> net::Trace<f32>,
+) -> Result<Evaluation> {
+    const CHUNK: usize = 1024;
+    let outputs = params.outputs();
+    let top = params.layers.last().expect("layers");
+    let mut x = Vec::new();
+    let mut loss_sum = 0.0f64;
+    let mut predictions = Vec::with_capacity(data.len());
+    let all: Vec<u32> = (0..data.len() as u32).collect();
+    for idx in all.chunks(CHUNK) {
+        data.gather(idx, &mut x);
+        let trace = forward(params, &x, idx.len());
+        let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize]).collect();
+        let targets = Targets::from_labels(params.loss, &labels, outputs);
+        let (l, _) = loss::loss_and_grad(
+            params.loss,
+            top.activation,
+            &trace.z_out,
+            trace.output(),
+            &targets,
+            outputs,
+        );
+        loss_sum += l as f64 * idx.len() as f64;
+        predictions.extend(loss::predict(top.activation, trace.output(), outputs));
+    }
+    let correct = predictions
+        .iter()
+        .zip(&data.labels)
+        .filter(|(p, l)| p == l)
+        .count();
+    Ok(Evaluation {
+        loss: (loss_sum / data.len().max(1) as f64) as f32,
+        accuracy: correct as f32 / data.len().max(1) as f32,
+        predictions,
+    })
+}

@@ -1,0 +1,60 @@
+//! The one small interface the training loop drives: a backend owns the parameters and the
+//! step; the loop owns epochs, shuffling, validation and checkpoints.
+
+use crate::data::Dataset;
+use crate::model::Params;
+use crate::Result;
+
+/// Loss and accuracy summed over the steps since the last call to `take_stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Σ over samples of the per-sample loss (the batch mean times the batch size).
+    pub loss_sum: f64,
+    pub correct: u64,
+    pub samples: u64,
+}
+
+impl Stats {
+    pub fn mean_loss(&self) -> f32 {
+        (self.loss_sum / self.samples.max(1) as f64) as f32
+    }
+
+    pub fn accuracy(&self) -> f32 {
+        self.correct as f32 / self.samples.max(1) as f32
+    }
+}
+
+/// The result of evaluating a whole dataset.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub loss: f32,
+    pub accuracy: f32,
+    /// Predicted class per sample.
+    pub predictions: Vec<u32>,
+}
+
+/// A training backend: the CPU reference, the fast CPU path or the GPU.
+pub trait Engine {
+    /// What runs, e.g. `cpu (reference)` or `vulkan: llvmpipe (LLVM 15.0.6, 256 bits)`.
+    fn describe(&self) -> String;
+
+    /// Makes `data` the training set; the GPU uploads it once and keeps it.
+    fn load_train_set(&mut self, data: &Dataset) -> Result<()>;
+
+    /// SGD steps over the training set in the given sample order, `batch` samples a step (the
+    /// last step takes what is left). Need not wait for the work to finish.
+    fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> Result<()>;
+
+    /// Loss and accuracy of the steps since the last call, measured on each batch's forward
+    /// pass before its update. Waits for the work in flight.
+    fn take_stats(&mut self) -> Result<Stats>;
+
+    /// Loss, accuracy and predictions on `data`, without training.
+    fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation>;
+
+    /// A copy of the current parameters.
+    fn params(&mut self) -> Result<Params>;
+
+    /// Replaces the parameters (e.g. to restore the best epoch).
+    fn set_params(&mut self, params: &Params) -> Result<()>;
+}

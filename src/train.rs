@@ -1,0 +1,159 @@
+//! The training loop: epochs, seeded shuffling, validation and early stopping. It drives any
+//! [`Engine`]; the engine owns the parameters and the step.
+
+use crate::data::Dataset;
+use crate::engine::Engine;
+use crate::model::Params;
+use crate::{Error, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::time::Instant;
+
+/// How to train.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    /// Seeds the per-epoch shuffles (epoch `e` uses a stream derived from `seed` and `e`, so a
+    /// resumed run shuffles exactly like an uninterrupted one).
+    pub seed: u64,
+    /// Stop when the validation loss has not improved for this many epochs, and restore the
+    /// best parameters.
+    pub early_stopping: Option<usize>,
+    /// Steps handed to the engine at a time; the progress callback runs between them.
+    pub steps_per_chunk: usize,
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::bad_arg("--batch-size", "must be at least 1"));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(Error::bad_arg(
+                "--lr",
+                format!("must be a positive number, got {}", self.lr),
+            ));
+        }
+        if self.early_stopping == Some(0) {
+            return Err(Error::bad_arg("--early-stopping", "patience must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// One epoch's figures.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub train_loss: f32,
+    pub train_accuracy: f32,
+    pub val_loss: Option<f32>,
+    pub val_accuracy: Option<f32>,
+    pub seconds: f64,
+    pub samples_per_sec: f64,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub epochs: Vec<EpochRecord>,
+    /// The epoch whose parameters the engine holds at the end (1-based).
+    pub best_epoch: Option<usize>,
+    pub stopped_early: bool,
+}
+
+/// Callbacks for progress and per-epoch output.
+pub trait Observer {
+    /// Called between chunks of steps: `done` of `total` samples of epoch `epoch`.
+    fn progress(&mut self, _epoch: usize, _done: usize, _total: usize) {}
+    /// Called after each epoch.
+    fn epoch_end(&mut self, _record: &EpochRecord) {}
+}
+
+/// An observer that does nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// The sample order of epoch `epoch` (1-based): a seeded shuffle of `0..n`.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let stream = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(stream);
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Trains `engine` on `train`, validating on `val` after each epoch.
+pub fn train(
+    engine: &mut dyn Engine,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    cfg: &TrainConfig,
+    observer: &mut dyn Observer,
+) -> Result<History> {
+    cfg.validate()?;
+    if train.is_empty() {
+        return Err(Error::bad_arg("--dataset", format!("{}: no training samples", train.name)));
+    }
+    engine.load_train_set(train)?;
+    let mut history = History::default();
+    let mut best: Option<(f32, usize, Params)> = None;
+    let chunk = cfg.batch_size * cfg.steps_per_chunk.max(1);
+    for epoch in 1..=cfg.epochs {
+        let start = Instant::now();
+        let order = epoch_order(train.len(), cfg.seed, epoch);
+        let mut done = 0;
+        for part in order.chunks(chunk) {
+            engine.train_steps(part, cfg.batch_size, cfg.lr)?;
+            done += part.len();
+            observer.progress(epoch, done, order.len());
+        }
+        let stats = engine.take_stats()?;
+        let seconds = start.elapsed().as_secs_f64();
+        let train_loss = stats.mean_loss();
+        if !train_loss.is_finite() {
+            return Err(Error::Diverged {
+                epoch,
+                step: train.len().div_ceil(cfg.batch_size),
+                loss: train_loss,
+            });
+        }
+        let (val_loss, val_accuracy) = match val {
+            Some(v) if !v.is_empty() => {
+                let e = engine.evaluate(v)?;
+                (Some(e.loss), Some(e.accuracy))
+            }
+            _ => (None, None),
+        };
+        let record = EpochRecord {
+            epoch,
+            train_loss,
+            train_accuracy: stats.accuracy(),
+            val_loss,
+            val_accuracy,
+            seconds,
+            samples_per_sec: stats.samples as f64 / seconds.max(1e-9),
+        };
+        observer.epoch_end(&record);
+        history.epochs.push(record);
+        if let (Some(patience), Some(vl)) = (cfg.early_stopping, val_loss) {
+            let improved = best.as_ref().is_none_or(|(b, _, _)| vl < *b);
+            if improved {
+                best = Some((vl, epoch, engine.params()?));
+            } else if epoch - best.as_ref().map_or(0, |b| b.1) >= patience {
+                history.stopped_early = true;
+                break;
+            }
+        }
+    }
+    history.best_epoch = history.epochs.last().map(|r| r.epoch);
+    if let Some((_, epoch, params)) = best {
+        if history.best_epoch != Some(epoch) {
+            engine.set_params(&params)?;
+        }
+        history.best_epoch = Some(epoch);
+    }
+    Ok(history)
+}
