@@ -8,10 +8,12 @@
 //! - [`engine`]: the interface a backend implements; [`train`]: the loop that drives it.
 //! - [`step`] and [`netfile`]: the single worked step of `gpunn step`.
 
+pub mod backend;
 pub mod cpu;
 pub mod data;
 pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod model;
 pub mod netfile;
 pub mod step;

@@ -3,7 +3,8 @@
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use gpunn::cpu::engine::CpuReference;
+use gpunn::backend;
+use gpunn::gpu::GpuEngine;
 use gpunn::data::{synth, Dataset};
 use gpunn::engine::Engine;
 use gpunn::model::{parse_sizes, Activation, Init, Loss, MlpSpec, Params};
@@ -24,6 +25,8 @@ enum Command {
     Train(Box<TrainArgs>),
     /// One SGD step on a network from a JSON file, showing every number of a worked exercise.
     Step(StepArgs),
+    /// List every GPU adapter with the limits and features that matter here.
+    Devices,
 }
 
 #[derive(Args)]
@@ -63,8 +66,8 @@ struct TrainArgs {
     /// circles: std of the Gaussian noise added to each coordinate.
     #[arg(long, default_value_t = 0.05)]
     noise: f32,
-    /// auto, vulkan, metal, dx12, gl, software or cpu.
-    #[arg(long, default_value = "cpu")]
+    /// auto (a hardware GPU, else the CPU), vulkan, metal, dx12, gl, software or cpu.
+    #[arg(long, default_value = "auto")]
     device: String,
 }
 
@@ -84,6 +87,7 @@ struct StepArgs {
     /// mse, half-mse, bce or ce.
     #[arg(long, default_value = "half-mse")]
     loss: String,
+    /// auto, vulkan, metal, dx12, gl, software or cpu.
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Print one JSON object instead of the table.
@@ -92,11 +96,21 @@ struct StepArgs {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // wgpu's GL backend logs an error for every EGL display it cannot open while probing
+    // adapters; that is noise unless the user asks for logs with RUST_LOG.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,wgpu_hal=off,wgpu_core=off"),
+    )
+    .init();
+    // The Vulkan loader complains on stderr when XDG_RUNTIME_DIR is unset; give it one.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => cmd_train(*a),
         Command::Step(a) => cmd_step(a),
+        Command::Devices => cmd_devices(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -144,14 +158,13 @@ fn synthetic(a: &TrainArgs) -> Result<Dataset> {
     })
 }
 
-fn make_engine(device: &str, params: Params) -> Result<Box<dyn Engine>> {
-    match device {
-        "cpu" | "auto" => Ok(Box::new(CpuReference::new(params))),
-        other => anyhow::bail!(gpunn::Error::bad_arg(
-            "--device",
-            format!("unknown device '{other}'")
-        )),
+/// Opens the engine for `--device`, telling the user when `auto` falls back to the CPU.
+fn make_engine(device: &str, params: &Params, batch: usize) -> Result<Box<dyn Engine>> {
+    let opened = backend::open(backend::parse_device(device)?, params, batch)?;
+    if let Some(note) = opened.fallback {
+        eprintln!("note: {note}");
     }
+    Ok(opened.engine)
 }
 
 struct Printer;
@@ -186,7 +199,7 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     let spec = MlpSpec::new(sizes, activations(&a.activation, depth, loss)?, loss)?;
     let init: Init = parse_flag("--init", &a.init)?;
     let params = Params::init(&spec, init, a.seed)?;
-    let mut engine = make_engine(&a.device, params)?;
+    let mut engine = make_engine(&a.device, &params, a.batch_size)?;
     let cfg = TrainConfig {
         epochs: a.epochs,
         batch_size: a.batch_size,
@@ -216,9 +229,13 @@ fn cmd_step(a: StepArgs) -> Result<()> {
     let params = gpunn::netfile::load(&a.net, loss)?;
     let (x, batch) = gpunn::step::parse_batch(&a.input, params.inputs(), "--input")?;
     let targets = gpunn::step::parse_targets(&a.target, loss, params.outputs(), batch)?;
-    let result = match a.device.as_str() {
-        "cpu" => gpunn::step::step_cpu(&params, &x, batch, &targets, a.lr),
-        other => anyhow::bail!(gpunn::Error::bad_arg("--device", format!("unknown device '{other}'"))),
+    let (ctx, fallback) = backend::context(backend::parse_device(&a.device)?)?;
+    if let Some(note) = fallback {
+        eprintln!("note: {note}");
+    }
+    let result = match ctx {
+        None => gpunn::step::step_cpu(&params, &x, batch, &targets, a.lr),
+        Some(ctx) => GpuEngine::new(ctx, &params, batch, true)?.step_report(&x, &targets, a.lr)?,
     };
     if a.json {
         println!("{}", gpunn::step::to_json(&result));
@@ -228,3 +245,14 @@ fn cmd_step(a: StepArgs) -> Result<()> {
     Ok(())
 }
 
+
+fn cmd_devices() -> Result<()> {
+    let adapters = gpunn::gpu::list_adapters();
+    if adapters.is_empty() {
+        println!("no GPU adapters found (install your GPU's driver, or mesa-vulkan-drivers for the software adapter); --device cpu still works");
+    }
+    for (i, a) in adapters.iter().enumerate() {
+        println!("[{i}] {a}");
+    }
+    Ok(())
+}

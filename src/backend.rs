@@ -1,0 +1,50 @@
+//! Choosing a backend for `--device`: a GPU adapter, or the CPU engine.
+
+use crate::cpu::engine::CpuReference;
+use crate::engine::Engine;
+use crate::gpu::{DeviceKind, GpuContext, GpuEngine};
+use crate::model::Params;
+use crate::{Error, Result};
+use std::sync::Arc;
+
+/// An engine and, when `auto` fell back to the CPU, the reason (for the user to see).
+pub struct Opened {
+    pub engine: Box<dyn Engine>,
+    pub fallback: Option<String>,
+}
+
+/// Parses `--device`.
+pub fn parse_device(s: &str) -> Result<DeviceKind> {
+    s.parse().map_err(|e| Error::bad_arg("--device", e))
+}
+
+/// The GPU context for `kind`, or `None` for the CPU; `auto` without a hardware GPU gives
+/// `None` and the reason. An explicit GPU kind without an adapter is an error with a hint.
+pub fn context(kind: DeviceKind) -> Result<(Option<Arc<GpuContext>>, Option<String>)> {
+    match kind {
+        DeviceKind::Cpu => Ok((None, None)),
+        DeviceKind::Auto => match GpuContext::new(DeviceKind::Auto) {
+            Ok(ctx) => {
+                log::info!("--device auto: using {}", ctx.info.name);
+                Ok((Some(Arc::new(ctx)), None))
+            }
+            Err(e) => Ok((
+                None,
+                Some(format!(
+                    "--device auto: no hardware GPU ({e}); using the CPU engine (a software adapter would be slower)"
+                )),
+            )),
+        },
+        other => Ok((Some(Arc::new(GpuContext::new(other)?)), None)),
+    }
+}
+
+/// Opens the engine for `kind` with `params`, for batches of `batch` samples.
+pub fn open(kind: DeviceKind, params: &Params, batch: usize) -> Result<Opened> {
+    let (ctx, fallback) = context(kind)?;
+    let engine: Box<dyn Engine> = match ctx {
+        Some(ctx) => Box::new(GpuEngine::new(ctx, params, batch, false)?),
+        None => Box::new(CpuReference::new(params.clone())),
+    };
+    Ok(Opened { engine, fallback })
+}
