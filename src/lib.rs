@@ -6,16 +6,22 @@
 //! - [`gpu`]: the wgpu context, kernels and launchers.
 //! - [`data`]: IDX datasets and synthetic toy sets.
 //! - [`engine`]: the interface a backend implements; [`train`]: the loop that drives it.
+//! - [`metrics`]: confusion matrix, precision/recall/F1; [`digit`]: images to MNIST-style input.
+//! - [`checkpoint`]: safetensors save/load; [`plots`]: learning curves and confusion matrices.
 //! - [`step`] and [`netfile`]: the single worked step of `gpunn step`.
 
 pub mod backend;
+pub mod checkpoint;
 pub mod cpu;
 pub mod data;
+pub mod digit;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod metrics;
 pub mod model;
 pub mod netfile;
+pub mod plots;
 pub mod step;
 pub mod train;
 

@@ -5,7 +5,10 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use gpunn::backend;
 use gpunn::gpu::GpuEngine;
-use gpunn::data::{synth, Dataset};
+use gpunn::checkpoint::{self, ModelMeta};
+use gpunn::data::{mnist, synth, Dataset};
+use gpunn::metrics::{self, ConfusionMatrix};
+use gpunn::{digit, plots};
 use gpunn::engine::Engine;
 use gpunn::model::{parse_sizes, Activation, Init, Loss, MlpSpec, Params};
 use gpunn::train::{self, EpochRecord, Observer, TrainConfig};
@@ -25,38 +28,69 @@ enum Command {
     Train(Box<TrainArgs>),
     /// One SGD step on a network from a JSON file, showing every number of a worked exercise.
     Step(StepArgs),
+    /// Accuracy, confusion matrix and per-class precision/recall/F1 of a saved model.
+    Eval(EvalArgs),
+    /// Classify digit images (PNG or JPEG) with a saved model.
+    Predict(PredictArgs),
     /// List every GPU adapter with the limits and features that matter here.
     Devices,
 }
 
 #[derive(Args)]
 struct TrainArgs {
-    /// Dataset: xor, linear or circles.
-    #[arg(long, default_value = "circles")]
-    dataset: String,
-    /// All layer sizes including input and output, e.g. 2,5,1 or 784,128,64,10.
+    /// mnist, fashion-mnist, mnist-sample, xor, linear or circles [default: the full MNIST if
+    /// found, else the bundled mnist-sample].
+    #[arg(long)]
+    dataset: Option<String>,
+    /// A directory with the four IDX files (train-images-idx3-ubyte, ... raw or .gz).
+    #[arg(long, conflicts_with = "dataset")]
+    data: Option<PathBuf>,
+    /// Keep two digits and relabel them 0/1 for a binary task, e.g. 3,6.
+    #[arg(long)]
+    digits: Option<String>,
+    /// All layer sizes including input and output [default: 784,128,64,10 for images (one
+    /// output with --digits), 2,8,1 for the synthetic sets].
     #[arg(long)]
     layers: Option<String>,
-    /// Hidden-layer activation (one for all), or a comma list: one per hidden layer, or one per layer including the output.
-    #[arg(long, default_value = "tanh")]
+    /// Hidden-layer activation (one for all), or a comma list: one per hidden layer, or one per
+    /// layer including the output.
+    #[arg(long, default_value = "relu")]
     activation: String,
-    /// Loss: mse, half-mse, bce or ce.
+    /// mse, half-mse, bce or ce [default: bce with one output, else ce].
     #[arg(long)]
     loss: Option<String>,
-    /// Initializer: zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD].
-    #[arg(long, default_value = "xavier-uniform")]
-    init: String,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.5)]
-    lr: f32,
-    /// Samples per SGD step.
-    #[arg(long, default_value_t = 32)]
-    batch_size: usize,
-    #[arg(long, default_value_t = 100)]
-    epochs: usize,
-    /// Seed for initialisation, shuffling and synthetic data.
+    /// zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD]
+    /// [default: he-normal for relu networks, else xavier-uniform].
+    #[arg(long)]
+    init: Option<String>,
+    /// Learning rate [default: 0.1 for images, 0.5 for the synthetic sets].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Samples per SGD step [default: 128 for images, 32 for the synthetic sets].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// [default: 10 for images, 100 for the synthetic sets]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed for initialisation, shuffling, the validation split and synthetic data.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Hold out this fraction of the (shuffled) training set for validation [default: 0.1;
+    /// 0 for sets of fewer than 50 samples, such as xor].
+    #[arg(long)]
+    val_split: Option<f32>,
+    /// Stop when the validation loss has not improved for this many epochs; keep the best.
+    #[arg(long, value_name = "PATIENCE")]
+    early_stopping: Option<usize>,
+    /// Write the history, test figures and confusion matrix as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    metrics: Option<PathBuf>,
+    /// Save the trained model (weights and spec) as safetensors, atomically.
+    #[arg(long, value_name = "MODEL.safetensors")]
+    save: Option<PathBuf>,
+    /// Write learning curves and the confusion matrix as PNG files into this directory.
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
     /// Synthetic sets: number of samples.
     #[arg(long, default_value_t = 1000)]
     samples: usize,
@@ -69,6 +103,35 @@ struct TrainArgs {
     /// auto (a hardware GPU, else the CPU), vulkan, metal, dx12, gl, software or cpu.
     #[arg(long, default_value = "auto")]
     device: String,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// A model saved by `gpunn train --save`.
+    #[arg(long)]
+    model: PathBuf,
+    /// mnist, fashion-mnist, mnist-sample, ... [default: the model's own dataset].
+    #[arg(long)]
+    dataset: Option<String>,
+    /// A directory with the four IDX files.
+    #[arg(long, conflicts_with = "dataset")]
+    data: Option<PathBuf>,
+    /// auto, vulkan, metal, dx12, gl, software or cpu.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+#[derive(Args)]
+struct PredictArgs {
+    /// A model saved by `gpunn train --save` (28x28 input).
+    #[arg(long)]
+    model: PathBuf,
+    /// PNG or JPEG images of single digits, any size and colour.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// One JSON object per line: {"file", "class", "probabilities"}.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -110,6 +173,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Train(a) => cmd_train(*a),
         Command::Step(a) => cmd_step(a),
+        Command::Eval(a) => cmd_eval(a),
+        Command::Predict(a) => cmd_predict(a),
         Command::Devices => cmd_devices(),
     };
     match result {
@@ -146,18 +211,6 @@ fn activations(arg: &str, depth: usize, loss: Loss) -> Result<Vec<Activation>> {
     Ok(acts)
 }
 
-fn synthetic(a: &TrainArgs) -> Result<Dataset> {
-    Ok(match a.dataset.as_str() {
-        "xor" => synth::xor(),
-        "linear" => synth::linear(a.samples, a.seed),
-        "circles" => synth::circles(a.samples, a.factor, a.noise, a.seed),
-        other => anyhow::bail!(gpunn::Error::bad_arg(
-            "--dataset",
-            format!("unknown dataset '{other}' (expected xor, linear or circles)")
-        )),
-    })
-}
-
 /// Opens the engine for `--device`, telling the user when `auto` falls back to the CPU.
 fn make_engine(device: &str, params: &Params, batch: usize) -> Result<Box<dyn Engine>> {
     let opened = backend::open(backend::parse_device(device)?, params, batch)?;
@@ -167,57 +220,346 @@ fn make_engine(device: &str, params: &Params, batch: usize) -> Result<Box<dyn En
     Ok(opened.engine)
 }
 
-struct Printer;
+/// Training and test sets, and how to describe them.
+struct Data {
+    train: Dataset,
+    test: Option<Dataset>,
+    /// e.g. `mnist-sample (bundled)`.
+    description: String,
+    /// The dataset's name for checkpoints (`mnist`, `circles`, a directory...).
+    name: String,
+    /// Images (28x28 and the like) rather than a synthetic 2-D set.
+    images: bool,
+    class_names: Vec<String>,
+}
+
+const FASHION_NAMES: [&str; 10] = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+];
+
+fn class_names(name: &str, classes: usize) -> Vec<String> {
+    if name.starts_with("fashion") && classes == 10 {
+        FASHION_NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        (0..classes).map(|c| c.to_string()).collect()
+    }
+}
+
+/// Loads `--data DIR` or `--dataset NAME` (the best MNIST when neither is given).
+fn load_data(dataset: Option<&str>, dir: Option<&std::path::Path>, a: Option<&TrainArgs>) -> Result<Data> {
+    let (samples, factor, noise, seed) = a.map_or((1000, 0.4, 0.05, 42), |a| (a.samples, a.factor, a.noise, a.seed));
+    let synthetic = |train: Dataset, test: Dataset| {
+        let name = train.name.clone();
+        Ok(Data {
+            description: format!("{name} ({} samples)", train.len()),
+            class_names: class_names(&name, train.classes),
+            name,
+            train,
+            test: Some(test),
+            images: false,
+        })
+    };
+    if let Some(dir) = dir {
+        let (train, test) = mnist::load_dir(dir)?;
+        let name = dir.display().to_string();
+        return Ok(Data {
+            description: format!("{name} ({} train, {} test)", train.len(), test.len()),
+            class_names: class_names(&name, train.classes),
+            name,
+            train,
+            test: Some(test),
+            images: true,
+        });
+    }
+    let (train, test, description, name) = match dataset {
+        None => {
+            let (train, test, what) = mnist::best_mnist()?;
+            let name = if what.starts_with("mnist-sample") { "mnist-sample" } else { "mnist" };
+            (train, test, what, name.to_string())
+        }
+        Some("xor") => return synthetic(synth::xor(), synth::xor()),
+        Some("linear") => return synthetic(synth::linear(samples, seed), synth::linear(samples, seed + 1)),
+        Some("circles") => {
+            return synthetic(
+                synth::circles(samples, factor, noise, seed),
+                synth::circles(samples, factor, noise, seed + 1),
+            )
+        }
+        Some(name) => {
+            let (train, test) = mnist::load_named(name)?;
+            (train, test, name.to_string(), name.to_string())
+        }
+    };
+    Ok(Data {
+        description: format!("{description} ({} train, {} test)", train.len(), test.len()),
+        class_names: class_names(&name, train.classes),
+        name,
+        train,
+        test: Some(test),
+        images: true,
+    })
+}
+
+/// Parses `--digits 3,6`.
+fn parse_digits(s: &str) -> Result<Vec<u32>> {
+    s.split(',')
+        .map(|t| {
+            t.trim().parse::<u32>().map_err(|_| {
+                gpunn::Error::bad_arg("--digits", format!("'{t}' is not a class label in '{s}'")).into()
+            })
+        })
+        .collect()
+}
+
+/// A progress bar over each epoch's samples, and one line per epoch.
+struct Printer {
+    bar: Option<indicatif::ProgressBar>,
+    epochs: usize,
+}
+
+impl Printer {
+    fn new(epochs: usize) -> Self {
+        Printer { bar: None, epochs }
+    }
+}
 
 impl Observer for Printer {
+    fn progress(&mut self, epoch: usize, done: usize, total: usize) {
+        let epochs = self.epochs;
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} samples ({per_sec}, eta {eta})")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar
+        });
+        bar.set_message(format!("{epoch}/{epochs}"));
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
+
     fn epoch_end(&mut self, r: &EpochRecord) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         let mut line = format!(
-            "epoch {:>4}  loss {:.6}  accuracy {:6.2}%",
+            "epoch {:>3}/{}  train loss {:.4}  acc {:6.2}%",
             r.epoch,
+            self.epochs,
             r.train_loss,
             100.0 * r.train_accuracy
         );
         if let (Some(l), Some(a)) = (r.val_loss, r.val_accuracy) {
-            line.push_str(&format!("  val loss {l:.6}  val accuracy {:6.2}%", 100.0 * a));
+            line.push_str(&format!("  val loss {l:.4}  acc {:6.2}%", 100.0 * a));
         }
-        line.push_str(&format!("  {:.0} samples/s", r.samples_per_sec));
+        line.push_str(&format!("  {:>8.0} samples/s  {:.2} s", r.samples_per_sec, r.seconds));
         println!("{line}");
     }
 }
 
 fn cmd_train(a: TrainArgs) -> Result<()> {
-    let data = synthetic(&a)?;
-    let default_layers = format!("{},8,1", data.dim);
+    let mut data = load_data(a.dataset.as_deref(), a.data.as_deref(), Some(&a))?;
+    let mut digits = None;
+    if let Some(d) = &a.digits {
+        let d = parse_digits(d)?;
+        data.train = mnist::keep_digits(&data.train, &d)?;
+        data.test = data.test.as_ref().map(|t| mnist::keep_digits(t, &d)).transpose()?;
+        data.class_names = d.iter().map(|c| data.class_names.get(*c as usize).cloned().unwrap_or_else(|| c.to_string())).collect();
+        data.description = format!("{} digits {:?} ({} train)", data.name, d, data.train.len());
+        digits = Some(d);
+    }
+    let images = data.images;
+    let val_split = a.val_split.unwrap_or(if data.train.len() < 50 { 0.0 } else { 0.1 });
+    let (train, val) = mnist::split_validation(&data.train, val_split, a.seed)?;
+    let binary = data.train.classes == 2;
+    let outputs = if binary && (!images || digits.is_some()) { 1 } else { data.train.classes };
+    let default_layers = if images {
+        format!("{},128,64,{outputs}", data.train.dim)
+    } else {
+        format!("{},8,{outputs}", data.train.dim)
+    };
     let sizes = parse_sizes(a.layers.as_deref().unwrap_or(&default_layers))?;
-    let outputs = *sizes.last().unwrap_or(&1);
+    let out = *sizes.last().unwrap_or(&1);
     let loss: Loss = match &a.loss {
         Some(l) => parse_flag("--loss", l)?,
-        None if outputs == 1 => Loss::Bce,
+        None if out == 1 => Loss::Bce,
         None => Loss::Ce,
     };
     let depth = sizes.len().saturating_sub(1).max(1);
-    let spec = MlpSpec::new(sizes, activations(&a.activation, depth, loss)?, loss)?;
-    let init: Init = parse_flag("--init", &a.init)?;
-    let params = Params::init(&spec, init, a.seed)?;
-    let mut engine = make_engine(&a.device, &params, a.batch_size)?;
-    let cfg = TrainConfig {
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        lr: a.lr,
-        seed: a.seed,
-        early_stopping: None,
-        steps_per_chunk: 64,
+    let acts = activations(&a.activation, depth, loss)?;
+    let spec = MlpSpec::new(sizes, acts, loss)?;
+    let init: Init = match &a.init {
+        Some(i) => parse_flag("--init", i)?,
+        None if spec.activations[..depth - 1].iter().all(|&x| x == Activation::Relu || x == Activation::LeakyRelu) => Init::HeNormal,
+        None => Init::XavierUniform,
     };
+    let cfg = TrainConfig {
+        epochs: a.epochs.unwrap_or(if images { 10 } else { 100 }),
+        batch_size: a.batch_size.unwrap_or(if images { 128 } else { 32 }),
+        lr: a.lr.unwrap_or(if images { 0.1 } else { 0.5 }),
+        seed: a.seed,
+        early_stopping: a.early_stopping,
+        steps_per_chunk: 32,
+    };
+    cfg.validate()?;
+    if cfg.early_stopping.is_some() && val.is_none() {
+        anyhow::bail!(gpunn::Error::bad_arg("--early-stopping", "needs a validation set: set --val-split above 0"));
+    }
+    let params = Params::init(&spec, init, a.seed)?;
+    gpunn::cpu::engine::check_fits(&params, &train)?;
+    let mut engine = make_engine(&a.device, &params, cfg.batch_size)?;
     println!(
-        "training {} on {} ({} samples) with {}",
+        "training {} ({}, {}, {init}) on {}: {} train, {} validation; lr {}, batch {}, {} epochs; {}",
         spec.sizes.iter().map(|s| s.to_string()).collect::<Vec<_>>().join("-"),
-        data.name,
-        data.len(),
+        spec.activations.iter().map(|a| a.name()).collect::<Vec<_>>().join(","),
+        loss,
+        data.description,
+        train.len(),
+        val.as_ref().map_or(0, |v| v.len()),
+        cfg.lr,
+        cfg.batch_size,
+        cfg.epochs,
         engine.describe()
     );
-    train::train(engine.as_mut(), &data, None, &cfg, &mut Printer)?;
-    let eval = engine.evaluate(&data)?;
-    println!("final: loss {:.6}  accuracy {:.2}%", eval.loss, 100.0 * eval.accuracy);
+    let history = train::train(engine.as_mut(), &train, val.as_ref(), &cfg, &mut Printer::new(cfg.epochs))?;
+    if history.stopped_early {
+        println!(
+            "early stopping: no better validation loss for {} epochs; restored epoch {}",
+            cfg.early_stopping.unwrap_or(0),
+            history.best_epoch.unwrap_or(0)
+        );
+    }
+    let classes = data.train.classes;
+    let (test_eval, matrix) = match &data.test {
+        Some(test) if !test.is_empty() => {
+            let e = engine.evaluate(test)?;
+            let cm = ConfusionMatrix::new(classes, &test.labels, &e.predictions);
+            println!("test: loss {:.4}  accuracy {:.2}% ({} samples)", e.loss, 100.0 * e.accuracy, test.len());
+            (Some(e), Some(cm))
+        }
+        _ => (None, None),
+    };
+    if let Some(path) = &a.metrics {
+        let v = serde_json::json!({
+            "dataset": data.description,
+            "device": engine.describe(),
+            "layers": spec.sizes,
+            "activations": spec.activations.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            "loss": loss.name(),
+            "lr": cfg.lr,
+            "batch_size": cfg.batch_size,
+            "seed": cfg.seed,
+            "history": history.epochs,
+            "best_epoch": history.best_epoch,
+            "stopped_early": history.stopped_early,
+            "test_loss": test_eval.as_ref().map(|e| e.loss),
+            "test_accuracy": test_eval.as_ref().map(|e| e.accuracy),
+            "class_names": data.class_names,
+            "confusion_matrix": matrix.as_ref().map(|m| &m.counts),
+        });
+        let text = serde_json::to_string_pretty(&v)?;
+        std::fs::write(path, text + "\n").map_err(|e| gpunn::Error::io(path, e))?;
+        println!("wrote metrics to {}", path.display());
+    }
+    if let Some(path) = &a.save {
+        let params = engine.params()?;
+        let mut extra = std::collections::BTreeMap::new();
+        extra.insert("class_names".to_string(), data.class_names.join(","));
+        if let Some(d) = &digits {
+            extra.insert("digits".to_string(), d.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","));
+        }
+        let side = (train.dim as f64).sqrt() as usize;
+        let meta = ModelMeta {
+            input_shape: if images && side * side == train.dim { vec![side, side] } else { vec![train.dim] },
+            classes,
+            dataset: data.name.clone(),
+            epoch: history.best_epoch.unwrap_or(0),
+            extra,
+        };
+        checkpoint::save(path, &params, &meta)?;
+        println!("saved model to {}", path.display());
+    }
+    if let Some(dir) = &a.plots {
+        std::fs::create_dir_all(dir).map_err(|e| gpunn::Error::io(dir, e))?;
+        let curves = dir.join("learning_curves.png");
+        plots::learning_curves(&curves, &history.epochs)?;
+        println!("wrote {}", curves.display());
+        if let Some(m) = &matrix {
+            let path = dir.join("confusion_matrix.png");
+            plots::confusion_matrix(&path, &m.counts, &data.class_names, &format!("{} test set", data.name))?;
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+fn cmd_eval(a: EvalArgs) -> Result<()> {
+    let (params, meta) = checkpoint::load(&a.model)?;
+    let default = match meta.dataset.as_str() {
+        "mnist" | "fashion-mnist" | "mnist-sample" | "xor" | "linear" | "circles" => Some(meta.dataset.clone()),
+        _ => None,
+    };
+    let dir_default = if a.dataset.is_none() && a.data.is_none() && default.is_none() {
+        Some(PathBuf::from(&meta.dataset))
+    } else {
+        None
+    };
+    let mut data = load_data(
+        a.dataset.as_deref().or(default.as_deref()),
+        a.data.as_deref().or(dir_default.as_deref()),
+        None,
+    )?;
+    let mut test = data.test.take().unwrap_or_else(|| data.train.clone());
+    if let Some(d) = meta.extra.get("digits") {
+        test = mnist::keep_digits(&test, &parse_digits(d)?)?;
+    }
+    let names: Vec<String> = match meta.extra.get("class_names") {
+        Some(n) => n.split(',').map(|s| s.to_string()).collect(),
+        None => class_names(&data.name, meta.classes),
+    };
+    let mut engine = make_engine(&a.device, &params, 128)?;
+    let e = engine.evaluate(&test)?;
+    let cm = ConfusionMatrix::new(meta.classes, &test.labels, &e.predictions);
+    println!("model {} on {} ({} samples, {})", a.model.display(), data.name, test.len(), engine.describe());
+    println!("loss {:.4}  accuracy {:.2}%\n", e.loss, 100.0 * e.accuracy);
+    println!("confusion matrix (rows: true class, columns: predicted)\n{}", metrics::format_matrix(&cm, &names));
+    println!("{}", metrics::format_report(&cm.report(), &names));
+    Ok(())
+}
+
+fn cmd_predict(a: PredictArgs) -> Result<()> {
+    let (params, meta) = checkpoint::load(&a.model)?;
+    if params.inputs() != 784 {
+        anyhow::bail!(gpunn::Error::bad_file(
+            &a.model,
+            format!("the model takes {} inputs; predict needs a 28x28 (784-input) image model", params.inputs())
+        ));
+    }
+    let names: Option<Vec<String>> = meta.extra.get("class_names").map(|n| n.split(',').map(|s| s.to_string()).collect());
+    for file in &a.files {
+        let pixels = digit::load_digit(file)?;
+        let x: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
+        let trace = gpunn::cpu::net::forward(&params, &x, 1);
+        let out = trace.output();
+        let act = params.layers.last().map_or(Activation::Identity, |l| l.activation);
+        let class = gpunn::cpu::loss::predict(act, out, out.len())[0];
+        // One sigmoid output is the probability of class 1.
+        let probabilities: Vec<f32> = if out.len() == 1 { vec![1.0 - out[0], out[0]] } else { out.to_vec() };
+        let p = probabilities.get(class as usize).copied().unwrap_or(0.0);
+        if a.json {
+            let v = serde_json::json!({
+                "file": file.display().to_string(),
+                "class": class,
+                "probabilities": probabilities.iter().map(|&v| gpunn::step::num(v)).collect::<Vec<_>>(),
+            });
+            println!("{v}");
+        } else {
+            let name = names.as_ref().and_then(|n| n.get(class as usize)).map_or(String::new(), |n| format!(" ({n})"));
+            println!("{}: {class}{name}  p = {p:.4}", file.display());
+        }
+    }
     Ok(())
 }
 

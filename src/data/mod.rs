@@ -3,7 +3,9 @@
 //! A [`Dataset`] holds samples as `[n][dim]` row-major features (u8 pixels or f32 values)
 //! and integer class labels. Pixels are scaled to [0, 1] when a batch is built.
 
+pub mod fetch;
 pub mod idx;
+pub mod mnist;
 pub mod synth;
 
 /// Sample features, row-major `[n][dim]`.

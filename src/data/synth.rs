@@ -16,15 +16,24 @@ pub fn xor() -> Dataset {
     }
 }
 
+/// Vertical distance from the line that no point of [`linear`] comes closer than, so the
+/// two classes are separated by a margin.
+pub const LINEAR_MARGIN: f32 = 0.05;
+
 /// `n` points uniform in [−1, 1]², labelled 1 above the line `x2 = 0.5·x1 + 0.1`, else 0.
+/// Points within [`LINEAR_MARGIN`] of the line are drawn again.
 pub fn linear(n: usize, seed: u64) -> Dataset {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut x = Vec::with_capacity(2 * n);
     let mut labels = Vec::with_capacity(n);
-    for _ in 0..n {
+    while labels.len() < n {
         let (a, b): (f32, f32) = (rng.random_range(-1.0..1.0), rng.random_range(-1.0..1.0));
+        let d = b - (0.5 * a + 0.1);
+        if d.abs() < LINEAR_MARGIN {
+            continue;
+        }
         x.extend([a, b]);
-        labels.push(u32::from(b > 0.5 * a + 0.1));
+        labels.push(u32::from(d > 0.0));
     }
     Dataset { name: "linear".into(), dim: 2, features: Features::F32(x), labels, classes: 2 }
 }

@@ -156,7 +156,10 @@ impl GpuEngine {
             dz.push(f32s(&format!("dz{}", l + 1), b * layer.outputs)?);
             let gn = if report { layer.weights.len() } else { 1 };
             grad_w.push(f32s(&format!("dW{}", l + 1), gn)?);
-            grad_b.push(f32s(&format!("db{}", l + 1), if report { layer.outputs } else { 1 })?);
+            grad_b.push(f32s(
+                &format!("db{}", l + 1),
+                if report { layer.outputs } else { 1 },
+            )?);
         }
         let inputs = params.inputs();
         let outputs = params.outputs();
@@ -181,7 +184,11 @@ impl GpuEngine {
             forward.push(mm.prepare(MatmulSpec {
                 trans: Trans::NT,
                 epilogue: Epilogue::BiasAct,
-                act: if last { Activation::Identity } else { layer.activation },
+                act: if last {
+                    Activation::Identity
+                } else {
+                    layer.activation
+                },
                 m: b as u32,
                 k: layer.inputs as u32,
                 n: layer.outputs as u32,
@@ -268,18 +275,39 @@ impl GpuEngine {
         let loss_eval_params = loss_params(false)?;
         let metrics_params = ctx.uniform_buffer(
             "metrics params",
-            bytes(&MetricsParams { batch: b as u32, advance: 1, _pad: [0; 2] }),
+            bytes(&MetricsParams {
+                batch: b as u32,
+                advance: 1,
+                _pad: [0; 2],
+            }),
         )?;
-        let metrics_bind = k.metrics.bind(&ctx, &[&metrics_params, &rows, &state, &totals])?;
+        let metrics_bind = k
+            .metrics
+            .bind(&ctx, &[&metrics_params, &rows, &state, &totals])?;
         let gather_params = ctx.uniform_buffer(
             "gather params",
-            bytes(&GatherParams { dim: inputs as u32, batch: b as u32, outputs: outputs as u32, _pad: 0 }),
+            bytes(&GatherParams {
+                dim: inputs as u32,
+                batch: b as u32,
+                outputs: outputs as u32,
+                _pad: 0,
+            }),
         )?;
         let (report_loss, report_preds) = if report {
             let preds = f32s("step predictions", b)?;
             let bind = k.loss.bind(
                 &ctx,
-                &[&loss_train_params, &acts[depth - 1], &y, &cls, &state, &out, &dz[depth - 1], &rows, &preds],
+                &[
+                    &loss_train_params,
+                    &acts[depth - 1],
+                    &y,
+                    &cls,
+                    &state,
+                    &out,
+                    &dz[depth - 1],
+                    &rows,
+                    &preds,
+                ],
             )?;
             (Some(bind), Some(preds))
         } else {
@@ -365,17 +393,45 @@ impl GpuEngine {
         let labels = ctx.storage_buffer_f32(&format!("{what} labels"), &as_f32(&data.labels))?;
         let identity: Vec<u32> = (0..n as u32).collect();
         let order = ctx.storage_buffer_f32(&format!("{what} order"), &as_f32(&identity))?;
-        let preds = ctx.storage_buffer_zeroed(&format!("{what} predictions"), (n.max(1) * 4) as u64)?;
-        let gather_kernel = if u8s { &self.k.gather_u8 } else { &self.k.gather_f32 };
+        let preds =
+            ctx.storage_buffer_zeroed(&format!("{what} predictions"), (n.max(1) * 4) as u64)?;
+        let gather_kernel = if u8s {
+            &self.k.gather_u8
+        } else {
+            &self.k.gather_f32
+        };
         let gather = gather_kernel.bind(
             ctx,
-            &[&self.gather_params, &data_buf, &labels, &order, &self.state, &self.x, &self.y, &self.cls],
+            &[
+                &self.gather_params,
+                &data_buf,
+                &labels,
+                &order,
+                &self.state,
+                &self.x,
+                &self.y,
+                &self.cls,
+            ],
         )?;
-        let loss_params = if train { &self.loss_train_params } else { &self.loss_eval_params };
+        let loss_params = if train {
+            &self.loss_train_params
+        } else {
+            &self.loss_eval_params
+        };
         let last = self.acts.last().expect("layers");
         let loss = self.k.loss.bind(
             ctx,
-            &[loss_params, last, &self.y, &self.cls, &self.state, &self.out, self.dz.last().expect("layers"), &self.rows, &preds],
+            &[
+                loss_params,
+                last,
+                &self.y,
+                &self.cls,
+                &self.state,
+                &self.out,
+                self.dz.last().expect("layers"),
+                &self.rows,
+                &preds,
+            ],
         )?;
         Ok(GpuData {
             key: (data.labels.as_ptr() as usize, n),
@@ -396,11 +452,18 @@ impl GpuEngine {
         let b = self.batch as u32;
         let loss_bind = match set {
             Some(set) => {
-                let gather = if set.u8 { &self.k.gather_u8 } else { &self.k.gather_f32 };
+                let gather = if set.u8 {
+                    &self.k.gather_u8
+                } else {
+                    &self.k.gather_f32
+                };
                 gather.encode(pass, &set.gather, b * self.params_host.inputs() as u32);
                 &set.loss
             }
-            None => self.report_loss.as_ref().expect("report mode has its loss bind group"),
+            None => self
+                .report_loss
+                .as_ref()
+                .expect("report mode has its loss bind group"),
         };
         for call in &self.forward {
             self.mm.encode(pass, call);
@@ -427,7 +490,9 @@ impl GpuEngine {
         let submission = ctx.scoped("encoding training steps", || {
             let mut enc = ctx
                 .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("gpunn steps") });
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("gpunn steps"),
+                });
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("gpunn steps"),
@@ -447,7 +512,9 @@ impl GpuEngine {
 
     /// Starts a run over the first `n` entries of a set's order buffer.
     fn reset_state(&self, n: usize) {
-        self.ctx.queue.write_buffer(&self.state, 0, bytemuck::cast_slice(&[0u32, n as u32]));
+        self.ctx
+            .queue
+            .write_buffer(&self.state, 0, bytemuck::cast_slice(&[0u32, n as u32]));
     }
 
     /// Reads and clears the GPU's running totals.
@@ -467,19 +534,27 @@ impl GpuEngine {
     /// One step on a batch given directly (report mode): every gradient is kept and read back.
     pub fn step_report(&mut self, x: &[f32], targets: &Targets, lr: f32) -> Result<StepResult> {
         if !self.report {
-            return Err(Error::Gpu("step_report needs an engine made with report = true".into()));
+            return Err(Error::Gpu(
+                "step_report needs an engine made with report = true".into(),
+            ));
         }
         let b = self.batch;
         let (inputs, outputs) = (self.params_host.inputs(), self.params_host.outputs());
         if x.len() != b * inputs {
-            return Err(Error::Shape { op: "step", msg: format!("input has {} values, expected {b}×{inputs}", x.len()) });
+            return Err(Error::Shape {
+                op: "step",
+                msg: format!("input has {} values, expected {b}×{inputs}", x.len()),
+            });
         }
         let (y, cls): (Vec<f32>, Vec<u32>) = match targets {
             Targets::Values(v) => (v.clone(), vec![0; b]),
             Targets::Classes(c) => (vec![0.0; b * outputs], c.clone()),
         };
         if y.len() != b * outputs || cls.len() != b {
-            return Err(Error::Shape { op: "step", msg: format!("targets do not match a batch of {b}") });
+            return Err(Error::Shape {
+                op: "step",
+                msg: format!("targets do not match a batch of {b}"),
+            });
         }
         self.set_lr(lr);
         let q = &self.ctx.queue;
@@ -489,9 +564,16 @@ impl GpuEngine {
         self.reset_state(b);
         let ctx = self.ctx.clone();
         ctx.scoped("encoding the step", || {
-            let mut enc = ctx.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("gpunn step") });
+            let mut enc = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("gpunn step"),
+                });
             {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("gpunn step"), timestamp_writes: None });
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("gpunn step"),
+                    timestamp_writes: None,
+                });
                 self.encode_step(&mut pass, None, true);
             }
             ctx.queue.submit([enc.finish()]);
@@ -502,16 +584,29 @@ impl GpuEngine {
         let grad_input = read(&self.grad_in, b * inputs)?;
         let mut grads = Vec::new();
         for (l, layer) in self.params_host.layers.iter().enumerate() {
-            grads.push((read(&self.grad_w[l], layer.weights.len())?, read(&self.grad_b[l], layer.outputs)?));
+            grads.push((
+                read(&self.grad_w[l], layer.weights.len())?,
+                read(&self.grad_b[l], layer.outputs)?,
+            ));
         }
         let after = self.params()?;
-        Ok(StepResult { batch: b, loss: (stats.loss_sum / b as f64) as f32, output, grad_input, grads, after })
+        Ok(StepResult {
+            batch: b,
+            loss: (stats.loss_sum / b as f64) as f32,
+            output,
+            grad_input,
+            grads,
+            after,
+        })
     }
 }
 
 impl Engine for GpuEngine {
     fn describe(&self) -> String {
-        format!("{} ({:?}, {:?})", self.ctx.info.name, self.ctx.info.backend, self.ctx.info.device_type)
+        format!(
+            "{} ({:?}, {:?})",
+            self.ctx.info.name, self.ctx.info.backend, self.ctx.info.device_type
+        )
     }
 
     fn load_train_set(&mut self, data: &Dataset) -> Result<()> {
@@ -522,15 +617,33 @@ impl Engine for GpuEngine {
 
     fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> Result<()> {
         if batch != self.batch {
-            return Err(Error::bad_arg("--batch-size", format!("the GPU engine was built for batches of {}, not {batch}", self.batch)));
+            return Err(Error::bad_arg(
+                "--batch-size",
+                format!(
+                    "the GPU engine was built for batches of {}, not {batch}",
+                    self.batch
+                ),
+            ));
         }
-        let set = self.train_set.take().ok_or_else(|| Error::Gpu("train_steps before load_train_set".into()))?;
+        let set = self
+            .train_set
+            .take()
+            .ok_or_else(|| Error::Gpu("train_steps before load_train_set".into()))?;
         if order.len() > set.n {
             self.train_set = Some(set);
-            return Err(Error::Shape { op: "train_steps", msg: format!("{} indices for a set of {}", order.len(), self.train_set.as_ref().map_or(0, |s| s.n)) });
+            return Err(Error::Shape {
+                op: "train_steps",
+                msg: format!(
+                    "{} indices for a set of {}",
+                    order.len(),
+                    self.train_set.as_ref().map_or(0, |s| s.n)
+                ),
+            });
         }
         self.set_lr(lr);
-        self.ctx.queue.write_buffer(&set.order, 0, bytemuck::cast_slice(order));
+        self.ctx
+            .queue
+            .write_buffer(&set.order, 0, bytemuck::cast_slice(order));
         self.reset_state(order.len());
         let result = self.submit_steps(&set, order.len().div_ceil(batch), true);
         self.train_set = Some(set);
@@ -540,7 +653,11 @@ impl Engine for GpuEngine {
     fn take_stats(&mut self) -> Result<Stats> {
         let s = self.read_totals()?;
         let p = std::mem::take(&mut self.pending);
-        Ok(Stats { loss_sum: p.loss_sum + s.loss_sum, correct: p.correct + s.correct, samples: p.samples + s.samples })
+        Ok(Stats {
+            loss_sum: p.loss_sum + s.loss_sum,
+            correct: p.correct + s.correct,
+            samples: p.samples + s.samples,
+        })
     }
 
     fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
@@ -560,7 +677,11 @@ impl Engine for GpuEngine {
         let out = result.and_then(|_| {
             let stats = self.read_totals()?;
             let predictions = self.ctx.read_u32(&set.preds, 0, set.n as u64)?;
-            Ok(Evaluation { loss: stats.mean_loss(), accuracy: stats.accuracy(), predictions })
+            Ok(Evaluation {
+                loss: stats.mean_loss(),
+                accuracy: stats.accuracy(),
+                predictions,
+            })
         });
         self.eval_set = Some(set);
         out
@@ -569,21 +690,31 @@ impl Engine for GpuEngine {
     fn params(&mut self) -> Result<Params> {
         let mut p = self.params_host.clone();
         for (l, layer) in p.layers.iter_mut().enumerate() {
-            layer.weights = self.ctx.read_f32(&self.weights[l], 0, layer.weights.len() as u64)?;
-            layer.bias = self.ctx.read_f32(&self.biases[l], 0, layer.bias.len() as u64)?;
+            layer.weights = self
+                .ctx
+                .read_f32(&self.weights[l], 0, layer.weights.len() as u64)?;
+            layer.bias = self
+                .ctx
+                .read_f32(&self.biases[l], 0, layer.bias.len() as u64)?;
         }
         Ok(p)
     }
 
     fn set_params(&mut self, params: &Params) -> Result<()> {
         if params.spec() != self.params_host.spec() {
-            return Err(Error::Shape { op: "set_params", msg: "the parameters are for another network".into() });
+            return Err(Error::Shape {
+                op: "set_params",
+                msg: "the parameters are for another network".into(),
+            });
         }
         for (l, layer) in params.layers.iter().enumerate() {
-            self.ctx.queue.write_buffer(&self.weights[l], 0, bytemuck::cast_slice(&layer.weights));
-            self.ctx.queue.write_buffer(&self.biases[l], 0, bytemuck::cast_slice(&layer.bias));
+            self.ctx
+                .queue
+                .write_buffer(&self.weights[l], 0, bytemuck::cast_slice(&layer.weights));
+            self.ctx
+                .queue
+                .write_buffer(&self.biases[l], 0, bytemuck::cast_slice(&layer.bias));
         }
         Ok(())
     }
 }
-

@@ -31,7 +31,12 @@ impl Kernel {
         let module = ctx.load_shader(label, source)?;
         let layout = ctx.bind_group_layout(label, kinds);
         let pipeline = ctx.compute_pipeline(label, &module, "main", &layout)?;
-        Ok(Kernel { pipeline, layout, workgroup, label })
+        Ok(Kernel {
+            pipeline,
+            layout,
+            workgroup,
+            label,
+        })
     }
 
     /// A bind group binding `buffers` in order (whole buffers).
@@ -39,7 +44,10 @@ impl Kernel {
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
             .enumerate()
-            .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+            .map(|(i, b)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: b.as_entire_binding(),
+            })
             .collect();
         ctx.scoped(&format!("binding buffers for '{}'", self.label), || {
             ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {

@@ -1,0 +1,525 @@
+//! `gpunn data fetch mnist|fashion-mnist`: downloads the four `.gz` files of a dataset and
+//! verifies each against its published SHA-256 sum.
+//!
+//! A file is streamed into `<dest>/<name>.<pid>.part` while it is hashed; only when the byte count
+//! and the sum are right is it synced and renamed to its final name, so a file with the final
+//! name is always a verified one. A file already present with the right sum is not downloaded
+//! again. Each file tries the mirrors in order; a mirror that fails (HTTP error, connection
+//! cut short, wrong sum) passes the file to the next, and when all fail the error lists every
+//! mirror's failure.
+//!
+//! # Where the sums come from
+//!
+//! MNIST: the SHA-256 sums of the four original `.gz` files from yann.lecun.com, which the
+//! mirrors below serve unchanged. They are the ones used, for example, in tensorflow/haskell
+//! (`tensorflow-mnist-input-data/Setup.hs`), and in many other downloaders (sizes 9,912,422,
+//! 28,881, 1,648,877 and 4,542 bytes).
+//!
+//! Fashion-MNIST: the sums of Zalando's files as served from the S3 bucket and the GitHub
+//! repository, as used in FluxML/Flux.jl (`src/data/fashion-mnist.jl`). They were also checked
+//! here against the MD5 sums in Zalando's README, through Debian's `dataset-fashion-mnist`
+//! package: Debian ships the same deflate streams with a normalised gzip header (no file name,
+//! mtime 2020-06-05), and restoring the original header (FNAME and mtime 2017-08-31 10:50:06
+//! UTC for the train files, 10:50:27 for the test files) reproduces files with both the
+//! README's MD5 sums and these SHA-256 sums. Debian's own files therefore have other sums;
+//! [`super::mnist::locate`] finds them in `/usr/share/datasets/fashion-mnist` directly.
+
+use std::fs::{self, File};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// One file of a dataset and its SHA-256 sum (lower-case hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSpec {
+    /// The file name on the mirrors and on disk, e.g. `train-images-idx3-ubyte.gz`.
+    pub name: String,
+    pub sha256: String,
+}
+
+impl FileSpec {
+    pub fn new(name: impl Into<String>, sha256: impl Into<String>) -> Self {
+        FileSpec {
+            name: name.into(),
+            sha256: sha256.into(),
+        }
+    }
+}
+
+/// A downloadable dataset: its name, the base URLs it is served from (each ending in `/`; a
+/// file's URL is the base followed by its name), and its four files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetSpec {
+    pub name: String,
+    pub mirrors: Vec<String>,
+    pub files: [FileSpec; 4],
+}
+
+static MNIST: LazyLock<DatasetSpec> = LazyLock::new(|| DatasetSpec {
+    name: "mnist".into(),
+    mirrors: vec![
+        "https://ossci-datasets.s3.amazonaws.com/mnist/".into(),
+        "https://storage.googleapis.com/cvdf-datasets/mnist/".into(),
+    ],
+    files: [
+        FileSpec::new(
+            "train-images-idx3-ubyte.gz",
+            "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        ),
+        FileSpec::new(
+            "train-labels-idx1-ubyte.gz",
+            "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        ),
+        FileSpec::new(
+            "t10k-images-idx3-ubyte.gz",
+            "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        ),
+        FileSpec::new(
+            "t10k-labels-idx1-ubyte.gz",
+            "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+        ),
+    ],
+});
+
+static FASHION_MNIST: LazyLock<DatasetSpec> = LazyLock::new(|| DatasetSpec {
+    name: "fashion-mnist".into(),
+    mirrors: vec![
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/".into(),
+        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/".into(),
+    ],
+    files: [
+        FileSpec::new(
+            "train-images-idx3-ubyte.gz",
+            "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+        ),
+        FileSpec::new(
+            "train-labels-idx1-ubyte.gz",
+            "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+        ),
+        FileSpec::new(
+            "t10k-images-idx3-ubyte.gz",
+            "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+        ),
+        FileSpec::new(
+            "t10k-labels-idx1-ubyte.gz",
+            "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+        ),
+    ],
+});
+
+/// The names [`spec`] knows.
+pub const FETCHABLE: [&str; 2] = ["mnist", "fashion-mnist"];
+
+/// The download description of `mnist` or `fashion-mnist`.
+pub fn spec(name: &str) -> Result<&'static DatasetSpec> {
+    match name {
+        "mnist" => Ok(&MNIST),
+        "fashion-mnist" => Ok(&FASHION_MNIST),
+        _ => Err(Error::bad_arg(
+            "data fetch",
+            format!(
+                "unknown dataset '{name}': can download {}",
+                FETCHABLE.join(", ")
+            ),
+        )),
+    }
+}
+
+/// Where `gpunn data fetch <name>` puts a dataset, and one of the places
+/// [`super::mnist::locate`] looks: `$XDG_DATA_HOME/gpunn/<name>` (when that is an absolute
+/// path), else `$HOME/.local/share/gpunn/<name>`, else `./data/<name>`.
+pub fn default_dest(name: &str) -> PathBuf {
+    let abs = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(xdg) = abs("XDG_DATA_HOME") {
+        xdg.join("gpunn").join(name)
+    } else if let Some(home) = abs("HOME") {
+        home.join(".local/share/gpunn").join(name)
+    } else {
+        Path::new("data").join(name)
+    }
+}
+
+/// How [`fetch`] downloads.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    /// Base URLs to use instead of the spec's (each ending in `/`), e.g. a local mirror.
+    pub mirrors: Option<Vec<String>>,
+    /// Show a progress bar per file on stderr (never when stderr is not a terminal).
+    pub progress: bool,
+    /// The longest wait for a connection, and then for each read of the body; a stalled
+    /// mirror fails after this long and the next one is tried. `None`: wait forever.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            mirrors: None,
+            progress: true,
+            timeout: Some(Duration::from_secs(30)),
+        }
+    }
+}
+
+/// What [`fetch`] did with one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Present with the right sum; not downloaded.
+    AlreadyPresent,
+    /// Downloaded and verified.
+    Downloaded,
+}
+
+/// The most bytes accepted for one file: the largest real one is 26 MB, so anything near this
+/// is a wrong URL or a hostile server, and it must not fill the disk.
+const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Downloads every file of `spec` that `dest` does not already hold verified, and returns
+/// `dest` (created if needed). See [`fetch_report`] for what was done with each file.
+pub fn fetch(spec: &DatasetSpec, dest: &Path, opts: &FetchOptions) -> Result<PathBuf> {
+    fetch_report(spec, dest, opts)?;
+    Ok(dest.to_path_buf())
+}
+
+/// [`fetch`], returning what happened to each file of `spec.files`, in order.
+pub fn fetch_report(
+    spec: &DatasetSpec,
+    dest: &Path,
+    opts: &FetchOptions,
+) -> Result<Vec<(String, Outcome)>> {
+    fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
+    let mirrors: Vec<String> = opts.mirrors.clone().unwrap_or_else(|| spec.mirrors.clone());
+    if mirrors.is_empty() {
+        return Err(Error::bad_arg(
+            "data fetch",
+            format!("no mirror to download {} from", spec.name),
+        ));
+    }
+    let agents = Agents::new(opts.timeout);
+    let mut done = Vec::with_capacity(spec.files.len());
+    for file in &spec.files {
+        let path = dest.join(&file.name);
+        if path.is_file() {
+            let actual = sha256_file(&path)?;
+            if actual.eq_ignore_ascii_case(&file.sha256) {
+                done.push((file.name.clone(), Outcome::AlreadyPresent));
+                continue;
+            }
+            log::warn!(
+                "{}: SHA-256 is {actual}, expected {}; downloading it again",
+                path.display(),
+                file.sha256
+            );
+        }
+        download_file(&agents, &mirrors, file, dest, opts.progress)?;
+        done.push((file.name.clone(), Outcome::Downloaded));
+    }
+    Ok(done)
+}
+
+/// The SHA-256 of a file, lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One agent that honours the proxy environment variables and one that never uses a proxy,
+/// for loopback mirrors (a local mirror must not be sent through `HTTP_PROXY`).
+struct Agents {
+    proxied: ureq::Agent,
+    direct: ureq::Agent,
+}
+
+impl Agents {
+    fn new(timeout: Option<Duration>) -> Self {
+        let build = |proxy: Option<ureq::Proxy>| -> ureq::Agent {
+            ureq::Agent::config_builder()
+                .proxy(proxy)
+                .timeout_connect(timeout)
+                .timeout_recv_response(timeout)
+                .timeout_per_read(timeout)
+                .user_agent(concat!("gpunn/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .into()
+        };
+        Agents {
+            proxied: build(ureq::Proxy::try_from_env()),
+            direct: build(None),
+        }
+    }
+
+    fn for_url(&self, url: &str) -> &ureq::Agent {
+        let host = url
+            .split_once("://")
+            .map_or(url, |(_, rest)| rest)
+            .split(['/', '?'])
+            .next()
+            .unwrap_or("");
+        let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+        let loopback = host.starts_with("127.")
+            || host.starts_with("[::1]")
+            || host == "localhost"
+            || host.starts_with("localhost:");
+        if loopback {
+            &self.direct
+        } else {
+            &self.proxied
+        }
+    }
+}
+
+/// Why one mirror failed for one file: worth trying the next mirror.
+struct MirrorFailure(String);
+
+/// Tries each mirror in turn for `file`; on success `dest/<name>` holds the verified file.
+fn download_file(
+    agents: &Agents,
+    mirrors: &[String],
+    file: &FileSpec,
+    dest: &Path,
+    progress: bool,
+) -> Result<()> {
+    let mut failures = Vec::new();
+    let mut last_url = String::new();
+    for base in mirrors {
+        let url = join_url(base, &file.name);
+        match try_mirror(agents.for_url(&url), &url, file, dest, progress)? {
+            Ok(()) => return Ok(()),
+            Err(MirrorFailure(why)) => {
+                log::warn!("{url}: {why}");
+                failures.push(format!("{url}: {why}"));
+                last_url = url;
+            }
+        }
+    }
+    if failures.len() == 1 {
+        let msg = failures.pop().unwrap_or_default();
+        let msg = msg
+            .strip_prefix(&format!("{last_url}: "))
+            .unwrap_or(&msg)
+            .to_string();
+        return Err(Error::Download { url: last_url, msg });
+    }
+    Err(Error::Download {
+        url: file.name.clone(),
+        msg: format!("every mirror failed:\n  {}", failures.join("\n  ")),
+    })
+}
+
+fn join_url(base: &str, name: &str) -> String {
+    if base.ends_with('/') {
+        format!("{base}{name}")
+    } else {
+        format!("{base}/{name}")
+    }
+}
+
+/// Downloads `url` into `dest/<name>.part`, verifies it and renames it to `dest/<name>`.
+/// The outer error is local and fatal (the disk); the inner one is the mirror's fault.
+fn try_mirror(
+    agent: &ureq::Agent,
+    url: &str,
+    file: &FileSpec,
+    dest: &Path,
+    progress: bool,
+) -> Result<Result<(), MirrorFailure>> {
+    let fail = |msg: String| Ok(Err(MirrorFailure(msg)));
+    // identity: a server that would gzip the response on the fly must send the file's own
+    // bytes, since the sum is of the .gz file itself.
+    let resp = match agent.get(url).header("Accept-Encoding", "identity").call() {
+        Ok(r) => r,
+        Err(ureq::Error::StatusCode(code)) => return fail(format!("HTTP status {code}")),
+        Err(e) => return fail(e.to_string()),
+    };
+    let body = resp.into_body();
+    let expected_len = body.content_length();
+    if let Some(len) = expected_len.filter(|&l| l > MAX_FILE_BYTES) {
+        return fail(format!(
+            "the server announces {len} bytes, more than the {MAX_FILE_BYTES} accepted for {}",
+            file.name
+        ));
+    }
+    // The process id keeps two concurrent fetches into one directory from writing one file.
+    let part = dest.join(format!("{}.{}.part", file.name, std::process::id()));
+    let mut out = File::create(&part).map_err(|e| Error::io(&part, e))?;
+    // From here on, any failure removes the .part file.
+    let result = stream(
+        body.into_reader(),
+        &mut out,
+        &part,
+        &file.name,
+        expected_len,
+        progress,
+    );
+    let verdict = match result {
+        Ok(Ok(received)) => check(file, &received, expected_len),
+        Ok(Err(f)) => Err(f),
+        Err(e) => {
+            drop(out);
+            let _ = fs::remove_file(&part);
+            return Err(e);
+        }
+    };
+    if let Err(f) = verdict {
+        drop(out);
+        let _ = fs::remove_file(&part);
+        return Ok(Err(f));
+    }
+    let final_path = dest.join(&file.name);
+    let finish = out
+        .sync_all()
+        .and_then(|()| {
+            drop(out);
+            fs::rename(&part, &final_path)
+        })
+        .map_err(|e| Error::io(&final_path, e));
+    if let Err(e) = finish {
+        let _ = fs::remove_file(&part);
+        return Err(e);
+    }
+    // Make the rename itself durable (directories can be opened and synced on Unix only).
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dest) {
+        let _ = d.sync_all();
+    }
+    Ok(Ok(()))
+}
+
+/// What [`stream`] received.
+struct Received {
+    bytes: u64,
+    sha256: [u8; 32],
+    /// The first two bytes, to tell a gzip file from an error page.
+    magic: [u8; 2],
+}
+
+/// Checks the byte count and the sum of a complete download.
+fn check(
+    file: &FileSpec,
+    received: &Received,
+    expected_len: Option<u64>,
+) -> std::result::Result<(), MirrorFailure> {
+    let got = received.bytes;
+    if let Some(len) = expected_len.filter(|&l| l != got) {
+        return Err(MirrorFailure(format!(
+            "interrupted: received {got} of {len} bytes of {}",
+            file.name
+        )));
+    }
+    let actual = hex(&received.sha256);
+    if actual.eq_ignore_ascii_case(&file.sha256) {
+        return Ok(());
+    }
+    // Not a gzip file: most likely an HTML error page, or a body the server compressed on
+    // the fly and the client decompressed.
+    let hint = if file.name.ends_with(".gz") && received.magic != [0x1f, 0x8b] {
+        "; the response is not a gzip file (no 1f 8b at its start)"
+    } else {
+        ""
+    };
+    Err(MirrorFailure(format!(
+        "checksum mismatch for {}: expected SHA-256 {}, got {actual} ({got} bytes){hint}",
+        file.name, file.sha256
+    )))
+}
+
+/// Copies `body` into `out` while hashing it, with a progress bar. A read failure is the
+/// mirror's (inner error), a write failure ours (outer).
+fn stream(
+    mut body: impl Read,
+    out: &mut File,
+    part: &Path,
+    name: &str,
+    expected_len: Option<u64>,
+    progress: bool,
+) -> Result<std::result::Result<Received, MirrorFailure>> {
+    let bar = progress_bar(name, expected_len, progress);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got: u64 = 0;
+    let mut magic = [0u8; 2];
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                bar.abandon();
+                let of = expected_len.map_or(String::new(), |l| format!(" of {l}"));
+                return Ok(Err(MirrorFailure(format!(
+                    "interrupted after {got}{of} bytes of {name}: {e}"
+                ))));
+            }
+        };
+        for (i, &b) in buf[..n]
+            .iter()
+            .enumerate()
+            .take(2usize.saturating_sub(got as usize))
+        {
+            magic[got as usize + i] = b;
+        }
+        got += n as u64;
+        if got > MAX_FILE_BYTES {
+            bar.abandon();
+            return Ok(Err(MirrorFailure(format!(
+                "more than {MAX_FILE_BYTES} bytes for {name}; refusing the rest"
+            ))));
+        }
+        hasher.update(&buf[..n]);
+        if let Err(e) = out.write_all(&buf[..n]) {
+            bar.abandon();
+            return Err(Error::io(part, e));
+        }
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    Ok(Ok(Received {
+        bytes: got,
+        sha256: hasher.finalize().into(),
+        magic,
+    }))
+}
+
+fn progress_bar(name: &str, len: Option<u64>, progress: bool) -> ProgressBar {
+    let target = if progress && io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(len, target);
+    let template = if len.is_some() {
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, eta {eta}"
+    } else {
+        "{msg} {spinner} {bytes} {bytes_per_sec}"
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(name.to_string());
+    bar
+}

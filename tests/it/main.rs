@@ -1,0 +1,23 @@
+//! gpunn's integration tests: one binary, one module per area.
+//!
+//! - `common`: the comparison helper (`assert_close`) and the GPU gate (`gpu_or_skip`).
+//! - `cpu_reference`: worked examples, finite differences and convergence of the reference.
+//! - `cli`: the real binary, run as a user would.
+//! - `gpu_*`: every kernel and whole steps against the CPU reference.
+//! - `data_*`: dataset readers; downloading, finding and splitting datasets.
+//! - `metrics`: confusion matrix and classification report against hand-worked numbers.
+//! - `checkpoint`: safetensors save/load, atomic writes, and every kind of broken file.
+//! - `plots`: learning-curve and confusion-matrix PNGs.
+//! - `digit`: PNG/JPEG images to MNIST-style 28x28 input, and unreadable files.
+
+mod checkpoint;
+mod cli;
+mod common;
+mod cpu_reference;
+mod gpu_matmul;
+mod data_idx;
+mod data_fetch;
+mod digit;
+mod gpu_step;
+mod metrics;
+mod plots;
