@@ -19,11 +19,16 @@
 //!    becomes 0 (paper texture, JPEG noise) and the rest is stretched linearly to 0–255.
 //! 4. **Crop.** The bounding box of the pixels that survived step 3.
 //! 5. **Scale.** The crop is resized, aspect ratio kept, so that its longer side is
-//!    [`BOX`] = 20 pixels, with a triangle filter (`image`'s `FilterType::Triangle`, whose
-//!    kernel widens with the scale factor when shrinking, so it averages over the source area;
-//!    bilinear when enlarging a small drawing).
+//!    [`BOX`] = 20 pixels: shrunk by area averaging (each output pixel is the mean of the
+//!    source area it covers), or enlarged bilinearly (`image`'s `FilterType::Triangle`) when
+//!    the drawing is smaller than that. On real MNIST digits enlarged and redrawn, area
+//!    averaging reproduces the originals more closely than `image`'s triangle filter, whose
+//!    kernel spans two output pixels when shrinking.
 //! 6. **Centre.** The 20-pixel box is pasted into a black 28×28 field at the integer offset
 //!    that brings its centre of mass nearest to (14, 14), clamped so that nothing is cut off.
+//! 7. **Contrast.** Intensities are scaled so that the brightest pixel is 255, as it is (254
+//!    or 255) in every MNIST digit; a thin stroke that the scaling spread over two pixels
+//!    would otherwise come out grey.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -212,10 +217,16 @@ pub fn preprocess(img: &DynamicImage) -> Vec<u8> {
     };
     let (ox, oy) = (place(mx / mass, sw), place(my / mass, sh));
 
+    // 7. Brightest pixel to 255, as in every MNIST digit (thin strokes lose intensity when
+    //    they fall across pixel boundaries in the scaling).
+    let peak = scaled
+        .as_raw()
+        .iter()
+        .fold(0f32, |m, &v| m.max(v.clamp(0.0, 1.0)));
     let mut out = blank;
     for (x, y, p) in scaled.enumerate_pixels() {
         out[(oy + y as usize) * SIDE + ox + x as usize] =
-            (p.0[0].clamp(0.0, 1.0) * 255.0).round() as u8;
+            (p.0[0].clamp(0.0, 1.0) / peak * 255.0).round() as u8;
     }
     out
 }

@@ -40,7 +40,11 @@ pub enum Error {
 
     /// Training produced a NaN or infinite loss.
     #[error("training diverged at epoch {epoch}, step {step}: loss is {loss}; try a lower learning rate (--lr)")]
-    Diverged { epoch: usize, step: usize, loss: f32 },
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f32,
+    },
 
     /// A download that failed or did not verify.
     #[error("download {url}: {msg}")]
@@ -53,16 +57,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// A malformed file.
     pub fn bad_file(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
-        Error::BadFile { path: path.into(), msg: msg.into() }
+        Error::BadFile {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
 
     /// A bad flag or option value.
     pub fn bad_arg(flag: impl Into<String>, msg: impl Into<String>) -> Self {
-        Error::BadArg { flag: flag.into(), msg: msg.into() }
+        Error::BadArg {
+            flag: flag.into(),
+            msg: msg.into(),
+        }
     }
 }

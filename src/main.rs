@@ -4,19 +4,23 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use gpunn::backend;
-use gpunn::gpu::GpuEngine;
 use gpunn::checkpoint::{self, ModelMeta};
 use gpunn::data::{mnist, synth, Dataset};
-use gpunn::metrics::{self, ConfusionMatrix};
-use gpunn::{digit, plots};
 use gpunn::engine::Engine;
+use gpunn::gpu::GpuEngine;
+use gpunn::metrics::{self, ConfusionMatrix};
 use gpunn::model::{parse_sizes, Activation, Init, Loss, MlpSpec, Params};
 use gpunn::train::{self, EpochRecord, Observer, TrainConfig};
+use gpunn::{digit, plots};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "gpunn", version, about = "Train multilayer perceptrons on the GPU, proven against a CPU reference")]
+#[command(
+    name = "gpunn",
+    version,
+    about = "Train multilayer perceptrons on the GPU, proven against a CPU reference"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +38,26 @@ enum Command {
     Predict(PredictArgs),
     /// List every GPU adapter with the limits and features that matter here.
     Devices,
+    /// Datasets: where they are found, and downloading them.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Download mnist or fashion-mnist from the public mirrors and verify their SHA-256 sums.
+    Fetch {
+        /// mnist or fashion-mnist.
+        name: String,
+        /// Where to put the files [default: the user data directory, where training looks].
+        #[arg(long)]
+        dest: Option<PathBuf>,
+        /// Mirror base URLs to use instead of the built-in ones (repeatable).
+        #[arg(long = "mirror")]
+        mirrors: Vec<String>,
+    },
+    /// Show where each named dataset is found, or where gpunn looked.
+    List,
 }
 
 #[derive(Args)]
@@ -176,6 +200,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd_eval(a),
         Command::Predict(a) => cmd_predict(a),
         Command::Devices => cmd_devices(),
+        Command::Data(c) => cmd_data(c),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,7 +212,8 @@ fn main() -> ExitCode {
 }
 
 fn parse_flag<T: std::str::FromStr<Err = String>>(flag: &str, v: &str) -> Result<T> {
-    v.parse::<T>().map_err(|e| gpunn::Error::bad_arg(flag, e).into())
+    v.parse::<T>()
+        .map_err(|e| gpunn::Error::bad_arg(flag, e).into())
 }
 
 /// Hidden activations from `--activation`, and the output one from the loss unless the list
@@ -204,7 +230,9 @@ fn activations(arg: &str, depth: usize, loss: Loss) -> Result<Vec<Activation>> {
         n if n == hidden => list,
         n => anyhow::bail!(gpunn::Error::bad_arg(
             "--activation",
-            format!("{n} activations given for {hidden} hidden layers (give 1, {hidden} or {depth})")
+            format!(
+                "{n} activations given for {hidden} hidden layers (give 1, {hidden} or {depth})"
+            )
         )),
     };
     acts.push(loss.default_output());
@@ -234,7 +262,16 @@ struct Data {
 }
 
 const FASHION_NAMES: [&str; 10] = [
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 ];
 
 fn class_names(name: &str, classes: usize) -> Vec<String> {
@@ -246,8 +283,14 @@ fn class_names(name: &str, classes: usize) -> Vec<String> {
 }
 
 /// Loads `--data DIR` or `--dataset NAME` (the best MNIST when neither is given).
-fn load_data(dataset: Option<&str>, dir: Option<&std::path::Path>, a: Option<&TrainArgs>) -> Result<Data> {
-    let (samples, factor, noise, seed) = a.map_or((1000, 0.4, 0.05, 42), |a| (a.samples, a.factor, a.noise, a.seed));
+fn load_data(
+    dataset: Option<&str>,
+    dir: Option<&std::path::Path>,
+    a: Option<&TrainArgs>,
+) -> Result<Data> {
+    let (samples, factor, noise, seed) = a.map_or((1000, 0.4, 0.05, 42), |a| {
+        (a.samples, a.factor, a.noise, a.seed)
+    });
     let synthetic = |train: Dataset, test: Dataset| {
         let name = train.name.clone();
         Ok(Data {
@@ -274,11 +317,20 @@ fn load_data(dataset: Option<&str>, dir: Option<&std::path::Path>, a: Option<&Tr
     let (train, test, description, name) = match dataset {
         None => {
             let (train, test, what) = mnist::best_mnist()?;
-            let name = if what.starts_with("mnist-sample") { "mnist-sample" } else { "mnist" };
+            let name = if what.starts_with("mnist-sample") {
+                "mnist-sample"
+            } else {
+                "mnist"
+            };
             (train, test, what, name.to_string())
         }
         Some("xor") => return synthetic(synth::xor(), synth::xor()),
-        Some("linear") => return synthetic(synth::linear(samples, seed), synth::linear(samples, seed + 1)),
+        Some("linear") => {
+            return synthetic(
+                synth::linear(samples, seed),
+                synth::linear(samples, seed + 1),
+            )
+        }
         Some("circles") => {
             return synthetic(
                 synth::circles(samples, factor, noise, seed),
@@ -305,7 +357,8 @@ fn parse_digits(s: &str) -> Result<Vec<u32>> {
     s.split(',')
         .map(|t| {
             t.trim().parse::<u32>().map_err(|_| {
-                gpunn::Error::bad_arg("--digits", format!("'{t}' is not a class label in '{s}'")).into()
+                gpunn::Error::bad_arg("--digits", format!("'{t}' is not a class label in '{s}'"))
+                    .into()
             })
         })
         .collect()
@@ -329,9 +382,11 @@ impl Observer for Printer {
         let bar = self.bar.get_or_insert_with(|| {
             let bar = indicatif::ProgressBar::new(total as u64);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("epoch {msg} [{bar:30}] {pos}/{len} samples ({per_sec}, eta {eta})")
-                    .expect("valid template")
-                    .progress_chars("=> "),
+                indicatif::ProgressStyle::with_template(
+                    "epoch {msg} [{bar:30}] {pos}/{len} samples ({per_sec}, eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
             );
             bar
         });
@@ -354,7 +409,10 @@ impl Observer for Printer {
         if let (Some(l), Some(a)) = (r.val_loss, r.val_accuracy) {
             line.push_str(&format!("  val loss {l:.4}  acc {:6.2}%", 100.0 * a));
         }
-        line.push_str(&format!("  {:>8.0} samples/s  {:.2} s", r.samples_per_sec, r.seconds));
+        line.push_str(&format!(
+            "  {:>8.0} samples/s  {:.2} s",
+            r.samples_per_sec, r.seconds
+        ));
         println!("{line}");
     }
 }
@@ -365,16 +423,34 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     if let Some(d) = &a.digits {
         let d = parse_digits(d)?;
         data.train = mnist::keep_digits(&data.train, &d)?;
-        data.test = data.test.as_ref().map(|t| mnist::keep_digits(t, &d)).transpose()?;
-        data.class_names = d.iter().map(|c| data.class_names.get(*c as usize).cloned().unwrap_or_else(|| c.to_string())).collect();
+        data.test = data
+            .test
+            .as_ref()
+            .map(|t| mnist::keep_digits(t, &d))
+            .transpose()?;
+        data.class_names = d
+            .iter()
+            .map(|c| {
+                data.class_names
+                    .get(*c as usize)
+                    .cloned()
+                    .unwrap_or_else(|| c.to_string())
+            })
+            .collect();
         data.description = format!("{} digits {:?} ({} train)", data.name, d, data.train.len());
         digits = Some(d);
     }
     let images = data.images;
-    let val_split = a.val_split.unwrap_or(if data.train.len() < 50 { 0.0 } else { 0.1 });
+    let val_split = a
+        .val_split
+        .unwrap_or(if data.train.len() < 50 { 0.0 } else { 0.1 });
     let (train, val) = mnist::split_validation(&data.train, val_split, a.seed)?;
     let binary = data.train.classes == 2;
-    let outputs = if binary && (!images || digits.is_some()) { 1 } else { data.train.classes };
+    let outputs = if binary && (!images || digits.is_some()) {
+        1
+    } else {
+        data.train.classes
+    };
     let default_layers = if images {
         format!("{},128,64,{outputs}", data.train.dim)
     } else {
@@ -392,7 +468,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     let spec = MlpSpec::new(sizes, acts, loss)?;
     let init: Init = match &a.init {
         Some(i) => parse_flag("--init", i)?,
-        None if spec.activations[..depth - 1].iter().all(|&x| x == Activation::Relu || x == Activation::LeakyRelu) => Init::HeNormal,
+        None if spec.activations[..depth - 1]
+            .iter()
+            .all(|&x| x == Activation::Relu || x == Activation::LeakyRelu) =>
+        {
+            Init::HeNormal
+        }
         None => Init::XavierUniform,
     };
     let cfg = TrainConfig {
@@ -405,7 +486,10 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     };
     cfg.validate()?;
     if cfg.early_stopping.is_some() && val.is_none() {
-        anyhow::bail!(gpunn::Error::bad_arg("--early-stopping", "needs a validation set: set --val-split above 0"));
+        anyhow::bail!(gpunn::Error::bad_arg(
+            "--early-stopping",
+            "needs a validation set: set --val-split above 0"
+        ));
     }
     let params = Params::init(&spec, init, a.seed)?;
     gpunn::cpu::engine::check_fits(&params, &train)?;
@@ -423,7 +507,13 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         cfg.epochs,
         engine.describe()
     );
-    let history = train::train(engine.as_mut(), &train, val.as_ref(), &cfg, &mut Printer::new(cfg.epochs))?;
+    let history = train::train(
+        engine.as_mut(),
+        &train,
+        val.as_ref(),
+        &cfg,
+        &mut Printer::new(cfg.epochs),
+    )?;
     if history.stopped_early {
         println!(
             "early stopping: no better validation loss for {} epochs; restored epoch {}",
@@ -436,7 +526,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         Some(test) if !test.is_empty() => {
             let e = engine.evaluate(test)?;
             let cm = ConfusionMatrix::new(classes, &test.labels, &e.predictions);
-            println!("test: loss {:.4}  accuracy {:.2}% ({} samples)", e.loss, 100.0 * e.accuracy, test.len());
+            println!(
+                "test: loss {:.4}  accuracy {:.2}% ({} samples)",
+                e.loss,
+                100.0 * e.accuracy,
+                test.len()
+            );
             (Some(e), Some(cm))
         }
         _ => (None, None),
@@ -468,11 +563,21 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("class_names".to_string(), data.class_names.join(","));
         if let Some(d) = &digits {
-            extra.insert("digits".to_string(), d.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(","));
+            extra.insert(
+                "digits".to_string(),
+                d.iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            );
         }
         let side = (train.dim as f64).sqrt() as usize;
         let meta = ModelMeta {
-            input_shape: if images && side * side == train.dim { vec![side, side] } else { vec![train.dim] },
+            input_shape: if images && side * side == train.dim {
+                vec![side, side]
+            } else {
+                vec![train.dim]
+            },
             classes,
             dataset: data.name.clone(),
             epoch: history.best_epoch.unwrap_or(0),
@@ -488,7 +593,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         println!("wrote {}", curves.display());
         if let Some(m) = &matrix {
             let path = dir.join("confusion_matrix.png");
-            plots::confusion_matrix(&path, &m.counts, &data.class_names, &format!("{} test set", data.name))?;
+            plots::confusion_matrix(
+                &path,
+                &m.counts,
+                &data.class_names,
+                &format!("{} test set", data.name),
+            )?;
             println!("wrote {}", path.display());
         }
     }
@@ -498,7 +608,9 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
 fn cmd_eval(a: EvalArgs) -> Result<()> {
     let (params, meta) = checkpoint::load(&a.model)?;
     let default = match meta.dataset.as_str() {
-        "mnist" | "fashion-mnist" | "mnist-sample" | "xor" | "linear" | "circles" => Some(meta.dataset.clone()),
+        "mnist" | "fashion-mnist" | "mnist-sample" | "xor" | "linear" | "circles" => {
+            Some(meta.dataset.clone())
+        }
         _ => None,
     };
     let dir_default = if a.dataset.is_none() && a.data.is_none() && default.is_none() {
@@ -522,9 +634,18 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     let mut engine = make_engine(&a.device, &params, 128)?;
     let e = engine.evaluate(&test)?;
     let cm = ConfusionMatrix::new(meta.classes, &test.labels, &e.predictions);
-    println!("model {} on {} ({} samples, {})", a.model.display(), data.name, test.len(), engine.describe());
+    println!(
+        "model {} on {} ({} samples, {})",
+        a.model.display(),
+        data.name,
+        test.len(),
+        engine.describe()
+    );
     println!("loss {:.4}  accuracy {:.2}%\n", e.loss, 100.0 * e.accuracy);
-    println!("confusion matrix (rows: true class, columns: predicted)\n{}", metrics::format_matrix(&cm, &names));
+    println!(
+        "confusion matrix (rows: true class, columns: predicted)\n{}",
+        metrics::format_matrix(&cm, &names)
+    );
     println!("{}", metrics::format_report(&cm.report(), &names));
     Ok(())
 }
@@ -534,19 +655,32 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
     if params.inputs() != 784 {
         anyhow::bail!(gpunn::Error::bad_file(
             &a.model,
-            format!("the model takes {} inputs; predict needs a 28x28 (784-input) image model", params.inputs())
+            format!(
+                "the model takes {} inputs; predict needs a 28x28 (784-input) image model",
+                params.inputs()
+            )
         ));
     }
-    let names: Option<Vec<String>> = meta.extra.get("class_names").map(|n| n.split(',').map(|s| s.to_string()).collect());
+    let names: Option<Vec<String>> = meta
+        .extra
+        .get("class_names")
+        .map(|n| n.split(',').map(|s| s.to_string()).collect());
     for file in &a.files {
         let pixels = digit::load_digit(file)?;
         let x: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
         let trace = gpunn::cpu::net::forward(&params, &x, 1);
         let out = trace.output();
-        let act = params.layers.last().map_or(Activation::Identity, |l| l.activation);
+        let act = params
+            .layers
+            .last()
+            .map_or(Activation::Identity, |l| l.activation);
         let class = gpunn::cpu::loss::predict(act, out, out.len())[0];
         // One sigmoid output is the probability of class 1.
-        let probabilities: Vec<f32> = if out.len() == 1 { vec![1.0 - out[0], out[0]] } else { out.to_vec() };
+        let probabilities: Vec<f32> = if out.len() == 1 {
+            vec![1.0 - out[0], out[0]]
+        } else {
+            out.to_vec()
+        };
         let p = probabilities.get(class as usize).copied().unwrap_or(0.0);
         if a.json {
             let v = serde_json::json!({
@@ -556,7 +690,10 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
             });
             println!("{v}");
         } else {
-            let name = names.as_ref().and_then(|n| n.get(class as usize)).map_or(String::new(), |n| format!(" ({n})"));
+            let name = names
+                .as_ref()
+                .and_then(|n| n.get(class as usize))
+                .map_or(String::new(), |n| format!(" ({n})"));
             println!("{}: {class}{name}  p = {p:.4}", file.display());
         }
     }
@@ -566,7 +703,10 @@ fn cmd_predict(a: PredictArgs) -> Result<()> {
 fn cmd_step(a: StepArgs) -> Result<()> {
     let loss: Loss = parse_flag("--loss", &a.loss)?;
     if !(a.lr.is_finite() && a.lr >= 0.0) {
-        anyhow::bail!(gpunn::Error::bad_arg("--lr", format!("must be a number >= 0, got {}", a.lr)));
+        anyhow::bail!(gpunn::Error::bad_arg(
+            "--lr",
+            format!("must be a number >= 0, got {}", a.lr)
+        ));
     }
     let params = gpunn::netfile::load(&a.net, loss)?;
     let (x, batch) = gpunn::step::parse_batch(&a.input, params.inputs(), "--input")?;
@@ -587,7 +727,6 @@ fn cmd_step(a: StepArgs) -> Result<()> {
     Ok(())
 }
 
-
 fn cmd_devices() -> Result<()> {
     let adapters = gpunn::gpu::list_adapters();
     if adapters.is_empty() {
@@ -595,6 +734,41 @@ fn cmd_devices() -> Result<()> {
     }
     for (i, a) in adapters.iter().enumerate() {
         println!("[{i}] {a}");
+    }
+    Ok(())
+}
+
+fn cmd_data(c: DataCommand) -> Result<()> {
+    use gpunn::data::fetch;
+    match c {
+        DataCommand::Fetch {
+            name,
+            dest,
+            mirrors,
+        } => {
+            let spec = fetch::spec(&name)?;
+            let dest = dest.unwrap_or_else(|| fetch::default_dest(&name));
+            let opts = fetch::FetchOptions {
+                mirrors: (!mirrors.is_empty()).then_some(mirrors),
+                ..Default::default()
+            };
+            for (file, outcome) in fetch::fetch_report(spec, &dest, &opts)? {
+                let what = match outcome {
+                    fetch::Outcome::AlreadyPresent => "already present, verified",
+                    fetch::Outcome::Downloaded => "downloaded, verified",
+                };
+                println!("{file}: {what}");
+            }
+            println!("{name} is in {}", dest.display());
+        }
+        DataCommand::List => {
+            for name in mnist::NAMES {
+                match mnist::locate(name) {
+                    Ok(dir) => println!("{name:<14} {}", dir.display()),
+                    Err(e) => println!("{name:<14} not found ({e})"),
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -139,7 +139,9 @@ impl FromStr for Loss {
             "half-mse" => Ok(Loss::HalfMse),
             "bce" => Ok(Loss::Bce),
             "ce" | "cross-entropy" => Ok(Loss::Ce),
-            _ => Err(format!("unknown loss '{s}' (expected one of: mse, half-mse, bce, ce)")),
+            _ => Err(format!(
+                "unknown loss '{s}' (expected one of: mse, half-mse, bce, ce)"
+            )),
         }
     }
 }
@@ -239,7 +241,11 @@ pub struct MlpSpec {
 impl MlpSpec {
     /// Builds and validates a spec.
     pub fn new(sizes: Vec<usize>, activations: Vec<Activation>, loss: Loss) -> Result<Self> {
-        let spec = MlpSpec { sizes, activations, loss };
+        let spec = MlpSpec {
+            sizes,
+            activations,
+            loss,
+        };
         spec.validate()?;
         Ok(spec)
     }
@@ -351,7 +357,11 @@ pub struct Params<T = f32> {
 impl<T: Real> Params<T> {
     /// The same parameters in another float type.
     pub fn cast<U: Real>(&self) -> Params<U> {
-        let conv = |v: &[T]| v.iter().map(|&x| U::c(x.to_f64().expect("finite"))).collect();
+        let conv = |v: &[T]| {
+            v.iter()
+                .map(|&x| U::c(x.to_f64().expect("finite")))
+                .collect()
+        };
         Params {
             layers: self
                 .layers
@@ -421,7 +431,10 @@ impl Params {
                 activation: spec.activations[l],
             });
         }
-        Ok(Params { layers, loss: spec.loss })
+        Ok(Params {
+            layers,
+            loss: spec.loss,
+        })
     }
 }
 

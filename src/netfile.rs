@@ -16,8 +16,7 @@ pub fn load(path: &Path, loss: Loss) -> Result<Params> {
 
 /// Parses a network from JSON text; the error is a one-line message.
 pub fn parse(text: &str, loss: Loss) -> std::result::Result<Params, String> {
-    let root: Value =
-        serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let root: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
     let layers = root
         .get("layers")
         .ok_or("missing field \"layers\"")?
@@ -83,7 +82,13 @@ pub fn parse(text: &str, loss: Loss) -> std::result::Result<Params, String> {
                 ));
             }
         }
-        out.push(Layer { inputs, outputs, weights, bias, activation });
+        out.push(Layer {
+            inputs,
+            outputs,
+            weights,
+            bias,
+            activation,
+        });
     }
     let params = Params { layers: out, loss };
     params.spec().validate().map_err(|e| e.to_string())?;
@@ -91,7 +96,9 @@ pub fn parse(text: &str, loss: Loss) -> std::result::Result<Params, String> {
 }
 
 fn numbers(v: &Value) -> std::result::Result<Vec<f32>, String> {
-    let arr = v.as_array().ok_or_else(|| format!("expected an array of numbers, got {v}"))?;
+    let arr = v
+        .as_array()
+        .ok_or_else(|| format!("expected an array of numbers, got {v}"))?;
     arr.iter()
         .enumerate()
         .map(|(i, x)| {

@@ -36,14 +36,21 @@ pub fn parse_batch(text: &str, width: usize, flag: &str) -> Result<(Vec<f32>, us
                     .ok()
                     .filter(|v| v.is_finite())
                     .ok_or_else(|| {
-                        Error::bad_arg(flag, format!("sample {}: '{}' is not a number", s + 1, t.trim()))
+                        Error::bad_arg(
+                            flag,
+                            format!("sample {}: '{}' is not a number", s + 1, t.trim()),
+                        )
                     })
             })
             .collect::<Result<_>>()?;
         if row.len() != width {
             return Err(Error::bad_arg(
                 flag,
-                format!("sample {} has {} values, expected {width}", s + 1, row.len()),
+                format!(
+                    "sample {} has {} values, expected {width}",
+                    s + 1,
+                    row.len()
+                ),
             ));
         }
         values.extend(row);
@@ -92,7 +99,13 @@ fn check_batch(targets: usize, inputs: usize) -> Result<()> {
 }
 
 /// One step on the CPU reference.
-pub fn step_cpu(params: &Params, x: &[f32], batch: usize, targets: &Targets, lr: f32) -> StepResult {
+pub fn step_cpu(
+    params: &Params,
+    x: &[f32],
+    batch: usize,
+    targets: &Targets,
+    lr: f32,
+) -> StepResult {
     let mut after = params.clone();
     let report = net::step(&mut after, x, batch, targets, lr);
     StepResult {
@@ -100,7 +113,12 @@ pub fn step_cpu(params: &Params, x: &[f32], batch: usize, targets: &Targets, lr:
         loss: report.grads.loss,
         output: report.output,
         grad_input: report.grads.input,
-        grads: report.grads.layers.into_iter().map(|g| (g.weights, g.bias)).collect(),
+        grads: report
+            .grads
+            .layers
+            .into_iter()
+            .map(|g| (g.weights, g.bias))
+            .collect(),
         after,
     }
 }
@@ -149,32 +167,72 @@ pub fn to_json(r: &StepResult) -> Value {
 pub fn to_table(before: &Params, x: &[f32], r: &StepResult, lr: f32) -> String {
     let mut s = String::new();
     let b = r.batch;
-    let _ = writeln!(s, "Forward pass ({} sample{})", b, if b == 1 { "" } else { "s" });
+    let _ = writeln!(
+        s,
+        "Forward pass ({} sample{})",
+        b,
+        if b == 1 { "" } else { "s" }
+    );
     let mut input = x.to_vec();
     for (l, layer) in before.layers.iter().enumerate() {
         let (z, a) = dense::forward(layer, &input, b);
-        let _ = writeln!(s, "  layer {} ({}, {} -> {})", l + 1, layer.activation, layer.inputs, layer.outputs);
+        let _ = writeln!(
+            s,
+            "  layer {} ({}, {} -> {})",
+            l + 1,
+            layer.activation,
+            layer.inputs,
+            layer.outputs
+        );
         for sample in 0..b {
             for j in 0..layer.outputs {
                 let k = sample * layer.outputs + j;
-                let who = if b > 1 { format!("sample {} ", sample + 1) } else { String::new() };
-                let _ = writeln!(s, "    {who}neuron {:<3} net = {:>12.7}   out = {:>12.7}", j + 1, z[k], a[k]);
+                let who = if b > 1 {
+                    format!("sample {} ", sample + 1)
+                } else {
+                    String::new()
+                };
+                let _ = writeln!(
+                    s,
+                    "    {who}neuron {:<3} net = {:>12.7}   out = {:>12.7}",
+                    j + 1,
+                    z[k],
+                    a[k]
+                );
             }
         }
         input = a;
     }
     let _ = writeln!(s, "Loss ({}): {:.8}", before.loss, r.loss);
     let _ = writeln!(s, "Backward pass and SGD update (lr = {lr})");
-    let _ = writeln!(s, "  {:<22} {:>14} {:>14} {:>14}", "parameter", "gradient", "old", "new");
-    for (l, ((old, new), (gw, gb))) in before.layers.iter().zip(&r.after.layers).zip(&r.grads).enumerate() {
-        for j in 0..old.outputs {
+    let _ = writeln!(
+        s,
+        "  {:<22} {:>14} {:>14} {:>14}",
+        "parameter", "gradient", "old", "new"
+    );
+    for (l, ((old, new), (gw, gb))) in before
+        .layers
+        .iter()
+        .zip(&r.after.layers)
+        .zip(&r.grads)
+        .enumerate()
+    {
+        for (j, &g) in gb.iter().enumerate() {
             for i in 0..old.inputs {
                 let k = j * old.inputs + i;
                 let name = format!("L{} w[{}][{}]", l + 1, j + 1, i + 1);
-                let _ = writeln!(s, "  {:<22} {:>14.7} {:>14.7} {:>14.7}", name, gw[k], old.weights[k], new.weights[k]);
+                let _ = writeln!(
+                    s,
+                    "  {:<22} {:>14.7} {:>14.7} {:>14.7}",
+                    name, gw[k], old.weights[k], new.weights[k]
+                );
             }
             let name = format!("L{} b[{}]", l + 1, j + 1);
-            let _ = writeln!(s, "  {:<22} {:>14.7} {:>14.7} {:>14.7}", name, gb[j], old.bias[j], new.bias[j]);
+            let _ = writeln!(
+                s,
+                "  {:<22} {:>14.7} {:>14.7} {:>14.7}",
+                name, g, old.bias[j], new.bias[j]
+            );
         }
     }
     let _ = writeln!(s, "Gradient with respect to the input");

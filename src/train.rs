@@ -37,7 +37,10 @@ impl TrainConfig {
             ));
         }
         if self.early_stopping == Some(0) {
-            return Err(Error::bad_arg("--early-stopping", "patience must be at least 1"));
+            return Err(Error::bad_arg(
+                "--early-stopping",
+                "patience must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -95,7 +98,10 @@ pub fn train(
 ) -> Result<History> {
     cfg.validate()?;
     if train.is_empty() {
-        return Err(Error::bad_arg("--dataset", format!("{}: no training samples", train.name)));
+        return Err(Error::bad_arg(
+            "--dataset",
+            format!("{}: no training samples", train.name),
+        ));
     }
     engine.load_train_set(train)?;
     let mut history = History::default();

@@ -76,11 +76,7 @@ pub fn forward_rows<T: Real>(act: Activation, z: &mut [T], cols: usize) {
 pub fn backward_rows<T: Real>(act: Activation, a: &[T], g: &[T], cols: usize) -> Vec<T> {
     if act == Activation::Softmax {
         let mut dz = vec![T::zero(); a.len()];
-        for ((ar, gr), dr) in a
-            .chunks(cols)
-            .zip(g.chunks(cols))
-            .zip(dz.chunks_mut(cols))
-        {
+        for ((ar, gr), dr) in a.chunks(cols).zip(g.chunks(cols)).zip(dz.chunks_mut(cols)) {
             let dot: T = ar.iter().zip(gr).map(|(&x, &y)| x * y).sum();
             for j in 0..cols {
                 dr[j] = ar[j] * (gr[j] - dot);

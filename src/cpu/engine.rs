@@ -17,7 +17,12 @@ pub struct CpuReference {
 
 impl CpuReference {
     pub fn new(params: Params) -> Self {
-        CpuReference { params, train: None, stats: Stats::default(), x: Vec::new() }
+        CpuReference {
+            params,
+            train: None,
+            stats: Stats::default(),
+            x: Vec::new(),
+        }
     }
 }
 
@@ -85,7 +90,7 @@ impl Engine for CpuReference {
 
     fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         check_fits(&self.params, data)?;
-        evaluate_with(&self.params, data, |p, x, b| net::forward(p, x, b))
+        evaluate_with(&self.params, data, net::forward)
     }
 
     fn params(&mut self) -> Result<Params> {

@@ -108,7 +108,11 @@ pub fn loss_and_grad<T: Real>(
 /// (0 for a tanh output, 0.5 otherwise).
 pub fn predict<T: Real>(act: Activation, a: &[T], outputs: usize) -> Vec<u32> {
     if outputs == 1 {
-        let thr = if act == Activation::Tanh { T::zero() } else { T::c(0.5) };
+        let thr = if act == Activation::Tanh {
+            T::zero()
+        } else {
+            T::c(0.5)
+        };
         return a.iter().map(|&v| u32::from(v >= thr)).collect();
     }
     a.chunks(outputs)

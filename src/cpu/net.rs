@@ -36,7 +36,12 @@ pub fn forward<T: Real>(params: &Params<T>, x: &[T], batch: usize) -> Trace<T> {
         }
         acts.push(a);
     }
-    Trace { batch, input: x.to_vec(), acts, z_out }
+    Trace {
+        batch,
+        input: x.to_vec(),
+        acts,
+        z_out,
+    }
 }
 
 /// Gradients of a whole network.
@@ -62,7 +67,11 @@ pub fn backward<T: Real>(params: &Params<T>, trace: &Trace<T>, targets: &Targets
     let mut layers = Vec::with_capacity(params.layers.len());
     for l in (0..params.layers.len()).rev() {
         let layer = &params.layers[l];
-        let x = if l == 0 { &trace.input } else { &trace.acts[l - 1] };
+        let x = if l == 0 {
+            &trace.input
+        } else {
+            &trace.acts[l - 1]
+        };
         let (g, dx) = dense::backward(layer, x, &dz, trace.batch);
         layers.push(g);
         dz = if l == 0 {
@@ -74,7 +83,11 @@ pub fn backward<T: Real>(params: &Params<T>, trace: &Trace<T>, targets: &Targets
         };
     }
     layers.reverse();
-    Grads { loss, layers, input: dz }
+    Grads {
+        loss,
+        layers,
+        input: dz,
+    }
 }
 
 /// SGD on every layer.
@@ -103,5 +116,8 @@ pub fn step<T: Real>(
     let trace = forward(params, x, batch);
     let grads = backward(params, &trace, targets);
     sgd(params, &grads, lr);
-    StepReport { output: trace.output().to_vec(), grads }
+    StepReport {
+        output: trace.output().to_vec(),
+        grads,
+    }
 }

@@ -35,7 +35,13 @@ pub fn linear(n: usize, seed: u64) -> Dataset {
         x.extend([a, b]);
         labels.push(u32::from(d > 0.0));
     }
-    Dataset { name: "linear".into(), dim: 2, features: Features::F32(x), labels, classes: 2 }
+    Dataset {
+        name: "linear".into(),
+        dim: 2,
+        features: Features::F32(x),
+        labels,
+        classes: 2,
+    }
 }
 
 /// Two concentric circles, as scikit-learn's `make_circles`: `n / 2` points on the unit

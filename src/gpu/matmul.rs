@@ -50,7 +50,7 @@ impl Trans {
     }
 }
 
-/// What the kernel does with each C[m][n].
+/// What the kernel does with each `C[m][n]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Epilogue {
     /// `out[m][n] = C`.

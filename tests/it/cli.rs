@@ -36,9 +36,23 @@ fn f(v: &serde_json::Value) -> f64 {
 #[test]
 fn step_json_is_one_object_with_the_worked_numbers() {
     let net = temp_file("step_json", "net.json", NET_ONES);
-    let o = gpunn(&["step", "--net", net.to_str().unwrap(), "--input", "1,0", "--target", "1", "--lr", "0.1", "--loss", "half-mse", "--json"]);
+    let o = gpunn(&[
+        "step",
+        "--net",
+        net.to_str().unwrap(),
+        "--input",
+        "1,0",
+        "--target",
+        "1",
+        "--lr",
+        "0.1",
+        "--loss",
+        "half-mse",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("stdout is one JSON object");
+    let v: serde_json::Value =
+        serde_json::from_str(stdout(&o).trim()).expect("stdout is one JSON object");
     assert!((f(&v["loss"]) - 0.00032567).abs() < 1e-8);
     assert!((f(&v["output"][0][0]) - 0.974479).abs() < 1e-6);
     assert_eq!(v["grad_input"][0].as_array().unwrap().len(), 2);
@@ -57,7 +71,18 @@ fn step_batch_and_ce() {
         "net.json",
         r#"{"layers": [{"weights": [[0.1,0.2],[0.3,-0.4]], "bias": [0,0.1], "activation": "tanh"}, {"weights": [[1,0],[0,1],[0.5,0.5]], "bias": [0,0,0], "activation": "softmax"}]}"#,
     );
-    let o = gpunn(&["step", "--net", net.to_str().unwrap(), "--input", "1,0;0,1", "--target", "2;0", "--loss", "ce", "--json"]);
+    let o = gpunn(&[
+        "step",
+        "--net",
+        net.to_str().unwrap(),
+        "--input",
+        "1,0;0,1",
+        "--target",
+        "2;0",
+        "--loss",
+        "ce",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(v["output"].as_array().unwrap().len(), 2);
@@ -68,10 +93,25 @@ fn step_batch_and_ce() {
 #[test]
 fn step_table_shows_every_parameter() {
     let net = temp_file("step_table", "net.json", NET_ONES);
-    let o = gpunn(&["step", "--net", net.to_str().unwrap(), "--input", "1,0", "--target", "1"]);
+    let o = gpunn(&[
+        "step",
+        "--net",
+        net.to_str().unwrap(),
+        "--input",
+        "1,0",
+        "--target",
+        "1",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
-    for want in ["0.9744787", "0.00032567", "L2 w[1][3]", "1.0000559", "L1 b[3]", "1.0000067"] {
+    for want in [
+        "0.9744787",
+        "0.00032567",
+        "L2 w[1][3]",
+        "1.0000559",
+        "L1 b[3]",
+        "1.0000067",
+    ] {
         assert!(s.contains(want), "table lacks {want}:\n{s}");
     }
 }
@@ -82,23 +122,70 @@ fn bad_net_files_fail_with_a_message() {
         ("invalid_json", "{", "invalid JSON"),
         ("no_layers_field", "{}", "missing field \"layers\""),
         ("empty_layers", r#"{"layers": []}"#, "no layers"),
-        ("not_chaining", r#"{"layers": [{"weights": [[1,1],[1,1]], "bias": [0,0], "activation": "relu"}, {"weights": [[1,1,1]], "bias": [0], "activation": "sigmoid"}]}"#, "layer 2: shapes don't chain"),
-        ("bias_len", r#"{"layers": [{"weights": [[1,1]], "bias": [0,0], "activation": "sigmoid"}]}"#, "layer 1: bias has 2 values"),
-        ("ragged", r#"{"layers": [{"weights": [[1,1],[1]], "bias": [0,0], "activation": "sigmoid"}]}"#, "layer 1: ragged weights"),
-        ("unknown_act", r#"{"layers": [{"weights": [[1,1]], "bias": [0], "activation": "swish"}]}"#, "layer 1: unknown activation 'swish'"),
-        ("not_number", r#"{"layers": [{"weights": [[1,"x"]], "bias": [0], "activation": "sigmoid"}]}"#, "layer 1: weights row 1: value 2 is not a number"),
-        ("missing_bias", r#"{"layers": [{"weights": [[1,1]], "activation": "sigmoid"}]}"#, "layer 1: missing field \"bias\""),
-        ("missing_act", r#"{"layers": [{"weights": [[1,1]], "bias": [0]}]}"#, "layer 1: missing field \"activation\""),
+        (
+            "not_chaining",
+            r#"{"layers": [{"weights": [[1,1],[1,1]], "bias": [0,0], "activation": "relu"}, {"weights": [[1,1,1]], "bias": [0], "activation": "sigmoid"}]}"#,
+            "layer 2: shapes don't chain",
+        ),
+        (
+            "bias_len",
+            r#"{"layers": [{"weights": [[1,1]], "bias": [0,0], "activation": "sigmoid"}]}"#,
+            "layer 1: bias has 2 values",
+        ),
+        (
+            "ragged",
+            r#"{"layers": [{"weights": [[1,1],[1]], "bias": [0,0], "activation": "sigmoid"}]}"#,
+            "layer 1: ragged weights",
+        ),
+        (
+            "unknown_act",
+            r#"{"layers": [{"weights": [[1,1]], "bias": [0], "activation": "swish"}]}"#,
+            "layer 1: unknown activation 'swish'",
+        ),
+        (
+            "not_number",
+            r#"{"layers": [{"weights": [[1,"x"]], "bias": [0], "activation": "sigmoid"}]}"#,
+            "layer 1: weights row 1: value 2 is not a number",
+        ),
+        (
+            "missing_bias",
+            r#"{"layers": [{"weights": [[1,1]], "activation": "sigmoid"}]}"#,
+            "layer 1: missing field \"bias\"",
+        ),
+        (
+            "missing_act",
+            r#"{"layers": [{"weights": [[1,1]], "bias": [0]}]}"#,
+            "layer 1: missing field \"activation\"",
+        ),
     ];
     for (name, text, want) in cases {
         let net = temp_file("bad_net", &format!("{name}.json"), text);
-        let o = gpunn(&["step", "--net", net.to_str().unwrap(), "--input", "1,0", "--target", "1"]);
+        let o = gpunn(&[
+            "step",
+            "--net",
+            net.to_str().unwrap(),
+            "--input",
+            "1,0",
+            "--target",
+            "1",
+        ]);
         let err = stderr(&o);
         assert!(!o.status.success(), "{name}: exit 0");
-        assert_eq!(o.status.code(), Some(1), "{name}: not a clean error exit:\n{err}");
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{name}: not a clean error exit:\n{err}"
+        );
         assert!(err.contains(want), "{name}: stderr lacks '{want}':\n{err}");
-        assert!(err.contains(&format!("{name}.json")), "{name}: stderr does not name the file:\n{err}");
-        assert_eq!(err.trim().lines().count(), 1, "{name}: not one line:\n{err}");
+        assert!(
+            err.contains(&format!("{name}.json")),
+            "{name}: stderr does not name the file:\n{err}"
+        );
+        assert_eq!(
+            err.trim().lines().count(),
+            1,
+            "{name}: not one line:\n{err}"
+        );
         assert!(!err.contains("panicked"), "{name}: panicked");
     }
 }
@@ -108,25 +195,62 @@ fn bad_step_values_fail_with_a_message() {
     let net = temp_file("bad_step", "net.json", NET_ONES);
     let net = net.to_str().unwrap();
     for (args, want) in [
-        (vec!["--input", "1", "--target", "1"], "--input: sample 1 has 1 values, expected 2"),
-        (vec!["--input", "1,x", "--target", "1"], "--input: sample 1: 'x' is not a number"),
-        (vec!["--input", "1,0;0,1", "--target", "1"], "--target: 1 samples but --input has 2"),
-        (vec!["--input", "1,0", "--target", "1", "--loss", "hinge"], "--loss: unknown loss 'hinge'"),
+        (
+            vec!["--input", "1", "--target", "1"],
+            "--input: sample 1 has 1 values, expected 2",
+        ),
+        (
+            vec!["--input", "1,x", "--target", "1"],
+            "--input: sample 1: 'x' is not a number",
+        ),
+        (
+            vec!["--input", "1,0;0,1", "--target", "1"],
+            "--target: 1 samples but --input has 2",
+        ),
+        (
+            vec!["--input", "1,0", "--target", "1", "--loss", "hinge"],
+            "--loss: unknown loss 'hinge'",
+        ),
     ] {
         let mut a = vec!["step", "--net", net];
         a.extend(args);
         let o = gpunn(&a);
         assert!(!o.status.success());
-        assert!(stderr(&o).contains(want), "stderr lacks '{want}': {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(want),
+            "stderr lacks '{want}': {}",
+            stderr(&o)
+        );
     }
 }
 
 #[test]
 fn train_xor_prints_epochs_and_reaches_full_accuracy() {
-    let o = gpunn(&["train", "--dataset", "xor", "--layers", "2,4,1", "--activation", "sigmoid", "--loss", "mse", "--lr", "2", "--batch-size", "4", "--epochs", "3000", "--device", "cpu"]);
+    let o = gpunn(&[
+        "train",
+        "--dataset",
+        "xor",
+        "--layers",
+        "2,4,1",
+        "--activation",
+        "sigmoid",
+        "--loss",
+        "mse",
+        "--lr",
+        "2",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "3000",
+        "--device",
+        "cpu",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let s = stdout(&o);
     assert!(s.lines().filter(|l| l.starts_with("epoch")).count() == 3000);
-    let test = s.lines().find(|l| l.starts_with("test:")).expect("a test line");
+    let test = s
+        .lines()
+        .find(|l| l.starts_with("test:"))
+        .expect("a test line");
     assert!(test.contains("accuracy 100.00%"), "{test}");
 }

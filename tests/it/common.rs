@@ -17,10 +17,14 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
         let err = (g - w).abs();
         let tol = atol + rtol * w.abs();
-        // NaN compares false, so `!(err <= tol)` catches it.
-        if !(err <= tol) {
+        // NaN compares false with everything, so test for it first.
+        if err.is_nan() || err > tol {
             bad += 1;
-            let excess = if err.is_nan() { f32::INFINITY } else { err - tol };
+            let excess = if err.is_nan() {
+                f32::INFINITY
+            } else {
+                err - tol
+            };
             if worst.is_none_or(|(_, e)| excess > e) {
                 worst = Some((i, excess));
             }
@@ -37,7 +41,10 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], atol: f32, rtol: f32)
             (got[i] - want[i]).abs()
         );
         for j in lo..hi {
-            msg.push_str(&format!("\n    [{j}] got {:>14.7e} want {:>14.7e}", got[j], want[j]));
+            msg.push_str(&format!(
+                "\n    [{j}] got {:>14.7e} want {:>14.7e}",
+                got[j], want[j]
+            ));
         }
         panic!("{msg}");
     }
@@ -55,7 +62,9 @@ pub fn gpu_or_skip(test: &str) -> Option<std::sync::Arc<gpunn::gpu::GpuContext>>
             if std::env::var("GPUNN_REQUIRE_GPU").is_ok_and(|v| v == "1") {
                 panic!("{test}: GPUNN_REQUIRE_GPU=1 but no GPU adapter: {e}");
             }
-            eprintln!("SKIPPED {test}: no GPU adapter ({e}); set GPUNN_REQUIRE_GPU=1 to fail instead");
+            eprintln!(
+                "SKIPPED {test}: no GPU adapter ({e}); set GPUNN_REQUIRE_GPU=1 to fail instead"
+            );
             None
         }
     }

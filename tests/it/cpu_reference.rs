@@ -11,7 +11,12 @@ use gpunn::train::{self, TrainConfig};
 use rand::{Rng, SeedableRng};
 
 /// The 2-3-1 sigmoid network of the worked examples.
-pub fn net_231(hidden: [[f32; 2]; 3], hidden_bias: [f32; 3], out: [f32; 3], out_bias: f32) -> Params {
+pub fn net_231(
+    hidden: [[f32; 2]; 3],
+    hidden_bias: [f32; 3],
+    out: [f32; 3],
+    out_bias: f32,
+) -> Params {
     Params {
         layers: vec![
             Layer {
@@ -42,7 +47,13 @@ fn worked_example_all_ones() {
     let (hid, out) = (&r.after.layers[0], &r.after.layers[1]);
     assert_close("output weights", &out.weights, &[1.0000559; 3], 1e-7, 0.0);
     assert_close("output bias", &out.bias, &[1.0000635], 2e-7, 0.0);
-    assert_close("hidden weights", &hid.weights, &[1.0000067, 1.0, 1.0000067, 1.0, 1.0000067, 1.0], 1e-7, 0.0);
+    assert_close(
+        "hidden weights",
+        &hid.weights,
+        &[1.0000067, 1.0, 1.0000067, 1.0, 1.0000067, 1.0],
+        1e-7,
+        0.0,
+    );
     assert_close("hidden biases", &hid.bias, &[1.0000067; 3], 1e-7, 0.0);
 }
 
@@ -59,8 +70,20 @@ fn worked_example_mixed_weights() {
         1e-7,
         0.0,
     );
-    assert_close("hidden biases", &hid.bias, &[0.1027102, 0.0972898, 0.1], 1e-7, 0.0);
-    assert_close("output weights", &out.weights, &[1.0076484, -0.9923516, 0.0076484], 1e-7, 0.0);
+    assert_close(
+        "hidden biases",
+        &hid.bias,
+        &[0.1027102, 0.0972898, 0.1],
+        1e-7,
+        0.0,
+    );
+    assert_close(
+        "output weights",
+        &out.weights,
+        &[1.0076484, -0.9923516, 0.0076484],
+        1e-7,
+        0.0,
+    );
     assert_close("output bias", &out.bias, &[0.1118459], 1e-7, 0.0);
 }
 
@@ -77,7 +100,10 @@ pub fn all_pairs() -> Vec<(Activation, Activation, Loss)> {
     let mut v = Vec::new();
     for loss in Loss::ALL {
         for out in output_activations(loss) {
-            for hidden in Activation::ALL.into_iter().filter(|&a| a != Activation::Softmax) {
+            for hidden in Activation::ALL
+                .into_iter()
+                .filter(|&a| a != Activation::Softmax)
+            {
                 v.push((hidden, out, loss));
             }
         }
@@ -95,7 +121,9 @@ pub fn random_case(
 ) -> (Params<f64>, Vec<f64>, Targets<f64>) {
     let k = if loss == Loss::Ce { 3 } else { 2 };
     let spec = MlpSpec::new(vec![3, 4, 5, k], vec![hidden, hidden, out], loss).unwrap();
-    let params = Params::init(&spec, Init::Normal(0.7), seed).unwrap().cast::<f64>();
+    let params = Params::init(&spec, Init::Normal(0.7), seed)
+        .unwrap()
+        .cast::<f64>();
     let mut params = params;
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 1);
     for l in &mut params.layers {
@@ -103,11 +131,17 @@ pub fn random_case(
             *b = rng.random_range(-0.5..0.5);
         }
     }
-    let x: Vec<f64> = (0..batch * 3).map(|_| rng.random_range(-1.0..1.0)).collect();
+    let x: Vec<f64> = (0..batch * 3)
+        .map(|_| rng.random_range(-1.0..1.0))
+        .collect();
     let targets = match loss {
         Loss::Ce => Targets::Classes((0..batch).map(|_| rng.random_range(0..k as u32)).collect()),
         Loss::Bce => Targets::Values((0..batch * k).map(|_| rng.random_range(0.0..1.0)).collect()),
-        _ => Targets::Values((0..batch * k).map(|_| rng.random_range(-1.0..1.0)).collect()),
+        _ => Targets::Values(
+            (0..batch * k)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect(),
+        ),
     };
     (params, x, targets)
 }
@@ -143,7 +177,12 @@ fn finite_differences_every_activation_and_loss() {
                 let plus = loss_of(&p, &x, batch, &t);
                 p.layers[l].weights[i] -= 2.0 * eps;
                 let minus = loss_of(&p, &x, batch, &t);
-                check(&format!("layer {} weight {i}", l + 1), grads.layers[l].weights[i], plus, minus);
+                check(
+                    &format!("layer {} weight {i}", l + 1),
+                    grads.layers[l].weights[i],
+                    plus,
+                    minus,
+                );
             }
             for i in 0..params.layers[l].bias.len() {
                 let mut p = params.clone();
@@ -151,7 +190,12 @@ fn finite_differences_every_activation_and_loss() {
                 let plus = loss_of(&p, &x, batch, &t);
                 p.layers[l].bias[i] -= 2.0 * eps;
                 let minus = loss_of(&p, &x, batch, &t);
-                check(&format!("layer {} bias {i}", l + 1), grads.layers[l].bias[i], plus, minus);
+                check(
+                    &format!("layer {} bias {i}", l + 1),
+                    grads.layers[l].bias[i],
+                    plus,
+                    minus,
+                );
             }
         }
         for i in 0..x.len() {
@@ -180,7 +224,14 @@ fn train_synthetic(
     let spec = MlpSpec::new(sizes, acts, loss).unwrap();
     let params = Params::init(&spec, Init::XavierUniform, 7).unwrap();
     let mut engine = gpunn::cpu::engine::CpuReference::new(params);
-    let cfg = TrainConfig { epochs, batch_size: batch, lr, seed: 7, early_stopping: None, steps_per_chunk: 64 };
+    let cfg = TrainConfig {
+        epochs,
+        batch_size: batch,
+        lr,
+        seed: 7,
+        early_stopping: None,
+        steps_per_chunk: 64,
+    };
     train::train(&mut engine, data, None, &cfg, &mut train::Quiet).unwrap();
     engine.evaluate(data).unwrap().accuracy
 }
@@ -188,7 +239,15 @@ fn train_synthetic(
 #[test]
 fn xor_reaches_full_accuracy() {
     use Activation::Sigmoid;
-    let acc = train_synthetic(&synth::xor(), vec![2, 4, 1], vec![Sigmoid, Sigmoid], Loss::Mse, 2.0, 4, 3000);
+    let acc = train_synthetic(
+        &synth::xor(),
+        vec![2, 4, 1],
+        vec![Sigmoid, Sigmoid],
+        Loss::Mse,
+        2.0,
+        4,
+        3000,
+    );
     assert_eq!(acc, 1.0, "xor accuracy {acc}");
 }
 
@@ -196,7 +255,15 @@ fn xor_reaches_full_accuracy() {
 fn linear_reaches_full_accuracy() {
     use Activation::{Sigmoid, Tanh};
     let data = synth::linear(400, 3);
-    let acc = train_synthetic(&data, vec![2, 4, 1], vec![Tanh, Sigmoid], Loss::Bce, 0.5, 16, 150);
+    let acc = train_synthetic(
+        &data,
+        vec![2, 4, 1],
+        vec![Tanh, Sigmoid],
+        Loss::Bce,
+        0.5,
+        16,
+        150,
+    );
     assert_eq!(acc, 1.0, "linear accuracy {acc}");
 }
 
@@ -204,7 +271,15 @@ fn linear_reaches_full_accuracy() {
 fn circles_reach_95_percent() {
     use Activation::{Sigmoid, Tanh};
     let data = synth::circles(1000, 0.4, 0.05, 42);
-    let acc = train_synthetic(&data, vec![2, 5, 1], vec![Tanh, Sigmoid], Loss::Bce, 0.5, 32, 100);
+    let acc = train_synthetic(
+        &data,
+        vec![2, 5, 1],
+        vec![Tanh, Sigmoid],
+        Loss::Bce,
+        0.5,
+        32,
+        100,
+    );
     assert!(acc >= 0.95, "circles accuracy {acc}");
 }
 
@@ -223,10 +298,22 @@ fn bad_specs_are_refused() {
 fn initializers_are_seeded_and_scaled() {
     use Activation::*;
     let spec = MlpSpec::new(vec![100, 50, 10], vec![Relu, Softmax], Loss::Ce).unwrap();
-    for init in ["zeros", "constant:0.3", "uniform", "xavier-normal", "xavier-uniform", "he-normal", "normal:0.2"] {
+    for init in [
+        "zeros",
+        "constant:0.3",
+        "uniform",
+        "xavier-normal",
+        "xavier-uniform",
+        "he-normal",
+        "normal:0.2",
+    ] {
         let init: Init = init.parse().unwrap();
         let a = Params::init(&spec, init, 5).unwrap();
-        assert_eq!(a, Params::init(&spec, init, 5).unwrap(), "{init} is not reproducible");
+        assert_eq!(
+            a,
+            Params::init(&spec, init, 5).unwrap(),
+            "{init} is not reproducible"
+        );
         let w = &a.layers[0].weights;
         let mean = w.iter().sum::<f32>() / w.len() as f32;
         let std = (w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / w.len() as f32).sqrt();
@@ -238,7 +325,10 @@ fn initializers_are_seeded_and_scaled() {
             Init::HeNormal => (2.0f32 / 100.0).sqrt(),
             Init::Normal(s) => s,
         };
-        assert!((std - want).abs() <= 0.1 * want + 1e-4, "{init}: std {std}, want {want}");
+        assert!(
+            (std - want).abs() <= 0.1 * want + 1e-4,
+            "{init}: std {std}, want {want}"
+        );
         if let Init::Constant(v) = init {
             assert!(w.iter().chain(&a.layers[0].bias).all(|&x| x == v));
         }

@@ -493,6 +493,9 @@ fn fashion_mnist_sums_match_debians_files_with_the_original_headers() {
         eprintln!("skipped: Debian's dataset-fashion-mnist is not installed");
         return;
     }
+    // Debian's directory is one of the places searched, so the name resolves.
+    let found = mnist::locate("fashion-mnist").unwrap();
+    assert!(found == debian || mnist::candidates("fashion-mnist").contains(&found));
     let spec = fetch::spec("fashion-mnist").unwrap();
     // Upstream's gzip mtimes: the train files at 2017-08-31 10:50:06 UTC, the test files 21 s later.
     let mtime = |name: &str| {

@@ -16,14 +16,28 @@ use gpunn::train::epoch_order;
 
 fn compare_params(what: &str, got: &Params, want: &Params) {
     for (l, (g, w)) in got.layers.iter().zip(&want.layers).enumerate() {
-        assert_close(&format!("{what}: layer {} weights", l + 1), &g.weights, &w.weights, 1e-5, 1e-4);
-        assert_close(&format!("{what}: layer {} bias", l + 1), &g.bias, &w.bias, 1e-5, 1e-4);
+        assert_close(
+            &format!("{what}: layer {} weights", l + 1),
+            &g.weights,
+            &w.weights,
+            1e-5,
+            1e-4,
+        );
+        assert_close(
+            &format!("{what}: layer {} bias", l + 1),
+            &g.bias,
+            &w.bias,
+            1e-5,
+            1e-4,
+        );
     }
 }
 
 #[test]
 fn one_step_every_activation_and_loss() {
-    let Some(ctx) = gpu_or_skip("one_step_every_activation_and_loss") else { return };
+    let Some(ctx) = gpu_or_skip("one_step_every_activation_and_loss") else {
+        return;
+    };
     let batch = 5;
     for (n, (hidden, out, loss)) in all_pairs().into_iter().enumerate() {
         let (p64, x64, t64) = random_case(hidden, out, loss, batch, 500 + n as u64);
@@ -37,12 +51,42 @@ fn one_step_every_activation_and_loss() {
         let want = step_cpu(&params, &x, batch, &targets, 0.3);
         let mut gpu = GpuEngine::new(ctx.clone(), &params, batch, true).unwrap();
         let got = gpu.step_report(&x, &targets, 0.3).unwrap();
-        assert_close(&format!("{what}: loss"), &[got.loss], &[want.loss], 1e-6, 1e-4);
-        assert_close(&format!("{what}: output"), &got.output, &want.output, 1e-6, 1e-4);
-        assert_close(&format!("{what}: grad_input"), &got.grad_input, &want.grad_input, 1e-6, 1e-4);
+        assert_close(
+            &format!("{what}: loss"),
+            &[got.loss],
+            &[want.loss],
+            1e-6,
+            1e-4,
+        );
+        assert_close(
+            &format!("{what}: output"),
+            &got.output,
+            &want.output,
+            1e-6,
+            1e-4,
+        );
+        assert_close(
+            &format!("{what}: grad_input"),
+            &got.grad_input,
+            &want.grad_input,
+            1e-6,
+            1e-4,
+        );
         for (l, ((gw, gb), (ww, wb))) in got.grads.iter().zip(&want.grads).enumerate() {
-            assert_close(&format!("{what}: layer {} grad_weights", l + 1), gw, ww, 1e-6, 1e-4);
-            assert_close(&format!("{what}: layer {} grad_bias", l + 1), gb, wb, 1e-6, 1e-4);
+            assert_close(
+                &format!("{what}: layer {} grad_weights", l + 1),
+                gw,
+                ww,
+                1e-6,
+                1e-4,
+            );
+            assert_close(
+                &format!("{what}: layer {} grad_bias", l + 1),
+                gb,
+                wb,
+                1e-6,
+                1e-4,
+            );
         }
         compare_params(&what, &got.after, &want.after);
     }
@@ -50,12 +94,22 @@ fn one_step_every_activation_and_loss() {
 
 fn circles_net(seed: u64) -> Params {
     use Activation::{Relu, Softmax};
-    let spec = MlpSpec::new(vec![2, 8, 8, 2], vec![Relu, Relu, Softmax], gpunn::model::Loss::Ce).unwrap();
+    let spec = MlpSpec::new(
+        vec![2, 8, 8, 2],
+        vec![Relu, Relu, Softmax],
+        gpunn::model::Loss::Ce,
+    )
+    .unwrap();
     Params::init(&spec, Init::HeNormal, seed).unwrap()
 }
 
 /// Runs `steps` single-batch steps of an epoch's order and returns each step's mean loss.
-fn step_losses(engine: &mut dyn Engine, data: &gpunn::data::Dataset, batch: usize, steps: usize) -> Vec<f32> {
+fn step_losses(
+    engine: &mut dyn Engine,
+    data: &gpunn::data::Dataset,
+    batch: usize,
+    steps: usize,
+) -> Vec<f32> {
     engine.load_train_set(data).unwrap();
     let order = epoch_order(data.len(), 3, 1);
     let mut losses = Vec::new();
@@ -69,13 +123,15 @@ fn step_losses(engine: &mut dyn Engine, data: &gpunn::data::Dataset, batch: usiz
 /// CPU and GPU agree step by step for 20 SGD steps, and both match the recorded losses.
 #[test]
 fn golden_twenty_steps() {
-    let Some(ctx) = gpu_or_skip("golden_twenty_steps") else { return };
+    let Some(ctx) = gpu_or_skip("golden_twenty_steps") else {
+        return;
+    };
     // Recorded from the CPU reference (seed 11, circles 160/0.4/0.05 seed 5, 2-8-8-2 relu/ce,
     // he-normal, batch 8, lr 0.3, shuffle seed 3).
     const GOLDEN: [f32; 20] = [
-        0.68068075, 0.63654006, 0.81384456, 0.5783341, 0.5280259, 0.632438, 0.63032335,
-        0.6002283, 0.49988955, 0.5499695, 0.54217494, 0.5554908, 0.46744382, 0.44633105,
-        0.5445697, 0.6007306, 0.52317584, 0.49794364, 0.38271204, 0.613142,
+        0.68068075, 0.63654006, 0.81384456, 0.5783341, 0.5280259, 0.632438, 0.63032335, 0.6002283,
+        0.49988955, 0.5499695, 0.54217494, 0.5554908, 0.46744382, 0.44633105, 0.5445697, 0.6007306,
+        0.52317584, 0.49794364, 0.38271204, 0.613142,
     ];
     let data = synth::circles(160, 0.4, 0.05, 5);
     let params = circles_net(11);
@@ -90,7 +146,9 @@ fn golden_twenty_steps() {
 /// evaluation: the parameters, the loss and every prediction agree.
 #[test]
 fn epoch_with_partial_batch_and_evaluation() {
-    let Some(ctx) = gpu_or_skip("epoch_with_partial_batch_and_evaluation") else { return };
+    let Some(ctx) = gpu_or_skip("epoch_with_partial_batch_and_evaluation") else {
+        return;
+    };
     let data = synth::circles(10, 0.4, 0.05, 9);
     let params = circles_net(4);
     let mut cpu = CpuReference::new(params.clone());
@@ -102,8 +160,18 @@ fn epoch_with_partial_batch_and_evaluation() {
     }
     let (sc, sg) = (cpu.take_stats().unwrap(), gpu.take_stats().unwrap());
     assert_eq!((sc.samples, sc.correct), (sg.samples, sg.correct));
-    assert_close("epoch loss", &[sg.mean_loss()], &[sc.mean_loss()], 1e-6, 1e-4);
-    compare_params("after one epoch", &gpu.params().unwrap(), &cpu.params().unwrap());
+    assert_close(
+        "epoch loss",
+        &[sg.mean_loss()],
+        &[sc.mean_loss()],
+        1e-6,
+        1e-4,
+    );
+    compare_params(
+        "after one epoch",
+        &gpu.params().unwrap(),
+        &cpu.params().unwrap(),
+    );
     let test = synth::circles(37, 0.4, 0.05, 10);
     let (ec, eg) = (cpu.evaluate(&test).unwrap(), gpu.evaluate(&test).unwrap());
     assert_eq!(eg.predictions, ec.predictions);
@@ -112,8 +180,27 @@ fn epoch_with_partial_batch_and_evaluation() {
 
 fn step_json(device: &str, net: &str, test: &str) -> serde_json::Value {
     let path = temp_file(test, "net.json", net);
-    let o = gpunn(&["step", "--net", path.to_str().unwrap(), "--input", "1,0", "--target", "1", "--lr", "0.1", "--loss", "half-mse", "--json", "--device", device]);
-    assert!(o.status.success(), "gpunn step --device {device}: {}", stderr(&o));
+    let o = gpunn(&[
+        "step",
+        "--net",
+        path.to_str().unwrap(),
+        "--input",
+        "1,0",
+        "--target",
+        "1",
+        "--lr",
+        "0.1",
+        "--loss",
+        "half-mse",
+        "--json",
+        "--device",
+        device,
+    ]);
+    assert!(
+        o.status.success(),
+        "gpunn step --device {device}: {}",
+        stderr(&o)
+    );
     serde_json::from_str(stdout(&o).trim()).expect("one JSON object")
 }
 
@@ -160,11 +247,28 @@ fn train_cli_on_gpu_matches_cpu() {
     }
     let device = std::env::var("GPUNN_TEST_DEVICE").unwrap_or_else(|_| "software".into());
     let run = |d: &str| {
-        let o = gpunn(&["train", "--dataset", "circles", "--samples", "300", "--layers", "2,5,1", "--epochs", "15", "--device", d]);
+        let o = gpunn(&[
+            "train",
+            "--dataset",
+            "circles",
+            "--samples",
+            "300",
+            "--layers",
+            "2,5,1",
+            "--epochs",
+            "15",
+            "--device",
+            d,
+        ]);
         assert!(o.status.success(), "{d}: {}", stderr(&o));
         stdout(&o)
     };
     let (g, c) = (run(&device), run("cpu"));
-    let last = |s: &str| s.lines().find(|l| l.starts_with("test:")).unwrap().to_string();
+    let last = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("test:"))
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(last(&g), last(&c), "final lines differ");
 }

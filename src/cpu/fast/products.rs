@@ -98,10 +98,25 @@ pub fn sgd_weights(
     lr: f32,
 ) {
     let m = j1 - j0;
-    assert!(j0 <= j1 && j1 <= outputs, "sgd_weights: neurons {j0}..{j1} of {outputs}");
-    assert_eq!(w_rows.len(), m * inputs, "sgd_weights: w_rows is not [{m}][{inputs}]");
-    assert_eq!(dz.len(), batch * outputs, "sgd_weights: dz is not [{batch}][{outputs}]");
-    assert_eq!(x.len(), batch * inputs, "sgd_weights: x is not [{batch}][{inputs}]");
+    assert!(
+        j0 <= j1 && j1 <= outputs,
+        "sgd_weights: neurons {j0}..{j1} of {outputs}"
+    );
+    assert_eq!(
+        w_rows.len(),
+        m * inputs,
+        "sgd_weights: w_rows is not [{m}][{inputs}]"
+    );
+    assert_eq!(
+        dz.len(),
+        batch * outputs,
+        "sgd_weights: dz is not [{batch}][{outputs}]"
+    );
+    assert_eq!(
+        x.len(),
+        batch * inputs,
+        "sgd_weights: x is not [{batch}][{inputs}]"
+    );
     if m == 0 || batch == 0 {
         return;
     }

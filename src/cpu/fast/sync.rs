@@ -98,7 +98,10 @@ impl<T> Shared<T> {
     /// Views `v`; the view must not outlive the borrow it was made from (the engine keeps both
     /// inside one `std::thread::scope`).
     pub fn new(v: &mut [T]) -> Self {
-        Shared { ptr: v.as_mut_ptr(), len: v.len() }
+        Shared {
+            ptr: v.as_mut_ptr(),
+            len: v.len(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -111,7 +114,11 @@ impl<T> Shared<T> {
     /// No thread may write any part of the range while the returned slice lives, and the buffer
     /// must still be alive.
     pub unsafe fn slice<'a>(&self, start: usize, end: usize) -> &'a [T] {
-        assert!(start <= end && end <= self.len, "shared buffer: {start}..{end} out of 0..{}", self.len);
+        assert!(
+            start <= end && end <= self.len,
+            "shared buffer: {start}..{end} out of 0..{}",
+            self.len
+        );
         // SAFETY: in bounds (checked above); no writer (the caller's contract).
         unsafe { std::slice::from_raw_parts(self.ptr.add(start), end - start) }
     }
@@ -123,7 +130,11 @@ impl<T> Shared<T> {
     /// and the buffer must still be alive.
     #[allow(clippy::mut_from_ref)]
     pub unsafe fn slice_mut<'a>(&self, start: usize, end: usize) -> &'a mut [T] {
-        assert!(start <= end && end <= self.len, "shared buffer: {start}..{end} out of 0..{}", self.len);
+        assert!(
+            start <= end && end <= self.len,
+            "shared buffer: {start}..{end} out of 0..{}",
+            self.len
+        );
         // SAFETY: in bounds (checked above); exclusive (the caller's contract).
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
     }

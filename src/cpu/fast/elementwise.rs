@@ -1,0 +1,311 @@
+//! The elementwise work around the products, each a single pass over its rows:
+//! gathering the batch, bias + activation after the forward product, the activation backward
+//! after the input-gradient product, the loss with its gradient and the prediction, and the
+//! bias gradient fused with its SGD update.
+//!
+//! The arithmetic is the reference's ([`crate::cpu::activation`], [`crate::cpu::loss`]),
+//! called per element with the activation fixed outside the loop, so that the compiler can
+//! specialise and vectorise each pass.
+
+use crate::cpu::activation::{apply, derivative_from_output};
+use crate::data::{Dataset, Features};
+use crate::model::{Activation, Loss};
+
+/// Runs `$body` with `$f` bound to the elementwise function `$fun(act, ·)` for a fixed `act`,
+/// one monomorphised copy per activation. Softmax has no elementwise form.
+macro_rules! per_activation {
+    ($act:expr, $fun:ident, |$f:ident| $body:expr) => {
+        match $act {
+            Activation::Sigmoid => {
+                let $f = |v: f32| $fun(Activation::Sigmoid, v);
+                $body
+            }
+            Activation::Tanh => {
+                let $f = |v: f32| $fun(Activation::Tanh, v);
+                $body
+            }
+            Activation::Relu => {
+                let $f = |v: f32| $fun(Activation::Relu, v);
+                $body
+            }
+            Activation::LeakyRelu => {
+                let $f = |v: f32| $fun(Activation::LeakyRelu, v);
+                $body
+            }
+            Activation::Identity => {
+                let $f = |v: f32| $fun(Activation::Identity, v);
+                $body
+            }
+            Activation::Softmax => unreachable!("softmax is row-wise"),
+        }
+    };
+}
+
+/// Writes the samples `idx` of `data` into `out` (`[idx.len()][dim]`), as
+/// [`Dataset::gather`] does (pixels divided by 255), without allocating.
+pub fn gather(data: &Dataset, idx: &[u32], out: &mut [f32]) {
+    let dim = data.dim;
+    assert_eq!(
+        out.len(),
+        idx.len() * dim,
+        "gather: output is not [{}][{dim}]",
+        idx.len()
+    );
+    match &data.features {
+        Features::U8(v) => {
+            for (row, &i) in out.chunks_exact_mut(dim).zip(idx) {
+                let src = &v[i as usize * dim..(i as usize + 1) * dim];
+                for (o, &p) in row.iter_mut().zip(src) {
+                    *o = p as f32 / 255.0;
+                }
+            }
+        }
+        Features::F32(v) => {
+            for (row, &i) in out.chunks_exact_mut(dim).zip(idx) {
+                row.copy_from_slice(&v[i as usize * dim..(i as usize + 1) * dim]);
+            }
+        }
+    }
+}
+
+/// Writes the `out.len() / dim` samples from `start` on into `out`, as [`gather`] does.
+pub fn gather_range(data: &Dataset, start: usize, out: &mut [f32]) {
+    let dim = data.dim;
+    let (s, e) = (start * dim, start * dim + out.len());
+    match &data.features {
+        Features::U8(v) => {
+            for (o, &p) in out.iter_mut().zip(&v[s..e]) {
+                *o = p as f32 / 255.0;
+            }
+        }
+        Features::F32(v) => out.copy_from_slice(&v[s..e]),
+    }
+}
+
+#[inline(always)]
+fn bias_map(z: &mut [f32], bias: &[f32], f: impl Fn(f32) -> f32) {
+    for row in z.chunks_exact_mut(bias.len()) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v = f(*v + b);
+        }
+    }
+}
+
+/// Hidden layers: `z ← act(z + b)` in place, `z` being `[rows][bias.len()]`.
+pub fn bias_activation(act: Activation, z: &mut [f32], bias: &[f32]) {
+    per_activation!(act, apply, |f| bias_map(z, bias, f));
+}
+
+/// The output layer keeps both: `z ← z + b`, then `a = act(z)` (row-wise for softmax, with
+/// the reference's order of operations).
+pub fn bias_output(act: Activation, z: &mut [f32], a: &mut [f32], bias: &[f32]) {
+    let n = bias.len();
+    assert_eq!(z.len(), a.len(), "bias_output: z and a differ in size");
+    bias_map(z, bias, |v| v);
+    if act == Activation::Softmax {
+        for (zr, ar) in z.chunks_exact(n).zip(a.chunks_exact_mut(n)) {
+            let max = zr.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0.0f32;
+            for (o, &v) in ar.iter_mut().zip(zr) {
+                *o = (v - max).exp();
+                sum += *o;
+            }
+            for o in ar.iter_mut() {
+                *o /= sum;
+            }
+        }
+    } else {
+        per_activation!(act, apply, |f| {
+            for (o, &v) in a.iter_mut().zip(z.iter()) {
+                *o = f(v);
+            }
+        });
+    }
+}
+
+/// The activation backward of a hidden layer, in place: `g ← g ⊙ act'(a)` with the derivative
+/// taken through the output `a`. `g` holds `∂L/∂a` (the input gradient of the layer above) and
+/// leaves holding `∂L/∂z`.
+pub fn activation_backward(act: Activation, g: &mut [f32], a: &[f32]) {
+    assert_eq!(
+        g.len(),
+        a.len(),
+        "activation_backward: g and a differ in size"
+    );
+    per_activation!(act, derivative_from_output, |d| {
+        for (g, &a) in g.iter_mut().zip(a) {
+            *g *= d(a);
+        }
+    });
+}
+
+/// What the output rows of a batch (or part of one) give.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutputStats {
+    /// Σ over these rows of the per-sample loss (the batch mean is this summed over all rows,
+    /// divided by the batch size).
+    pub loss_sum: f64,
+    /// Rows whose predicted class equals the label.
+    pub correct: u64,
+}
+
+/// The loss, its gradient and the predictions for some rows of the output layer.
+pub struct OutputRows<'a> {
+    pub loss: Loss,
+    pub act: Activation,
+    pub outputs: usize,
+    /// The whole batch's size, which the loss is a mean over (not just these rows).
+    pub batch: usize,
+    /// Pre-activation and activation, `[rows][outputs]`.
+    pub z: &'a [f32],
+    pub a: &'a [f32],
+    /// `[rows]`
+    pub labels: &'a [u32],
+}
+
+impl OutputRows<'_> {
+    /// Target `j` of a row with label `y`, as [`crate::cpu::loss::Targets::from_labels`] makes
+    /// it: the label itself with one output, else one-hot (all zeros for a label out of range).
+    #[inline]
+    fn target(&self, y: u32, j: usize) -> f32 {
+        if self.outputs == 1 {
+            y as f32
+        } else {
+            f32::from(u8::from(y as usize == j))
+        }
+    }
+
+    /// Per-sample losses summed, correct predictions counted, and, with `dz` (`[rows][outputs]`),
+    /// `∂L/∂z` of the batch-mean loss written for these rows. With `predictions` (`[rows]`), the
+    /// predicted classes are written too.
+    pub fn run(
+        &self,
+        mut dz: Option<&mut [f32]>,
+        mut predictions: Option<&mut [u32]>,
+    ) -> OutputStats {
+        let o = self.outputs;
+        let rows = self.labels.len();
+        assert_eq!(
+            self.z.len(),
+            rows * o,
+            "output rows: z is not [{rows}][{o}]"
+        );
+        assert_eq!(
+            self.a.len(),
+            rows * o,
+            "output rows: a is not [{rows}][{o}]"
+        );
+        let mut stats = OutputStats::default();
+        for r in 0..rows {
+            let z = &self.z[r * o..(r + 1) * o];
+            let a = &self.a[r * o..(r + 1) * o];
+            let y = self.labels[r];
+            let dzr = dz.as_deref_mut().map(|d| &mut d[r * o..(r + 1) * o]);
+            stats.loss_sum += self.row(z, a, y, dzr) as f64;
+            let pred = predict(self.act, a);
+            stats.correct += u64::from(pred == y);
+            if let Some(p) = predictions.as_deref_mut() {
+                p[r] = pred;
+            }
+        }
+        stats
+    }
+
+    /// One row: returns its per-sample loss and writes its gradient into `dz` if given.
+    fn row(&self, z: &[f32], a: &[f32], y: u32, dz: Option<&mut [f32]>) -> f32 {
+        let o = self.outputs;
+        let nb = self.batch as f32;
+        let count = (self.batch * o) as f32;
+        match self.loss {
+            Loss::Mse | Loss::HalfMse => {
+                // mse: L = Σ (a−y)² / (B·O), ∂L/∂a = 2(a−y)/(B·O)
+                // half-mse: L = Σ ½(a−y)² / B, ∂L/∂a = (a−y)/B
+                let (scale, div, per_sample) = if self.loss == Loss::Mse {
+                    (1.0f32, count, o as f32)
+                } else {
+                    (0.5f32, nb, 1.0)
+                };
+                let mut l = 0.0f32;
+                for (j, &aj) in a.iter().enumerate() {
+                    let d = aj - self.target(y, j);
+                    l += scale * d * d;
+                }
+                if let Some(dz) = dz {
+                    for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
+                        *g = 2.0 * scale * (aj - self.target(y, j)) / div;
+                    }
+                    if self.act == Activation::Softmax {
+                        let dot: f32 = a.iter().zip(dz.iter()).map(|(&x, &g)| x * g).sum();
+                        for (g, &aj) in dz.iter_mut().zip(a) {
+                            *g = aj * (*g - dot);
+                        }
+                    } else {
+                        activation_backward(self.act, dz, a);
+                    }
+                }
+                l / per_sample
+            }
+            Loss::Bce => {
+                // Per element: max(z,0) − z·y + ln(1 + e^−|z|); ∂/∂z = (σ(z) − y) / (B·O).
+                let mut l = 0.0f32;
+                for (j, &zj) in z.iter().enumerate() {
+                    let t = self.target(y, j);
+                    l += zj.max(0.0) - zj * t + (-zj.abs()).exp().ln_1p();
+                }
+                if let Some(dz) = dz {
+                    for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
+                        *g = (aj - self.target(y, j)) / count;
+                    }
+                }
+                l / o as f32
+            }
+            Loss::Ce => {
+                // L = logsumexp(z) − z[y]; ∂/∂z = (softmax(z) − onehot(y)) / B.
+                let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let lse = max + z.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+                let y = y as usize;
+                if let Some(dz) = dz {
+                    for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
+                        let v = if j == y { aj - 1.0 } else { aj };
+                        *g = v / nb;
+                    }
+                }
+                lse - z[y.min(o - 1)]
+            }
+        }
+    }
+}
+
+/// The predicted class of one output row, as [`crate::cpu::loss::predict`]: the first argmax
+/// with several outputs, a threshold with one (0 for tanh, 0.5 otherwise).
+#[inline]
+pub fn predict(act: Activation, a: &[f32]) -> u32 {
+    if a.len() == 1 {
+        let thr = if act == Activation::Tanh { 0.0 } else { 0.5 };
+        return u32::from(a[0] >= thr);
+    }
+    let mut best = 0;
+    for (j, &v) in a.iter().enumerate() {
+        if v > a[best] {
+            best = j;
+        }
+    }
+    best as u32
+}
+
+/// The bias gradient fused with its SGD update, for the neurons `j0..j1`:
+/// `b[j] −= lr · Σ_rows dz[row][j]`, summing in row order as the reference does.
+/// `bias` is `b[j0..j1]`, `dz` is `[batch][outputs]`, `acc` a scratch of at least `j1 − j0`.
+pub fn sgd_bias(bias: &mut [f32], dz: &[f32], j0: usize, outputs: usize, lr: f32, acc: &mut [f32]) {
+    let n = bias.len();
+    let acc = &mut acc[..n];
+    acc.fill(0.0);
+    for row in dz.chunks_exact(outputs) {
+        for (s, &g) in acc.iter_mut().zip(&row[j0..j0 + n]) {
+            *s += g;
+        }
+    }
+    for (b, &g) in bias.iter_mut().zip(acc.iter()) {
+        *b -= lr * g;
+    }
+}
