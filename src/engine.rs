@@ -33,6 +33,15 @@ pub struct Evaluation {
     pub predictions: Vec<u32>,
 }
 
+/// Time spent by one family of kernels (or CPU phases) over a number of training steps.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct FamilyTime {
+    pub name: String,
+    pub seconds: f64,
+    /// Floating-point operations the family performed in that time (0 where not counted).
+    pub flops: f64,
+}
+
 /// A training backend: the CPU reference, the fast CPU path or the GPU.
 pub trait Engine {
     /// What runs, e.g. `cpu (reference)` or `vulkan: llvmpipe (LLVM 15.0.6, 256 bits)`.
@@ -57,4 +66,11 @@ pub trait Engine {
 
     /// Replaces the parameters (e.g. to restore the best epoch).
     fn set_params(&mut self, params: &Params) -> Result<()>;
+
+    /// Time per kernel family over `steps` steps of `batch` samples of the training set, each
+    /// family measured alone; for `gpunn bench`. Empty when the engine has no breakdown.
+    /// The parameters are the same afterwards.
+    fn profile(&mut self, _steps: usize) -> Result<Vec<FamilyTime>> {
+        Ok(Vec::new())
+    }
 }

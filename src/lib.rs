@@ -11,6 +11,7 @@
 //! - [`step`] and [`netfile`]: the single worked step of `gpunn step`.
 
 pub mod backend;
+pub mod bench;
 pub mod checkpoint;
 pub mod cpu;
 pub mod data;

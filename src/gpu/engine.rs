@@ -21,7 +21,7 @@ use super::matmul::{Epilogue, MatmulCall, MatmulConfig, MatmulKernels, MatmulSpe
 use crate::cpu::engine::check_fits;
 use crate::cpu::loss::Targets;
 use crate::data::{Dataset, Features};
-use crate::engine::{Engine, Evaluation, Stats};
+use crate::engine::{Engine, Evaluation, FamilyTime, Stats};
 use crate::model::{Activation, Params};
 use crate::step::StepResult;
 use crate::{Error, Result};
@@ -65,6 +65,42 @@ struct MetricsParams {
     batch: u32,
     advance: u32,
     _pad: [u32; 2],
+}
+
+/// The kernel families of a step, as `gpunn bench` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Gather,
+    Forward,
+    Loss,
+    InputGrad,
+    WeightSgd,
+    Bias,
+    Metrics,
+}
+
+impl Family {
+    const ALL: [Family; 7] = [
+        Family::Gather,
+        Family::Forward,
+        Family::Loss,
+        Family::InputGrad,
+        Family::WeightSgd,
+        Family::Bias,
+        Family::Metrics,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::Gather => "gather",
+            Family::Forward => "matmul forward (bias+act)",
+            Family::Loss => "softmax/loss",
+            Family::InputGrad => "matmul input grad (act')",
+            Family::WeightSgd => "matmul weight grad + SGD",
+            Family::Bias => "bias grad + SGD",
+            Family::Metrics => "metrics",
+        }
+    }
 }
 
 /// A dataset resident on the GPU, with the bind groups that read it.
@@ -483,6 +519,55 @@ impl GpuEngine {
         self.k.metrics.encode(pass, &self.metrics_bind, 1);
     }
 
+    /// Encodes one kernel family of a step, alone (for profiling); returns its FLOPs.
+    fn encode_family(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        set: &GpuData,
+        family: Family,
+    ) -> f64 {
+        let b = self.batch as u32;
+        let mut flops = 0.0;
+        match family {
+            Family::Gather => {
+                let gather = if set.u8 {
+                    &self.k.gather_u8
+                } else {
+                    &self.k.gather_f32
+                };
+                gather.encode(pass, &set.gather, b * self.params_host.inputs() as u32);
+            }
+            Family::Forward => {
+                for call in &self.forward {
+                    self.mm.encode(pass, call);
+                    flops += call.flops();
+                }
+            }
+            Family::Loss => self.k.loss.encode(pass, &set.loss, b),
+            Family::InputGrad => {
+                for call in self.back_dx.iter().flatten() {
+                    self.mm.encode(pass, call);
+                    flops += call.flops();
+                }
+            }
+            Family::WeightSgd => {
+                for call in &self.back_dw {
+                    self.mm.encode(pass, call);
+                    flops += call.flops();
+                }
+            }
+            Family::Bias => {
+                for (l, (bind, _)) in self.bias_bind.iter().enumerate() {
+                    self.k
+                        .bias
+                        .encode(pass, bind, self.params_host.layers[l].outputs as u32);
+                }
+            }
+            Family::Metrics => self.k.metrics.encode(pass, &self.metrics_bind, 1),
+        }
+        flops
+    }
+
     /// Encodes `steps` steps over `set` in one pass and submits them, keeping at most two
     /// submissions in flight so the host never runs far ahead of the GPU.
     fn submit_steps(&mut self, set: &GpuData, steps: usize, train: bool) -> Result<()> {
@@ -698,6 +783,48 @@ impl Engine for GpuEngine {
                 .read_f32(&self.biases[l], 0, layer.bias.len() as u64)?;
         }
         Ok(p)
+    }
+
+    fn profile(&mut self, steps: usize) -> Result<Vec<FamilyTime>> {
+        let set = self
+            .train_set
+            .take()
+            .ok_or_else(|| Error::Gpu("profile before load_train_set".into()))?;
+        let saved = self.params();
+        let ctx = self.ctx.clone();
+        let mut out = Vec::new();
+        let mut run = || -> Result<()> {
+            ctx.wait_idle()?;
+            for family in Family::ALL {
+                self.reset_state(set.n);
+                let start = std::time::Instant::now();
+                let flops = ctx.scoped("profiling kernels", || {
+                    let mut enc = ctx.device.create_command_encoder(&Default::default());
+                    let mut flops = 0.0;
+                    {
+                        let mut pass = enc.begin_compute_pass(&Default::default());
+                        for _ in 0..steps {
+                            flops += self.encode_family(&mut pass, &set, family);
+                        }
+                    }
+                    ctx.queue.submit([enc.finish()]);
+                    flops
+                })?;
+                ctx.wait_idle()?;
+                out.push(FamilyTime {
+                    name: family.name().to_string(),
+                    seconds: start.elapsed().as_secs_f64(),
+                    flops,
+                });
+            }
+            Ok(())
+        };
+        let result = run();
+        self.train_set = Some(set);
+        // The families ran out of order (SGD alone, metrics alone): restore what they changed.
+        self.read_totals()?;
+        self.set_params(&saved?)?;
+        result.map(|_| out)
     }
 
     fn set_params(&mut self, params: &Params) -> Result<()> {

@@ -563,3 +563,36 @@ fn digit_real_mnist_digits_enlarged_and_inverted_come_back() {
         "mean absolute difference {mean_diff:.2} per pixel"
     );
 }
+
+#[test]
+fn digit_noisy_grey_paper_is_cleaned_up() {
+    // A photo-like picture: grey ink (50) on grey paper (190), uneven by ±12 of noise.
+    let digits = mnist_sample(20);
+    let mut s = 12345u32;
+    for (k, orig) in digits.iter().enumerate() {
+        let small = GrayImage::from_raw(28, 28, orig.clone()).unwrap();
+        let big = image::imageops::resize(&small, 224, 224, image::imageops::FilterType::Triangle);
+        let photo = GrayImage::from_fn(300, 260, |x, y| {
+            let ink = if (30..254).contains(&x) && (10..234).contains(&y) {
+                big.get_pixel(x - 30, y - 10).0[0] as f32 / 255.0
+            } else {
+                0.0
+            };
+            s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let noise = (s >> 24) as f32 / 255.0 * 24.0 - 12.0;
+            Luma([(190.0 - 140.0 * ink + noise).round() as u8])
+        });
+        let out = preprocess(&DynamicImage::ImageLuma8(photo));
+        let what = format!("MNIST test digit {k} on noisy paper");
+        let pic = format!("got\n{}want\n{}", picture(&out), picture(orig));
+        let (w, h) = ink_box(&out);
+        assert_eq!(w.max(h), 20, "{what}: ink box {w}x{h}\n{pic}");
+        let mut best = 0.0f64;
+        for dy in -1..=1 {
+            for dx in -1..=1 {
+                best = best.max(cosine(&shifted(&out, dx, dy), orig));
+            }
+        }
+        assert!(best > 0.85, "{what}: cosine similarity {best:.3}\n{pic}");
+    }
+}

@@ -2,6 +2,7 @@
 //!
 //! - `common`: the comparison helper (`assert_close`) and the GPU gate (`gpu_or_skip`).
 //! - `cpu_reference`: worked examples, finite differences and convergence of the reference.
+//! - `cpu_fast`: the fast CPU engine against the reference, step by step and epoch by epoch.
 //! - `cli`: the real binary, run as a user would.
 //! - `gpu_*`: every kernel and whole steps against the CPU reference.
 //! - `data_*`: dataset readers; downloading, finding and splitting datasets.
@@ -13,6 +14,7 @@
 mod checkpoint;
 mod cli;
 mod common;
+mod cpu_fast;
 mod cpu_reference;
 mod data_fetch;
 mod data_idx;
@@ -20,4 +22,5 @@ mod digit;
 mod gpu_matmul;
 mod gpu_step;
 mod metrics;
+mod mnist_cli;
 mod plots;
