@@ -2,9 +2,11 @@
 // totals in a fixed order (one thread, so the sums are reproducible), flags a non-finite
 // loss, and advances the step counter that the gather and loss kernels read.
 //
-// Shapes: rows [BATCH][2] (loss, hit) from loss.wgsl; state [0] step, [1] n (u32);
+// Shapes: rows [BATCH][2] (loss, hit) from loss.wgsl; state [0] step within this run, [1] n,
+//         [2] steps since the totals were last read (u32);
 // totals: [0] loss sum (f32 bits), [1] Kahan compensation (f32 bits), [2] hits, [3] samples,
-//         [4] first step whose loss was not finite, plus one (0 = none).
+//         [4] first step (counted since the totals were last read, from 1) whose loss was
+//         not finite, 0 = none, [5] steps since the totals were last read (a copy of state[2]).
 
 struct Params {
     batch: u32,
@@ -42,8 +44,10 @@ fn main() {
     totals[3] += count;
     // NaN fails every comparison; infinity is larger than the largest finite f32.
     let finite = batch_loss == batch_loss && abs(batch_loss) <= 3.4e38;
+    state[2] += 1u;
+    totals[5] = state[2];
     if !finite && totals[4] == 0u {
-        totals[4] = state[0] + 1u;
+        totals[4] = state[2];
     }
     if p.advance == 1u {
         state[0] += 1u;

@@ -12,9 +12,37 @@ pub struct Stats {
     pub loss_sum: f64,
     pub correct: u64,
     pub samples: u64,
+    /// Steps taken.
+    pub steps: u64,
+    /// The first of those steps (from 1) whose loss was NaN or infinite.
+    pub nonfinite_step: Option<u64>,
 }
 
 impl Stats {
+    /// Adds one step's batch-mean `loss` over `samples` samples with `correct` hits.
+    pub fn add_step(&mut self, loss: f32, samples: usize, correct: usize) {
+        self.steps += 1;
+        if !loss.is_finite() && self.nonfinite_step.is_none() {
+            self.nonfinite_step = Some(self.steps);
+        }
+        self.loss_sum += loss as f64 * samples as f64;
+        self.correct += correct as u64;
+        self.samples += samples as u64;
+    }
+
+    /// These stats followed by `later`'s.
+    pub fn merge(self, later: Stats) -> Stats {
+        Stats {
+            loss_sum: self.loss_sum + later.loss_sum,
+            correct: self.correct + later.correct,
+            samples: self.samples + later.samples,
+            steps: self.steps + later.steps,
+            nonfinite_step: self
+                .nonfinite_step
+                .or(later.nonfinite_step.map(|s| s + self.steps)),
+        }
+    }
+
     pub fn mean_loss(&self) -> f32 {
         (self.loss_sum / self.samples.max(1) as f64) as f32
     }

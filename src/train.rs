@@ -119,10 +119,10 @@ pub fn train(
         let stats = engine.take_stats()?;
         let seconds = start.elapsed().as_secs_f64();
         let train_loss = stats.mean_loss();
-        if !train_loss.is_finite() {
+        if stats.nonfinite_step.is_some() || !train_loss.is_finite() {
             return Err(Error::Diverged {
                 epoch,
-                step: train.len().div_ceil(cfg.batch_size),
+                step: stats.nonfinite_step.unwrap_or(stats.steps) as usize,
                 loss: train_loss,
             });
         }

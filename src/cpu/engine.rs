@@ -77,9 +77,8 @@ impl Engine for CpuReference {
             let targets = Targets::from_labels(self.params.loss, &labels, outputs);
             let report = net::step(&mut self.params, &self.x, idx.len(), &targets, lr);
             let pred = loss::predict(out_act, &report.output, outputs);
-            self.stats.loss_sum += report.grads.loss as f64 * idx.len() as f64;
-            self.stats.correct += pred.iter().zip(&labels).filter(|(p, l)| p == l).count() as u64;
-            self.stats.samples += idx.len() as u64;
+            let correct = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
+            self.stats.add_step(report.grads.loss, idx.len(), correct);
         }
         Ok(())
     }

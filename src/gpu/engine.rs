@@ -204,7 +204,7 @@ impl GpuEngine {
         let y = f32s("targets", b * outputs)?;
         let cls = f32s("classes", b)?;
         let rows = f32s("per-sample loss", 2 * b)?;
-        let state = f32s("step state", 2)?;
+        let state = f32s("step state", 4)?;
         let totals = f32s("totals", 8)?;
         let grad_in = f32s("dx", if report { b * inputs } else { 1 })?;
 
@@ -602,17 +602,24 @@ impl GpuEngine {
             .write_buffer(&self.state, 0, bytemuck::cast_slice(&[0u32, n as u32]));
     }
 
-    /// Reads and clears the GPU's running totals.
+    /// Reads and clears the GPU's running totals (and the step count they cover).
     fn read_totals(&mut self) -> Result<Stats> {
-        let t = self.ctx.read_u32(&self.totals, 0, 5)?;
+        let t = self.ctx.read_u32(&self.totals, 0, 6)?;
         self.ctx.queue.write_buffer(&self.totals, 0, &[0u8; 32]);
+        self.ctx.queue.write_buffer(&self.state, 8, &[0u8; 4]);
         self.last_submission = None;
         let loss = f32::from_bits(t[0]);
-        let nonfinite = t[4] != 0;
+        let nonfinite_step = (t[4] != 0).then_some(t[4] as u64);
         Ok(Stats {
-            loss_sum: if nonfinite { f64::NAN } else { loss as f64 },
+            loss_sum: if nonfinite_step.is_some() {
+                f64::NAN
+            } else {
+                loss as f64
+            },
             correct: t[2] as u64,
             samples: t[3] as u64,
+            steps: t[5] as u64,
+            nonfinite_step,
         })
     }
 
@@ -738,20 +745,14 @@ impl Engine for GpuEngine {
     fn take_stats(&mut self) -> Result<Stats> {
         let s = self.read_totals()?;
         let p = std::mem::take(&mut self.pending);
-        Ok(Stats {
-            loss_sum: p.loss_sum + s.loss_sum,
-            correct: p.correct + s.correct,
-            samples: p.samples + s.samples,
-        })
+        Ok(p.merge(s))
     }
 
     fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         check_fits(&self.params_host, data)?;
         // Keep the training totals apart from the evaluation's.
         let pending = self.read_totals()?;
-        self.pending.loss_sum += pending.loss_sum;
-        self.pending.correct += pending.correct;
-        self.pending.samples += pending.samples;
+        self.pending = std::mem::take(&mut self.pending).merge(pending);
         let key = (data.labels.as_ptr() as usize, data.len());
         let set = match self.eval_set.take() {
             Some(s) if s.key == key => s,
