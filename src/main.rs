@@ -128,9 +128,15 @@ struct TrainArgs {
     /// Write the history, test figures and confusion matrix as JSON.
     #[arg(long, value_name = "FILE.json")]
     metrics: Option<PathBuf>,
-    /// Save the trained model (weights and spec) as safetensors, atomically.
+    /// Save the model (weights, spec and run state) as safetensors after every epoch and at
+    /// the end, each time atomically: an interrupted or diverged run keeps its last good epoch.
     #[arg(long, value_name = "MODEL.safetensors")]
     save: Option<PathBuf>,
+    /// Continue the run saved in this checkpoint from its last epoch, with its data, seed,
+    /// learning rate and batch size; --epochs is the total to reach. Saves back to it unless
+    /// --save names another file.
+    #[arg(long, value_name = "CKPT", conflicts_with_all = ["dataset", "data", "digits", "layers", "init"])]
+    resume: Option<PathBuf>,
     /// Write learning curves and the confusion matrix as PNG files into this directory.
     #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
@@ -384,15 +390,60 @@ fn parse_digits(s: &str) -> Result<Vec<u32>> {
         .collect()
 }
 
-/// A progress bar over each epoch's samples, and one line per epoch.
+/// Everything needed to continue a run, kept in the checkpoint's metadata (`run_state`).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct RunState {
+    dataset: Option<String>,
+    data: Option<PathBuf>,
+    digits: Option<String>,
+    seed: u64,
+    lr: f32,
+    batch_size: usize,
+    val_split: f32,
+    early_stopping: Option<usize>,
+    samples: usize,
+    factor: f32,
+    noise: f32,
+    epochs: usize,
+    /// Every epoch run so far, resumed ones included.
+    history: Vec<EpochRecord>,
+}
+
+/// Saves the checkpoint after every good epoch.
+struct Saver {
+    path: PathBuf,
+    meta: ModelMeta,
+    state: RunState,
+    /// Epochs from before a resume, prepended to the history.
+    earlier: Vec<EpochRecord>,
+}
+
+impl Saver {
+    fn save(&mut self, engine: &mut dyn Engine, epochs: &[EpochRecord]) -> gpunn::Result<()> {
+        let params = engine.params()?;
+        self.state.history = self.earlier.iter().chain(epochs).cloned().collect();
+        let mut meta = self.meta.clone();
+        meta.epoch = self.state.history.last().map_or(0, |r| r.epoch);
+        let state = serde_json::to_string(&self.state).expect("run state serialises");
+        meta.extra.insert("run_state".into(), state);
+        checkpoint::save(&self.path, &params, &meta)
+    }
+}
+
+/// A progress bar over each epoch's samples, one line per epoch, and the checkpoint.
 struct Printer {
     bar: Option<indicatif::ProgressBar>,
     epochs: usize,
+    saver: Option<Saver>,
 }
 
 impl Printer {
-    fn new(epochs: usize) -> Self {
-        Printer { bar: None, epochs }
+    fn new(epochs: usize, saver: Option<Saver>) -> Self {
+        Printer {
+            bar: None,
+            epochs,
+            saver,
+        }
     }
 }
 
@@ -437,7 +488,42 @@ impl Observer for Printer {
     }
 }
 
-fn cmd_train(a: TrainArgs) -> Result<()> {
+/// With `--resume`: the checkpoint's parameters and run state, applied to `a`.
+fn resume(a: &mut TrainArgs) -> Result<Option<(Params, RunState)>> {
+    let Some(path) = a.resume.clone() else {
+        return Ok(None);
+    };
+    let (params, meta) = checkpoint::load(&path)?;
+    let state: RunState = meta
+        .extra
+        .get("run_state")
+        .and_then(|s| serde_json::from_str(s).ok())
+        .ok_or_else(|| {
+            gpunn::Error::bad_file(
+                &path,
+                "no run state to resume from (was it saved by gpunn train --save?)",
+            )
+        })?;
+    a.dataset = state.dataset.clone();
+    a.data = state.data.clone();
+    a.digits = state.digits.clone();
+    a.seed = state.seed;
+    a.lr = Some(state.lr);
+    a.batch_size = Some(state.batch_size);
+    a.val_split = Some(state.val_split);
+    a.early_stopping = a.early_stopping.or(state.early_stopping);
+    a.samples = state.samples;
+    a.factor = state.factor;
+    a.noise = state.noise;
+    a.epochs = Some(a.epochs.unwrap_or(state.epochs));
+    if a.save.is_none() {
+        a.save = Some(path);
+    }
+    Ok(Some((params, state)))
+}
+
+fn cmd_train(mut a: TrainArgs) -> Result<()> {
+    let resumed = resume(&mut a)?;
     let mut data = load_data(a.dataset.as_deref(), a.data.as_deref(), Some(&a))?;
     let mut digits = None;
     if let Some(d) = &a.digits {
@@ -476,15 +562,22 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
     } else {
         format!("{},8,{outputs}", data.train.dim)
     };
-    let sizes = parse_sizes(a.layers.as_deref().unwrap_or(&default_layers))?;
+    let sizes = match &resumed {
+        Some((p, _)) => p.spec().sizes,
+        None => parse_sizes(a.layers.as_deref().unwrap_or(&default_layers))?,
+    };
     let out = *sizes.last().unwrap_or(&1);
-    let loss: Loss = match &a.loss {
-        Some(l) => parse_flag("--loss", l)?,
-        None if out == 1 => Loss::Bce,
-        None => Loss::Ce,
+    let loss: Loss = match (&resumed, &a.loss) {
+        (Some((p, _)), _) => p.loss,
+        (None, Some(l)) => parse_flag("--loss", l)?,
+        (None, None) if out == 1 => Loss::Bce,
+        (None, None) => Loss::Ce,
     };
     let depth = sizes.len().saturating_sub(1).max(1);
-    let acts = activations(&a.activation, depth, loss)?;
+    let acts = match &resumed {
+        Some((p, _)) => p.spec().activations,
+        None => activations(&a.activation, depth, loss)?,
+    };
     let spec = MlpSpec::new(sizes, acts, loss)?;
     let init: Init = match &a.init {
         Some(i) => parse_flag("--init", i)?,
@@ -503,6 +596,9 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         seed: a.seed,
         early_stopping: a.early_stopping,
         steps_per_chunk: 32,
+        start_epoch: resumed
+            .as_ref()
+            .map_or(1, |(_, st)| st.history.last().map_or(0, |r| r.epoch) + 1),
     };
     cfg.validate()?;
     if cfg.early_stopping.is_some() && val.is_none() {
@@ -511,8 +607,63 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             "needs a validation set: set --val-split above 0"
         ));
     }
-    let params = Params::init(&spec, init, a.seed)?;
+    let (params, earlier) = match resumed {
+        Some((p, st)) => {
+            println!(
+                "resuming after epoch {} of {}",
+                cfg.start_epoch - 1,
+                a.resume
+                    .as_ref()
+                    .map_or(String::new(), |p| p.display().to_string())
+            );
+            (p, st.history)
+        }
+        None => (Params::init(&spec, init, a.seed)?, Vec::new()),
+    };
     gpunn::cpu::engine::check_fits(&params, &train)?;
+    let mut meta_extra = std::collections::BTreeMap::new();
+    meta_extra.insert("class_names".to_string(), data.class_names.join(","));
+    if let Some(d) = &digits {
+        meta_extra.insert(
+            "digits".to_string(),
+            d.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    let side = (train.dim as f64).sqrt() as usize;
+    let meta = ModelMeta {
+        input_shape: if images && side * side == train.dim {
+            vec![side, side]
+        } else {
+            vec![train.dim]
+        },
+        classes: data.train.classes,
+        dataset: data.name.clone(),
+        epoch: 0,
+        extra: meta_extra,
+    };
+    let saver = a.save.clone().map(|path| Saver {
+        path,
+        meta: meta.clone(),
+        state: RunState {
+            dataset: a.dataset.clone(),
+            data: a.data.clone(),
+            digits: a.digits.clone(),
+            seed: a.seed,
+            lr: cfg.lr,
+            batch_size: cfg.batch_size,
+            val_split,
+            early_stopping: cfg.early_stopping,
+            samples: a.samples,
+            factor: a.factor,
+            noise: a.noise,
+            epochs: cfg.epochs,
+            history: Vec::new(),
+        },
+        earlier: earlier.clone(),
+    });
     let mut engine = make_engine(&a.device, &params, cfg.batch_size)?;
     println!(
         "training {} ({}, {}, {init}) on {}: {} train, {} validation; lr {}, batch {}, {} epochs; {}",
@@ -527,13 +678,8 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         cfg.epochs,
         engine.describe()
     );
-    let history = train::train(
-        engine.as_mut(),
-        &train,
-        val.as_ref(),
-        &cfg,
-        &mut Printer::new(cfg.epochs),
-    )?;
+    let mut printer = Printer::new(cfg.epochs, saver);
+    let mut history = train::train(engine.as_mut(), &train, val.as_ref(), &cfg, &mut printer)?;
     if history.stopped_early {
         println!(
             "early stopping: no better validation loss for {} epochs; restored epoch {}",
@@ -541,6 +687,12 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
             history.best_epoch.unwrap_or(0)
         );
     }
+    if let Some(saver) = &mut printer.saver {
+        // Once more at the end: with early stopping the engine now holds the best epoch.
+        saver.save(engine.as_mut(), &history.epochs)?;
+        println!("saved model to {}", saver.path.display());
+    }
+    history.epochs = earlier.into_iter().chain(history.epochs).collect();
     let classes = data.train.classes;
     let (test_eval, matrix) = match &data.test {
         Some(test) if !test.is_empty() => {
@@ -577,34 +729,6 @@ fn cmd_train(a: TrainArgs) -> Result<()> {
         let text = serde_json::to_string_pretty(&v)?;
         std::fs::write(path, text + "\n").map_err(|e| gpunn::Error::io(path, e))?;
         println!("wrote metrics to {}", path.display());
-    }
-    if let Some(path) = &a.save {
-        let params = engine.params()?;
-        let mut extra = std::collections::BTreeMap::new();
-        extra.insert("class_names".to_string(), data.class_names.join(","));
-        if let Some(d) = &digits {
-            extra.insert(
-                "digits".to_string(),
-                d.iter()
-                    .map(|c| c.to_string())
-                    .collect::<Vec<_>>()
-                    .join(","),
-            );
-        }
-        let side = (train.dim as f64).sqrt() as usize;
-        let meta = ModelMeta {
-            input_shape: if images && side * side == train.dim {
-                vec![side, side]
-            } else {
-                vec![train.dim]
-            },
-            classes,
-            dataset: data.name.clone(),
-            epoch: history.best_epoch.unwrap_or(0),
-            extra,
-        };
-        checkpoint::save(path, &params, &meta)?;
-        println!("saved model to {}", path.display());
     }
     if let Some(dir) = &a.plots {
         std::fs::create_dir_all(dir).map_err(|e| gpunn::Error::io(dir, e))?;

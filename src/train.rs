@@ -23,6 +23,24 @@ pub struct TrainConfig {
     pub early_stopping: Option<usize>,
     /// Steps handed to the engine at a time; the progress callback runs between them.
     pub steps_per_chunk: usize,
+    /// The first epoch to run (1-based); above 1 when resuming a run that stopped after
+    /// `start_epoch - 1` epochs. Shuffles depend only on the seed and the epoch, so a resumed
+    /// run sees exactly the batches of an uninterrupted one.
+    pub start_epoch: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 10,
+            batch_size: 128,
+            lr: 0.1,
+            seed: 42,
+            early_stopping: None,
+            steps_per_chunk: 32,
+            start_epoch: 1,
+        }
+    }
 }
 
 impl TrainConfig {
@@ -47,7 +65,7 @@ impl TrainConfig {
 }
 
 /// One epoch's figures.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochRecord {
     pub epoch: usize,
     pub train_loss: f32,
@@ -73,6 +91,11 @@ pub trait Observer {
     fn progress(&mut self, _epoch: usize, _done: usize, _total: usize) {}
     /// Called after each epoch.
     fn epoch_end(&mut self, _record: &EpochRecord) {}
+    /// Called after each epoch whose loss was finite, with the engine holding that epoch's
+    /// parameters and the history so far (e.g. to save a checkpoint).
+    fn epoch_done(&mut self, _history: &History, _engine: &mut dyn Engine) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// An observer that does nothing.
@@ -107,7 +130,7 @@ pub fn train(
     let mut history = History::default();
     let mut best: Option<(f32, usize, Params)> = None;
     let chunk = cfg.batch_size * cfg.steps_per_chunk.max(1);
-    for epoch in 1..=cfg.epochs {
+    for epoch in cfg.start_epoch.max(1)..=cfg.epochs {
         let start = Instant::now();
         let order = epoch_order(train.len(), cfg.seed, epoch);
         let mut done = 0;
@@ -144,6 +167,7 @@ pub fn train(
         };
         observer.epoch_end(&record);
         history.epochs.push(record);
+        observer.epoch_done(&history, engine)?;
         if let (Some(patience), Some(vl)) = (cfg.early_stopping, val_loss) {
             let improved = best.as_ref().is_none_or(|(b, _, _)| vl < *b);
             if improved {

@@ -231,6 +231,7 @@ fn train_synthetic(
         seed: 7,
         early_stopping: None,
         steps_per_chunk: 64,
+        start_epoch: 1,
     };
     train::train(&mut engine, data, None, &cfg, &mut train::Quiet).unwrap();
     engine.evaluate(data).unwrap().accuracy
