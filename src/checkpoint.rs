@@ -86,7 +86,16 @@ pub fn save(path: &Path, params: &Params, meta: &ModelMeta) -> Result<()> {
 /// finite.
 pub fn load(path: &Path) -> Result<(Params, ModelMeta)> {
     let bytes = read_capped(path)?;
-    decode(path, &bytes)
+    from_bytes(path, &bytes)
+}
+
+/// [`load`] on a checkpoint already in memory (the fuzz target's entry point); `source` names
+/// it in errors. Makes the same checks, and never panics nor allocates more than `bytes` holds.
+pub fn from_bytes(source: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
+    let len = bytes.len() as u64;
+    let prefix: Option<[u8; 8]> = bytes.get(..8).and_then(|p| p.try_into().ok());
+    check_prefix(source, prefix, len)?;
+    decode(source, bytes)
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -159,6 +168,7 @@ fn encode(path: &Path, params: &Params, meta: &ModelMeta) -> Result<Vec<u8>> {
     let spec = params.spec();
     spec.validate().map_err(|e| refuse(e.to_string()))?;
     check_input_shape(&meta.input_shape, spec.inputs()).map_err(refuse)?;
+    check_classes(meta.classes, spec.outputs()).map_err(refuse)?;
     if let Some(k) = meta
         .extra
         .keys()
@@ -321,18 +331,33 @@ fn read_capped(path: &Path) -> Result<Vec<u8>> {
 /// Validates the safetensors length prefix against the file size.
 fn check_header_len(path: &Path, mut file: &File, len: u64) -> Result<()> {
     if len < 8 {
-        return Err(Error::bad_file(
-            path,
-            format!("not a safetensors file: {len} bytes, too short for the 8-byte header length"),
-        ));
+        return check_prefix(path, None, len);
     }
     let mut prefix = [0u8; 8];
     file.read_exact(&mut prefix)
         .map_err(|e| Error::io(path, e))?;
     // `file` is read again from the start by the caller.
     io::Seek::rewind(&mut file).map_err(|e| Error::io(path, e))?;
+    check_prefix(path, Some(prefix), len)
+}
+
+/// Checks the 8-byte header length `prefix` (`None`: the data is shorter than 8 bytes) of
+/// `len` bytes of checkpoint.
+fn check_prefix(path: &Path, prefix: Option<[u8; 8]>, len: u64) -> Result<()> {
+    let Some(prefix) = prefix.filter(|_| len >= 8) else {
+        return Err(Error::bad_file(
+            path,
+            format!("not a safetensors file: {len} bytes, too short for the 8-byte header length"),
+        ));
+    };
     let n = u64::from_le_bytes(prefix);
-    if n > len - 8 || n > MAX_HEADER_BYTES {
+    if n <= len - 8 && n > MAX_HEADER_BYTES {
+        return Err(Error::bad_file(
+            path,
+            format!("the header length field says {n} bytes, more than the {MAX_HEADER_BYTES}-byte limit"),
+        ));
+    }
+    if n > len - 8 {
         return Err(Error::bad_file(
             path,
             format!(
@@ -361,6 +386,19 @@ fn parse_usizes(key: &str, s: &str) -> std::result::Result<Vec<usize>, String> {
                 .map_err(|_| format!("metadata '{key}' = '{s}': '{t}' is not a whole number"))
         })
         .collect()
+}
+
+/// One sigmoid output encodes 2 classes; otherwise each class needs its own output. A count
+/// beyond that would index past the outputs (and size confusion matrices after a lying file).
+fn check_classes(classes: usize, outputs: usize) -> std::result::Result<(), String> {
+    let most = outputs.max(2);
+    if classes == 0 || classes > most {
+        return Err(format!(
+            "classes {classes} does not fit the network's {outputs} output{} (1 to {most})",
+            if outputs == 1 { "" } else { "s" }
+        ));
+    }
+    Ok(())
 }
 
 fn check_input_shape(shape: &[usize], inputs: usize) -> std::result::Result<(), String> {
@@ -440,6 +478,7 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
             .map_err(|_| bad(format!("metadata '{key}' = '{v}' is not a whole number")))
     };
     let classes = whole("classes")?;
+    check_classes(classes, spec.outputs()).map_err(bad)?;
     let epoch = whole("epoch")?;
     let dataset = get("dataset")?.to_string();
     let extra = md

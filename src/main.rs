@@ -231,7 +231,15 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The chain once: gpunn's I/O errors already show their cause (`path: os error`),
+            // which `{e:#}` would print a second time.
+            let mut msg = e.to_string();
+            for cause in e.chain().skip(1).map(|c| c.to_string()) {
+                if !msg.contains(&cause) {
+                    msg = format!("{msg}: {cause}");
+                }
+            }
+            eprintln!("error: {msg}");
             ExitCode::FAILURE
         }
     }
@@ -328,6 +336,9 @@ fn load_data(
             images: false,
         })
     };
+    if dir.is_none() && matches!(dataset, Some("linear" | "circles")) {
+        check_synthetic(dataset == Some("circles"), samples, factor, noise)?;
+    }
     if let Some(dir) = dir {
         let (train, test) = mnist::load_dir(dir)?;
         let name = dir.display().to_string();
@@ -376,6 +387,30 @@ fn load_data(
         test: Some(test),
         images: true,
     })
+}
+
+/// The synthetic sets' flags: a sample count that fits in memory, a finite noise and factor.
+fn check_synthetic(circles: bool, samples: usize, factor: f32, noise: f32) -> Result<()> {
+    const MAX_SAMPLES: usize = 10_000_000;
+    if !(1..=MAX_SAMPLES).contains(&samples) {
+        anyhow::bail!(gpunn::Error::bad_arg(
+            "--samples",
+            format!("must be between 1 and {MAX_SAMPLES}, got {samples}")
+        ));
+    }
+    if circles && !(noise.is_finite() && noise >= 0.0) {
+        anyhow::bail!(gpunn::Error::bad_arg(
+            "--noise",
+            format!("must be a finite number >= 0, got {noise}")
+        ));
+    }
+    if circles && !(0.0..1.0).contains(&factor) {
+        anyhow::bail!(gpunn::Error::bad_arg(
+            "--factor",
+            format!("must be in [0, 1) (the inner circle's radius), got {factor}")
+        ));
+    }
+    Ok(())
 }
 
 /// Parses `--digits 3,6`.
@@ -486,6 +521,18 @@ impl Observer for Printer {
         ));
         println!("{line}");
     }
+
+    /// After every good epoch: the checkpoint, so a later divergence or kill keeps this one.
+    fn epoch_done(
+        &mut self,
+        history: &train::History,
+        engine: &mut dyn Engine,
+    ) -> gpunn::Result<()> {
+        match &mut self.saver {
+            Some(saver) => saver.save(engine, &history.epochs),
+            None => Ok(()),
+        }
+    }
 }
 
 /// With `--resume`: the checkpoint's parameters and run state, applied to `a`.
@@ -508,7 +555,7 @@ fn resume(a: &mut TrainArgs) -> Result<Option<(Params, RunState)>> {
     a.data = state.data.clone();
     a.digits = state.digits.clone();
     a.seed = state.seed;
-    a.lr = Some(state.lr);
+    a.lr = a.lr.or(Some(state.lr));
     a.batch_size = Some(state.batch_size);
     a.val_split = Some(state.val_split);
     a.early_stopping = a.early_stopping.or(state.early_stopping);
@@ -578,7 +625,13 @@ fn cmd_train(mut a: TrainArgs) -> Result<()> {
         Some((p, _)) => p.spec().activations,
         None => activations(&a.activation, depth, loss)?,
     };
-    let spec = MlpSpec::new(sizes, acts, loss)?;
+    // A layer that cannot be (softmax inside, ce on one output...) comes from these flags.
+    let spec = MlpSpec::new(sizes, acts, loss).map_err(|e| match e {
+        gpunn::Error::BadLayer { .. } => {
+            gpunn::Error::bad_arg("--activation/--loss", e.to_string())
+        }
+        e => e,
+    })?;
     let init: Init = match &a.init {
         Some(i) => parse_flag("--init", i)?,
         None if spec.activations[..depth - 1]
@@ -775,6 +828,28 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
         Some(n) => n.split(',').map(|s| s.to_string()).collect(),
         None => class_names(&data.name, meta.classes),
     };
+    // Name the model, not --layers (a flag eval does not have), when model and data disagree.
+    gpunn::cpu::engine::check_fits(&params, &test).map_err(|e| {
+        let msg = match e {
+            gpunn::Error::BadArg { msg, .. } => msg,
+            e => e.to_string(),
+        };
+        gpunn::Error::bad_file(
+            &a.model,
+            format!(
+                "does not fit the data: {msg} (pick the model's data with --dataset or --data)"
+            ),
+        )
+    })?;
+    if test.classes > meta.classes {
+        anyhow::bail!(gpunn::Error::bad_file(
+            &a.model,
+            format!(
+                "records {} classes but {} has {} (pick the model's data with --dataset or --data)",
+                meta.classes, test.name, test.classes
+            )
+        ));
+    }
     let mut engine = make_engine(&a.device, &params, 128)?;
     let e = engine.evaluate(&test)?;
     let cm = ConfusionMatrix::new(meta.classes, &test.labels, &e.predictions);
@@ -935,6 +1010,9 @@ fn cmd_bench(a: BenchArgs) -> Result<()> {
         .map(str::trim)
         .filter(|d| !d.is_empty())
         .collect();
+    if devices.is_empty() {
+        anyhow::bail!(gpunn::Error::bad_arg("--device", "no device given"));
+    }
     for d in &devices {
         backend::parse_device(d)?;
     }

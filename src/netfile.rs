@@ -10,7 +10,28 @@ use std::path::Path;
 /// Reads and validates a network file. Every error names the file and, where it applies, the
 /// layer (1-based) and the field.
 pub fn load(path: &Path, loss: Loss) -> Result<Params> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    use std::io::Read;
+    // A network worth stepping by hand is tiny; the cap keeps a wrong path (a dataset, a
+    // device file) from being read whole.
+    const MAX_BYTES: u64 = 64 << 20;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(Error::bad_file(
+            path,
+            format!("larger than {} MiB; not a network file", MAX_BYTES >> 20),
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        Error::bad_file(
+            path,
+            format!("not a JSON text file: invalid UTF-8 at byte {at}"),
+        )
+    })?;
     parse(&text, loss).map_err(|msg| Error::bad_file(path, msg))
 }
 

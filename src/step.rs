@@ -83,6 +83,18 @@ pub fn parse_targets(text: &str, loss: Loss, outputs: usize, batch: usize) -> Re
     } else {
         let (v, n) = parse_batch(text, outputs, "--target")?;
         check_batch(n, batch)?;
+        // Binary cross-entropy compares with probabilities; outside [0, 1] its loss is
+        // meaningless (and can go negative).
+        if let (Loss::Bce, Some(k)) = (loss, v.iter().position(|t| !(0.0..=1.0).contains(t))) {
+            return Err(Error::bad_arg(
+                "--target",
+                format!(
+                    "sample {}: {} is not a probability in [0, 1], which --loss bce needs",
+                    k / outputs + 1,
+                    v[k]
+                ),
+            ));
+        }
         Targets::Values(v)
     };
     Ok(targets)

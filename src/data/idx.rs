@@ -65,7 +65,32 @@ impl IdxImages {
 
 /// Reads an IDX images file (magic 2051), raw or gzip-compressed.
 pub fn read_images(path: &Path) -> Result<IdxImages> {
-    let mut src = Source::open(path, Kind::Images)?;
+    images_from(Source::open(path, Kind::Images)?)
+}
+
+/// [`read_images`] on the contents of a file already in memory (raw or gzip-compressed), with
+/// the same checks; errors name the data `<bytes>`. The fuzz target's entry point.
+pub fn parse_images_bytes(bytes: &[u8]) -> Result<IdxImages> {
+    images_from(Source::from_bytes(
+        Path::new(BYTES_NAME),
+        Kind::Images,
+        bytes,
+    )?)
+}
+
+/// [`read_labels`] on the contents of a file already in memory; see [`parse_images_bytes`].
+pub fn parse_labels_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
+    labels_from(Source::from_bytes(
+        Path::new(BYTES_NAME),
+        Kind::Labels,
+        bytes,
+    )?)
+}
+
+/// What errors of [`parse_images_bytes`] and [`parse_labels_bytes`] call their data.
+const BYTES_NAME: &str = "<bytes>";
+
+fn images_from(mut src: Source<'_>) -> Result<IdxImages> {
     let [count, rows, cols] = src.header::<3>()?;
     if count == 0 || rows == 0 || cols == 0 {
         return Err(src.bad(format!(
@@ -88,7 +113,10 @@ pub fn read_images(path: &Path) -> Result<IdxImages> {
 
 /// Reads an IDX labels file (magic 2049), raw or gzip-compressed.
 pub fn read_labels(path: &Path) -> Result<Vec<u8>> {
-    let mut src = Source::open(path, Kind::Labels)?;
+    labels_from(Source::open(path, Kind::Labels)?)
+}
+
+fn labels_from(mut src: Source<'_>) -> Result<Vec<u8>> {
     let [count] = src.header::<1>()?;
     if count == 0 {
         return Err(src.bad("zero dimension: header declares 0 labels"));
@@ -141,7 +169,8 @@ pub fn find_file(dir: &Path, stem: &str) -> Option<PathBuf> {
 
 /// Loads the (train, test) pair from the four standard MNIST file names in `dir`
 /// (see [`find_file`] for the accepted spellings). The sets are named `{name}-train` and
-/// `{name}-test`.
+/// `{name}-test`. Their images must have one size; both get the larger class count of the
+/// two, so a network sized for one fits the other.
 pub fn load_dir(dir: &Path, name: &str) -> Result<(Dataset, Dataset)> {
     let meta = std::fs::metadata(dir).map_err(|e| Error::io(dir, e))?;
     if !meta.is_dir() {
@@ -164,8 +193,22 @@ pub fn load_dir(dir: &Path, name: &str) -> Result<(Dataset, Dataset)> {
     // Find all four before reading any, so a missing file is reported at once.
     let (train_images, train_labels) = (find(TRAIN_IMAGES)?, find(TRAIN_LABELS)?);
     let (test_images, test_labels) = (find(TEST_IMAGES)?, find(TEST_LABELS)?);
-    let train = load_pair(&train_images, &train_labels, &format!("{name}-train"))?;
-    let test = load_pair(&test_images, &test_labels, &format!("{name}-test"))?;
+    let mut train = load_pair(&train_images, &train_labels, &format!("{name}-train"))?;
+    let mut test = load_pair(&test_images, &test_labels, &format!("{name}-test"))?;
+    // A model trained on one set is run on the other: same sample size, same class count.
+    if test.dim != train.dim {
+        return Err(Error::bad_file(
+            &test_images,
+            format!(
+                "holds images of {} pixels, but {} holds images of {} (both sets need one image size)",
+                test.dim,
+                train_images.display(),
+                train.dim
+            ),
+        ));
+    }
+    let classes = train.classes.max(test.classes);
+    (train.classes, test.classes) = (classes, classes);
     Ok((train, test))
 }
 
@@ -255,13 +298,27 @@ impl<'a> Source<'a> {
             ));
         }
         let file_len = meta.is_file().then_some(meta.len());
+        Self::from_reader(path, kind, BufReader::new(file), file_len)
+    }
+
+    /// A source over bytes in memory, named `name` in errors.
+    fn from_bytes(name: &'a Path, kind: Kind, bytes: &'a [u8]) -> Result<Self> {
+        Self::from_reader(name, kind, bytes, Some(bytes.len() as u64))
+    }
+
+    /// A source over `file`, `file_len` bytes long when known; sniffs the gzip magic.
+    fn from_reader(
+        path: &'a Path,
+        kind: Kind,
+        mut file: impl BufRead + 'a,
+        file_len: Option<u64>,
+    ) -> Result<Self> {
         if file_len == Some(0) {
             return Err(Error::bad_file(
                 path,
                 format!("empty file (0 bytes), expected an {} file", kind.name()),
             ));
         }
-        let mut file = BufReader::new(file);
         let mut magic = [0u8; 2];
         let n = read_full(&mut file, &mut magic).map_err(|e| Error::io(path, e))?;
         let gz = magic[..n] == GZIP_MAGIC;
@@ -273,7 +330,7 @@ impl<'a> Source<'a> {
         }
         // Put the two sniffed bytes back in front of the rest of the file.
         let raw = io::Cursor::new(magic).take(n as u64).chain(file);
-        let reader: Box<dyn Read> = if gz {
+        let reader: Box<dyn Read + 'a> = if gz {
             Box::new(GzMembers::new(raw))
         } else {
             Box::new(raw)

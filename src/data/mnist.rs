@@ -84,10 +84,10 @@ pub fn missing_files(dir: &Path) -> Vec<&'static str> {
         .collect()
 }
 
-/// The first complete dataset directory among `dirs`. The error lists every directory with
-/// why it was passed over and how to get the data.
+/// The first complete dataset directory among `dirs`. The error (one line, like every gpunn
+/// error) lists every directory with why it was passed over, and how to get the data.
 pub fn locate_in(name: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
-    let mut looked = String::new();
+    let mut looked = Vec::new();
     for dir in dirs {
         let why = if !dir.is_dir() {
             "not found".to_string()
@@ -98,23 +98,24 @@ pub fn locate_in(name: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
             }
             format!("lacks {} (raw or .gz)", missing.join(", "))
         };
-        looked.push_str(&format!("\n  {}: {why}", dir.display()));
+        looked.push(format!("{} ({why})", dir.display()));
     }
     let fetchable = fetch::spec(name).is_ok();
     let hint = if fetchable {
         format!(
-            "\ndownload it with `gpunn data fetch {name}` (into {}), set {DATA_ENV} to a directory \
+            "; download it with `gpunn data fetch {name}` (into {}), set {DATA_ENV} to a directory \
              holding it, or pass a directory with --data",
             fetch::default_dest(name).display()
         )
     } else {
-        format!("\nset {DATA_ENV} to a directory holding it, or pass a directory with --data")
+        format!("; set {DATA_ENV} to a directory holding it, or pass a directory with --data")
     };
     Err(Error::bad_arg(
-        "dataset",
+        "--dataset",
         format!(
-            "{name}: no directory with the four IDX files ({}, raw or .gz); looked in:{looked}{hint}",
-            STEMS.join(", ")
+            "{name}: no directory with the four IDX files ({}, raw or .gz); looked in: {}{hint}",
+            STEMS.join(", "),
+            looked.join(", ")
         ),
     ))
 }
@@ -126,7 +127,7 @@ pub fn locate(name: &str) -> Result<PathBuf> {
         "mnist" | "fashion-mnist" => locate_in(name, &candidates(name)),
         "mnist-sample" => sample_dir(),
         _ => Err(Error::bad_arg(
-            "dataset",
+            "--dataset",
             format!(
                 "unknown dataset '{name}': expected one of {} (or a directory of IDX files)",
                 NAMES.join(", ")

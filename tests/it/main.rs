@@ -10,6 +10,7 @@
 //! - `checkpoint`: safetensors save/load, atomic writes, and every kind of broken file.
 //! - `plots`: learning-curve and confusion-matrix PNGs.
 //! - `digit`: PNG/JPEG images to MNIST-style 28x28 input, and unreadable files.
+//! - `faults`: broken inputs through the binary, divergence, resume, kills during saves, GPU faults.
 
 mod checkpoint;
 mod cli;
@@ -19,6 +20,7 @@ mod cpu_reference;
 mod data_fetch;
 mod data_idx;
 mod digit;
+mod faults;
 mod gpu_matmul;
 mod gpu_step;
 mod metrics;
