@@ -122,8 +122,8 @@ struct GpuData {
 /// The parameters, activations and prepared kernel calls of one network at one batch size.
 pub struct GpuEngine {
     ctx: Arc<GpuContext>,
-    mm: MatmulKernels,
-    k: StepKernels,
+    mm: Arc<MatmulKernels>,
+    k: Arc<StepKernels>,
     params_host: Params,
     batch: usize,
     report: bool,
@@ -162,6 +162,32 @@ pub struct GpuEngine {
     last_submission: Option<wgpu::SubmissionIndex>,
 }
 
+/// The pipelines of a context, compiled once per context and process and shared by every
+/// engine made on it (an LLVM compile on lavapipe takes milliseconds to tens of milliseconds
+/// per kernel; `gpunn step` or an evaluation should not pay them again).
+fn kernels_for(ctx: &Arc<GpuContext>) -> Result<(Arc<MatmulKernels>, Arc<StepKernels>)> {
+    type Cache = Vec<(
+        std::sync::Weak<GpuContext>,
+        Arc<MatmulKernels>,
+        Arc<StepKernels>,
+    )>;
+    static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    // MatmulKernels holds one reference to its context: an entry whose context has no other
+    // holder is dropped, so the cache does not keep a context alive on its own.
+    cache.retain(|(w, _, _)| w.strong_count() > 1);
+    if let Some((_, mm, k)) = cache
+        .iter()
+        .find(|(w, _, _)| w.as_ptr() == Arc::as_ptr(ctx))
+    {
+        return Ok((mm.clone(), k.clone()));
+    }
+    let mm = Arc::new(MatmulKernels::new(ctx, MatmulConfig::for_adapter(ctx))?);
+    let k = Arc::new(StepKernels::new(ctx)?);
+    cache.push((Arc::downgrade(ctx), mm.clone(), k.clone()));
+    Ok((mm, k))
+}
+
 fn bytes<T: Pod>(v: &T) -> &[u8] {
     bytemuck::bytes_of(v)
 }
@@ -174,8 +200,7 @@ impl GpuEngine {
         if batch == 0 {
             return Err(Error::bad_arg("--batch-size", "must be at least 1"));
         }
-        let mm = MatmulKernels::new(&ctx, MatmulConfig::for_adapter(&ctx))?;
-        let k = StepKernels::new(&ctx)?;
+        let (mm, k) = kernels_for(&ctx)?;
         let depth = params.layers.len();
         let b = batch;
         let f32s = |label: &str, n: usize| ctx.storage_buffer_zeroed(label, (n.max(1) * 4) as u64);
