@@ -1,6 +1,6 @@
 //! Choosing a backend for `--device`: a GPU adapter, or the CPU engine.
 
-use crate::cpu::engine::CpuReference;
+use crate::cpu::fast::FastCpu;
 use crate::engine::Engine;
 use crate::gpu::{DeviceKind, GpuContext, GpuEngine};
 use crate::model::Params;
@@ -44,7 +44,8 @@ pub fn open(kind: DeviceKind, params: &Params, batch: usize) -> Result<Opened> {
     let (ctx, fallback) = context(kind)?;
     let engine: Box<dyn Engine> = match ctx {
         Some(ctx) => Box::new(GpuEngine::new(ctx, params, batch, false)?),
-        None => Box::new(CpuReference::new(params.clone())),
+        // The fast CPU path; the plain-loop reference is what the tests check it against.
+        None => Box::new(FastCpu::new(params.clone())),
     };
     Ok(Opened { engine, fallback })
 }

@@ -1,29 +1,35 @@
 //! The fast CPU path: the reference's mathematics on the `gemm` crate's kernels, with every
-//! buffer allocated once, the elementwise work fused around the products, and the batch split
+//! buffer allocated once, the elementwise work fused around the products, and each step split
 //! over worker threads.
 //!
 //! # One step on T threads
 //! Thread `t` owns a contiguous block of the batch rows and a contiguous block of each layer's
-//! neurons ([`sync::split`]). Row-wise work needs nobody else's rows; the weight update needs
+//! neurons (`sync::split`). Row-wise work needs nobody else's rows; the weight update needs
 //! every row of `dz` but only its own neurons' weights. So a step is:
 //!
 //! ```text
-//! gather my rows of x                           (u8 → f32, fused scaling)
-//! forward my rows through every layer            z = x·Wᵀ (gemm), then z ← act(z + b) in one pass
-//! loss, ∂L/∂z_out and predictions of my rows     one pass over the output rows
+//! gather my rows of x                       u8 → f32 and the 1/255 scaling in one pass
+//! forward my rows through every layer       z = x·Wᵀ (gemm), then z ← act(z + b) in one pass
+//! loss, ∂L/∂z_out, predictions of my rows   one pass over the output rows
 //! for each layer l, top first:
-//!     A  my rows of dz_{l−1} = (dz_l · W_l) ⊙ act'(a_{l−1})   (gemm, then one pass; W_l as it was)
-//!     ── barrier ──  (dz_l complete; everyone is done reading W_l)
-//!     B  my neurons: W_l ← W_l − lr·dz_lᵀ·x_l                 (gemm with alpha 1, beta −lr: the
-//!                    b_l ← b_l − lr·Σ_rows dz_l                gradient never goes through memory)
-//! ── barrier ──  (all weights updated before the next batch's forward)
+//!   A  my rows of dz_{l−1} = (dz_l·W_l) ⊙ act'(a_{l−1})    gemm, then one pass; W_l unchanged
+//!   ── barrier ──                           dz_l complete; everyone is done reading W_l
+//!   B  my neurons: W_l ← W_l − lr·dz_lᵀ·x_l                gemm with alpha 1, beta −lr: the
+//!                  b_l ← b_l − lr·Σ_rows dz_l              gradient never goes through memory
+//! ── barrier ──                             every weight updated before the next forward
 //! ```
 //!
 //! Phase B of layer l overlaps phase A of layer l − 1, which touches other buffers (each layer
-//! has its own `dz`). Each thread calls `gemm` single-threaded: at these sizes one split of
-//! the whole step beats splitting each product, and the elementwise passes are split too.
+//! has its own `dz`). Each thread calls `gemm` single-threaded on its block: one split of the
+//! whole step beats letting gemm split each product (which it does with rayon, per call), and
+//! it splits the elementwise passes too.
 //!
-//! Evaluation splits the samples the same way and needs no barrier at all.
+//! A layer whose weights do not fit one core's cache (784×1024 and up) is split by columns
+//! instead (`Split::Columns`): in the forward pass each thread computes its own neurons for
+//! every row, reading only its half of W, and in phase A its own inputs of `dz_{l−1}` — at the
+//! cost of a barrier on each side of the forward product.
+//!
+//! Evaluation splits the samples by rows only and needs no barrier at all.
 
 mod elementwise;
 mod products;
@@ -33,9 +39,14 @@ use self::elementwise::{OutputRows, OutputStats};
 use self::sync::{split, PoisonOnPanic, Shared, SpinBarrier};
 use super::engine::check_fits;
 use crate::data::Dataset;
-use crate::engine::{Engine, Evaluation, Stats};
+use crate::engine::{Engine, Evaluation, FamilyTime, Stats};
 use crate::model::{Activation, Loss, Params};
 use crate::{Error, Result};
+use std::time::Instant;
+
+/// The most threads [`FastCpu::new`] takes: a batch of 128 split further leaves each thread
+/// too few rows for the products to run well, and more threads wait longer at each barrier.
+pub const DEFAULT_MAX_THREADS: usize = 8;
 
 /// Rows the workspace holds at least, so that evaluation runs the products on blocks of a
 /// useful height even when training uses small batches.
@@ -47,14 +58,18 @@ pub struct FastCpu {
     train: Option<Dataset>,
     stats: Stats,
     threads: usize,
+    column_split_min: usize,
     ws: Workspace,
+    /// The batch size and learning rate of the last `train_steps`, for `profile`.
+    last_batch: usize,
+    last_lr: f32,
 }
 
 impl FastCpu {
-    /// On all the cores the machine reports.
+    /// On all the cores the machine reports, up to [`DEFAULT_MAX_THREADS`].
     pub fn new(params: Params) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::with_threads(params, threads)
+        Self::with_threads(params, threads.min(DEFAULT_MAX_THREADS))
     }
 
     /// On `threads` worker threads (at least 1; the calling thread is one of them).
@@ -64,13 +79,95 @@ impl FastCpu {
             train: None,
             stats: Stats::default(),
             threads: threads.max(1),
+            column_split_min: COLUMN_SPLIT_MIN_WEIGHTS,
             ws: Workspace::default(),
+            last_batch: 128,
+            last_lr: 0.01,
         }
+    }
+
+    /// Splits the work of layers with at least `weights` weights between the threads by
+    /// neurons and inputs rather than by batch rows (see the module docs); 0 splits every layer
+    /// so (the tests do, to cover that path on small networks). The default, 2^18 weights
+    /// (1 MiB), suits a core with about 2 MiB of L2 cache.
+    pub fn with_column_split_min(mut self, weights: usize) -> Self {
+        self.column_split_min = weights;
+        self
     }
 
     /// The number of worker threads.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// SGD steps as `Engine::train_steps` describes; with `profile`, also the time per phase.
+    fn run_steps(
+        &mut self,
+        order: &[u32],
+        batch: usize,
+        lr: f32,
+        profile: bool,
+    ) -> Result<[f64; PHASES.len()]> {
+        let data = self
+            .train
+            .as_ref()
+            .ok_or_else(|| Error::bad_arg("train_steps", "called before load_train_set"))?;
+        if let Some(&bad) = order.iter().find(|&&i| i as usize >= data.len()) {
+            return Err(Error::bad_arg(
+                "train_steps",
+                format!(
+                    "sample {bad} is out of range: {} has {} samples",
+                    data.name,
+                    data.len()
+                ),
+            ));
+        }
+        if order.is_empty() {
+            return Ok([0.0; PHASES.len()]);
+        }
+        (self.last_batch, self.last_lr) = (batch.max(1), lr);
+        let batch = batch.clamp(1, order.len());
+        let threads = self.threads;
+        self.ws.ensure(&self.params, batch, threads);
+        let views = Views::new(
+            &mut self.params,
+            &mut self.ws,
+            threads,
+            self.column_split_min,
+        );
+        let parts = on_threads(&mut self.ws.scratch, |t, scratch| {
+            let _poison = PoisonOnPanic(&views.barrier);
+            let mut total = OutputStats::default();
+            // The first step (from 1) whose loss this thread's rows made NaN or infinite.
+            let mut nonfinite = None;
+            let mut clock = Clock::new(profile && t == 0);
+            for (step, idx) in order.chunks(batch).enumerate() {
+                let s = views.train_batch(t, data, idx, lr, scratch, &mut clock);
+                if !s.loss_sum.is_finite() && nonfinite.is_none() {
+                    nonfinite = Some(step as u64 + 1);
+                }
+                total.loss_sum += s.loss_sum;
+                total.correct += s.correct;
+            }
+            (total, nonfinite, clock.seconds)
+        });
+        // As `Stats::add_step` once per step: a step's loss is non-finite if any thread's
+        // part of it is.
+        let stats = &mut self.stats;
+        if stats.nonfinite_step.is_none() {
+            stats.nonfinite_step = parts
+                .iter()
+                .filter_map(|p| p.1)
+                .min()
+                .map(|s| s + stats.steps);
+        }
+        for (p, _, _) in &parts {
+            stats.loss_sum += p.loss_sum;
+            stats.correct += p.correct;
+        }
+        stats.steps += order.len().div_ceil(batch) as u64;
+        stats.samples += order.len() as u64;
+        Ok(parts[0].2)
     }
 }
 
@@ -128,6 +225,77 @@ impl Workspace {
     }
 }
 
+/// The phases of a step, timed by [`Engine::profile`], with the names the GPU engine gives
+/// its kernel families.
+#[derive(Clone, Copy)]
+enum Phase {
+    Gather,
+    Forward,
+    Loss,
+    InputGrad,
+    WeightSgd,
+    Bias,
+    Sync,
+}
+
+const PHASES: [(Phase, &str); 7] = [
+    (Phase::Gather, "gather"),
+    (Phase::Forward, "matmul forward (bias+act)"),
+    (Phase::Loss, "softmax/loss"),
+    (Phase::InputGrad, "matmul input grad (act')"),
+    (Phase::WeightSgd, "matmul weight grad + SGD"),
+    (Phase::Bias, "bias grad + SGD"),
+    (Phase::Sync, "barriers (waiting for the other threads)"),
+];
+
+/// Wall time per phase as thread 0 sees it (the threads work in step, so that is the step's
+/// time), when profiling; a no-op otherwise.
+struct Clock {
+    last: Option<Instant>,
+    seconds: [f64; PHASES.len()],
+}
+
+impl Clock {
+    fn new(on: bool) -> Self {
+        Clock {
+            last: on.then(Instant::now),
+            seconds: [0.0; PHASES.len()],
+        }
+    }
+
+    /// Charges the time since the last lap to `phase`.
+    #[inline]
+    fn lap(&mut self, phase: Phase) {
+        if let Some(last) = &mut self.last {
+            let now = Instant::now();
+            self.seconds[phase as usize] += (now - *last).as_secs_f64();
+            *last = now;
+        }
+    }
+
+    /// Charges the time so far to `phase`, waits at the barrier and charges that to `Sync`.
+    #[inline]
+    fn wait(&mut self, phase: Phase, barrier: &SpinBarrier) {
+        self.lap(phase);
+        barrier.wait();
+        self.lap(Phase::Sync);
+    }
+}
+
+/// How the threads share a layer's row-wise work. `Rows`: each thread takes its batch rows, and
+/// needs nobody else's. `Columns`: each thread takes its own neurons (forward) or inputs
+/// (input gradient) for every row, which reads only that part of the weights — better when
+/// the weight matrix is too large to stay in one core's cache, at the cost of barriers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Split {
+    Rows,
+    Columns,
+}
+
+/// By default, weight matrices with at least this many elements (1 MiB of f32) are split by
+/// columns.
+const COLUMN_SPLIT_MIN_WEIGHTS: usize = 1 << 18;
+
 /// A layer as the worker threads see it.
 struct LayerView {
     w: Shared<f32>,
@@ -135,6 +303,11 @@ struct LayerView {
     inputs: usize,
     outputs: usize,
     act: Activation,
+    /// How the forward product and bias + activation are shared (never `Columns` on the
+    /// output layer, whose loss needs whole rows).
+    forward: Split,
+    /// How the input-gradient product and activation backward are shared.
+    input_grad: Split,
 }
 
 /// The parameters and the workspace as the worker threads see them: see [`sync::Shared`] for
@@ -147,21 +320,36 @@ struct Views {
     z_out: Shared<f32>,
     dz: Vec<Shared<f32>>,
     threads: usize,
+    /// Where the threads of a training step meet.
+    barrier: SpinBarrier,
 }
 
 impl Views {
     /// Views of `params` and of `ws` without its scratch (each thread gets its own of those).
-    fn new(params: &mut Params, ws: &mut Workspace, threads: usize) -> Self {
+    fn new(
+        params: &mut Params,
+        ws: &mut Workspace,
+        threads: usize,
+        column_split_min: usize,
+    ) -> Self {
+        let depth = params.layers.len();
         Views {
             layers: params
                 .layers
                 .iter_mut()
-                .map(|l| LayerView {
-                    w: Shared::new(&mut l.weights),
-                    b: Shared::new(&mut l.bias),
-                    inputs: l.inputs,
-                    outputs: l.outputs,
-                    act: l.activation,
+                .enumerate()
+                .map(|(l, layer)| {
+                    let big = threads > 1 && layer.inputs * layer.outputs >= column_split_min;
+                    let split = |columns: bool| if columns { Split::Columns } else { Split::Rows };
+                    LayerView {
+                        w: Shared::new(&mut layer.weights),
+                        b: Shared::new(&mut layer.bias),
+                        inputs: layer.inputs,
+                        outputs: layer.outputs,
+                        act: layer.activation,
+                        forward: split(big && l + 1 < depth),
+                        input_grad: split(big),
+                    }
                 })
                 .collect(),
             loss: params.loss,
@@ -170,6 +358,7 @@ impl Views {
             z_out: Shared::new(&mut ws.z_out),
             dz: ws.dz.iter_mut().map(|v| Shared::new(v)).collect(),
             threads,
+            barrier: SpinBarrier::new(threads),
         }
     }
 
@@ -177,43 +366,81 @@ impl Views {
         self.layers.last().expect("at least one layer")
     }
 
-    /// Forward through every layer for the workspace rows `r0..r1`, whose input is already in
-    /// `x`. Writes those rows of every activation and of `z_out`.
+    /// The input of layer `l`: the batch or the layer below's output.
+    fn input(&self, l: usize) -> Shared<f32> {
+        if l == 0 {
+            self.x
+        } else {
+            self.acts[l - 1]
+        }
+    }
+
+    /// Forward through layer `l` for the rows `rows` and the neurons `cols` of the workspace,
+    /// whose input rows are ready.
     ///
     /// # Safety
-    /// The calling thread must own rows `r0..r1` of `x`, the activations and `z_out` (no other
-    /// thread touches them meanwhile), and no thread may write any weight or bias.
-    unsafe fn forward_rows(&self, r0: usize, r1: usize) {
-        let rows = r1 - r0;
-        let depth = self.layers.len();
-        for (l, layer) in self.layers.iter().enumerate() {
-            let (n_in, n_out) = (layer.inputs, layer.outputs);
-            // SAFETY: our rows of the layer's input (written by this thread: gather or the
-            // layer below) and the whole of W and b, which nobody writes (the contract).
-            let (input, w, b) = unsafe {
-                let input = if l == 0 { self.x } else { self.acts[l - 1] };
-                (
-                    input.slice(r0 * n_in, r1 * n_in),
-                    layer.w.slice(0, layer.w.len()),
-                    layer.b.slice(0, layer.b.len()),
-                )
-            };
-            if l + 1 < depth {
-                // SAFETY: our rows (the contract).
-                let z = unsafe { self.acts[l].slice_mut(r0 * n_out, r1 * n_out) };
-                products::forward(z, input, w, rows, n_in, n_out);
-                elementwise::bias_activation(layer.act, z, b);
-            } else {
-                // SAFETY: our rows (the contract); z_out and the output activation are distinct.
-                let (z, a) = unsafe {
-                    (
-                        self.z_out.slice_mut(r0 * n_out, r1 * n_out),
-                        self.acts[l].slice_mut(r0 * n_out, r1 * n_out),
-                    )
-                };
-                products::forward(z, input, w, rows, n_in, n_out);
-                elementwise::bias_output(layer.act, z, a, b);
+    /// The calling thread must own that block of the layer's output (and of `z_out` for the
+    /// output layer, which must be given whole rows); nobody may write the input rows or the
+    /// layer's parameters meanwhile.
+    unsafe fn forward_block(&self, l: usize, rows: (usize, usize), cols: (usize, usize)) {
+        let layer = &self.layers[l];
+        let (n_in, n_out) = (layer.inputs, layer.outputs);
+        let last = l + 1 == self.layers.len();
+        // SAFETY: the contract: our block of the output, the input rows and W, b read-only.
+        unsafe {
+            let input = self.input(l).mat(n_in, rows, (0, n_in));
+            let w = layer.w.mat(n_in, cols, (0, n_in));
+            let out = if last { self.z_out } else { self.acts[l] };
+            products::product(out.mat_mut(n_out, rows, cols), input, w.t(), None);
+            let bias = layer.b.slice(cols.0, cols.1);
+            for r in rows.0..rows.1 {
+                let z = out.slice_mut(r * n_out + cols.0, r * n_out + cols.1);
+                if last {
+                    let a = self.acts[l].slice_mut(r * n_out, (r + 1) * n_out);
+                    elementwise::bias_output(layer.act, z, a, bias);
+                } else {
+                    elementwise::bias_activation(layer.act, z, bias);
+                }
             }
+        }
+    }
+
+    /// Phase A of layer `l > 0`: `dz_{l−1} = (dz_l · W_l) ⊙ act'(a_{l−1})` for the rows `rows`
+    /// and the inputs `cols` of layer `l`.
+    ///
+    /// # Safety
+    /// The calling thread must own that block of `dz_{l−1}`; nobody may write the rows `rows`
+    /// of `dz_l`, that block of `a_{l−1}`, or `W_l` meanwhile.
+    unsafe fn input_grad_block(&self, l: usize, rows: (usize, usize), cols: (usize, usize)) {
+        let layer = &self.layers[l];
+        let (n_in, n_out) = (layer.inputs, layer.outputs);
+        let act_below = self.layers[l - 1].act;
+        // SAFETY: the contract.
+        unsafe {
+            let dz = self.dz[l].mat(n_out, rows, (0, n_out));
+            let w = layer.w.mat(n_in, (0, n_out), cols);
+            products::product(self.dz[l - 1].mat_mut(n_in, rows, cols), dz, w, None);
+            for r in rows.0..rows.1 {
+                let (s, e) = (r * n_in + cols.0, r * n_in + cols.1);
+                elementwise::activation_backward(
+                    act_below,
+                    self.dz[l - 1].slice_mut(s, e),
+                    self.acts[l - 1].slice(s, e),
+                );
+            }
+        }
+    }
+
+    /// Forward through every layer for the workspace rows `r0..r1`, all by this thread (the
+    /// evaluation path: no barriers).
+    ///
+    /// # Safety
+    /// The calling thread must own rows `r0..r1` of every buffer, whose input is in `x`, and
+    /// nobody may write the parameters.
+    unsafe fn forward_rows(&self, r0: usize, r1: usize) {
+        for (l, layer) in self.layers.iter().enumerate() {
+            // SAFETY: the contract.
+            unsafe { self.forward_block(l, (r0, r1), (0, layer.outputs)) };
         }
     }
 
@@ -224,27 +451,56 @@ impl Views {
         data: &Dataset,
         idx: &[u32],
         lr: f32,
-        barrier: &SpinBarrier,
         scratch: &mut Scratch,
+        clock: &mut Clock,
     ) -> OutputStats {
+        let barrier = &self.barrier;
         let batch = idx.len();
-        let (r0, r1) = split(batch, self.threads, t);
+        let threads = self.threads;
+        let mine = split(batch, threads, t);
+        let (r0, r1) = mine;
+        let all = (0, batch);
         let n_in = self.layers[0].inputs;
         let depth = self.layers.len();
         let top = self.top();
         let outputs = top.outputs;
 
-        // Rows r0..r1 of every row-wise buffer are this thread's until the barrier of the
-        // bottom layer; the previous batch ended with a barrier, so nobody reads them.
+        // The previous step ended with a barrier: every buffer is free.
         // SAFETY: our rows of x.
-        let x = unsafe { self.x.slice_mut(r0 * n_in, r1 * n_in) };
-        elementwise::gather(data, &idx[r0..r1], x);
+        elementwise::gather(data, &idx[r0..r1], unsafe {
+            self.x.slice_mut(r0 * n_in, r1 * n_in)
+        });
         let labels = &mut scratch.labels[..r1 - r0];
         for (l, &i) in labels.iter_mut().zip(&idx[r0..r1]) {
             *l = data.labels[i as usize];
         }
-        // SAFETY: our rows; weights are written only after the barriers below.
-        unsafe { self.forward_rows(r0, r1) };
+        clock.lap(Phase::Gather);
+
+        // Forward. A row-split layer needs only our rows of its input; a column-split one needs
+        // every row, so it waits for the layer below to be complete, and the layer above waits
+        // for it.
+        let mut input_complete = false;
+        for (l, layer) in self.layers.iter().enumerate() {
+            match layer.forward {
+                Split::Rows => {
+                    // SAFETY: our rows of the output; the input rows are ours or complete
+                    // (after the barrier below a column-split layer); no weight is written
+                    // before the backward pass.
+                    unsafe { self.forward_block(l, mine, (0, layer.outputs)) };
+                    clock.lap(Phase::Forward);
+                    input_complete = false;
+                }
+                Split::Columns => {
+                    if !input_complete {
+                        clock.wait(Phase::Forward, barrier);
+                    }
+                    // SAFETY: our neurons of the output for all rows; the input is complete.
+                    unsafe { self.forward_block(l, all, split(layer.outputs, threads, t)) };
+                    clock.wait(Phase::Forward, barrier);
+                    input_complete = true;
+                }
+            }
+        }
 
         // SAFETY: our rows of z_out, the output and the top dz.
         let stats = unsafe {
@@ -262,42 +518,48 @@ impl Views {
                 None,
             )
         };
+        clock.lap(Phase::Loss);
 
+        // Backward, top layer first. `dz_complete`: every row of dz_l is written.
+        let mut dz_complete = false;
         for l in (0..depth).rev() {
             let layer = &self.layers[l];
             let (n_in, n_out) = (layer.inputs, layer.outputs);
             if l > 0 {
-                // Phase A: our rows of dz_{l−1} = (dz_l · W_l) ⊙ act'(a_{l−1}).
-                let below = &self.layers[l - 1];
-                // SAFETY: our rows of dz_l (written by us), of a_{l−1} (read-only now) and of
-                // dz_{l−1} (ours); W_l is written only after the next barrier, and the other
-                // threads, in phase B of layer l + 1, write W_{l+1} and read dz_{l+1}, a_l.
-                unsafe {
-                    let dz = self.dz[l].slice(r0 * n_out, r1 * n_out);
-                    let w = layer.w.slice(0, layer.w.len());
-                    let a_below = self.acts[l - 1].slice(r0 * n_in, r1 * n_in);
-                    let dz_below = self.dz[l - 1].slice_mut(r0 * n_in, r1 * n_in);
-                    products::input_grad(dz_below, dz, w, r1 - r0, n_out, n_in);
-                    elementwise::activation_backward(below.act, dz_below, a_below);
+                // Phase A. W_l is written only after the next barrier; the other threads, in
+                // phase B of layer l + 1, write W_{l+1} and read dz_{l+1} and a_l.
+                match layer.input_grad {
+                    // SAFETY: our rows of dz_{l−1}; our rows of dz_l are ours or complete.
+                    Split::Rows => unsafe { self.input_grad_block(l, mine, (0, n_in)) },
+                    Split::Columns => {
+                        if !dz_complete {
+                            clock.wait(Phase::InputGrad, barrier);
+                        }
+                        // SAFETY: our inputs' columns of dz_{l−1}; dz_l is complete.
+                        unsafe { self.input_grad_block(l, all, split(n_in, threads, t)) }
+                    }
                 }
             }
-            barrier.wait();
+            clock.wait(Phase::InputGrad, barrier);
+            dz_complete = true;
             // Phase B: our neurons of W_l and b_l, from every row of dz_l and x_l.
-            let (j0, j1) = split(n_out, self.threads, t);
-            // SAFETY: all rows of dz_l and x_l, which nobody writes until the batch's last
+            let (j0, j1) = split(n_out, threads, t);
+            // SAFETY: all rows of dz_l and x_l, which nobody writes until the step's last
             // barrier (phase A of the layers below writes other dz buffers); our neurons' rows
             // of W_l and entries of b_l, which nobody else touches in this phase.
             unsafe {
+                let dz = self.dz[l].mat(n_out, all, (j0, j1));
+                let x = self.input(l).mat(n_in, all, (0, n_in));
+                let w = layer.w.mat_mut(n_in, (j0, j1), (0, n_in));
+                products::product(w, dz.t(), x, Some(-lr));
+                clock.lap(Phase::WeightSgd);
                 let dz = self.dz[l].slice(0, batch * n_out);
-                let input = if l == 0 { self.x } else { self.acts[l - 1] };
-                let x = input.slice(0, batch * n_in);
-                let w = layer.w.slice_mut(j0 * n_in, j1 * n_in);
                 let b = layer.b.slice_mut(j0, j1);
-                products::sgd_weights(w, dz, x, (j0, j1), batch, n_out, n_in, lr);
                 elementwise::sgd_bias(b, dz, j0, n_out, lr, &mut scratch.sums);
+                clock.lap(Phase::Bias);
             }
         }
-        barrier.wait();
+        clock.wait(Phase::Bias, barrier);
         stats
     }
 
@@ -345,6 +607,38 @@ impl Views {
     }
 }
 
+/// Checks what the products rely on: a valid spec, and weights and biases of the sizes the
+/// layers state, each layer taking the one below's outputs.
+fn check_shapes(params: &Params) -> Result<()> {
+    if params.layers.is_empty() {
+        return Err(Error::Shape {
+            op: "fast cpu",
+            msg: "a network with no layers".into(),
+        });
+    }
+    for (l, layer) in params.layers.iter().enumerate() {
+        let (i, o) = (layer.inputs, layer.outputs);
+        let below = if l == 0 {
+            i
+        } else {
+            params.layers[l - 1].outputs
+        };
+        if layer.weights.len() != i * o || layer.bias.len() != o || below != i {
+            return Err(Error::Shape {
+                op: "fast cpu",
+                msg: format!(
+                    "layer {}: {i} inputs (the layer below gives {below}), {o} outputs, but {} \
+                     weights and {} biases",
+                    l + 1,
+                    layer.weights.len(),
+                    layer.bias.len()
+                ),
+            });
+        }
+    }
+    params.spec().validate()
+}
+
 /// Runs `work(t, scratch_t)` on threads `0..scratch.len()`, thread 0 being the caller, and
 /// returns the results in thread order. A panic in any thread reaches the caller.
 fn on_threads<R: Send>(
@@ -373,50 +667,14 @@ impl Engine for FastCpu {
     }
 
     fn load_train_set(&mut self, data: &Dataset) -> Result<()> {
+        check_shapes(&self.params)?;
         check_fits(&self.params, data)?;
         self.train = Some(data.clone());
         Ok(())
     }
 
     fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> Result<()> {
-        let data = self
-            .train
-            .as_ref()
-            .ok_or_else(|| Error::bad_arg("train_steps", "called before load_train_set"))?;
-        if let Some(&bad) = order.iter().find(|&&i| i as usize >= data.len()) {
-            return Err(Error::bad_arg(
-                "train_steps",
-                format!(
-                    "sample {bad} is out of range: {} has {} samples",
-                    data.name,
-                    data.len()
-                ),
-            ));
-        }
-        if order.is_empty() {
-            return Ok(());
-        }
-        let batch = batch.clamp(1, order.len());
-        let threads = self.threads;
-        self.ws.ensure(&self.params, batch, threads);
-        let views = Views::new(&mut self.params, &mut self.ws, threads);
-        let barrier = SpinBarrier::new(threads);
-        let parts = on_threads(&mut self.ws.scratch, |t, scratch| {
-            let _poison = PoisonOnPanic(&barrier);
-            let mut total = OutputStats::default();
-            for idx in order.chunks(batch) {
-                let s = views.train_batch(t, data, idx, lr, &barrier, scratch);
-                total.loss_sum += s.loss_sum;
-                total.correct += s.correct;
-            }
-            total
-        });
-        for p in parts {
-            self.stats.loss_sum += p.loss_sum;
-            self.stats.correct += p.correct;
-        }
-        self.stats.samples += order.len() as u64;
-        Ok(())
+        self.run_steps(order, batch, lr, false).map(|_| ())
     }
 
     fn take_stats(&mut self) -> Result<Stats> {
@@ -424,13 +682,19 @@ impl Engine for FastCpu {
     }
 
     fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
+        check_shapes(&self.params)?;
         check_fits(&self.params, data)?;
         let threads = self.threads;
         self.ws.ensure(&self.params, MIN_ROWS, threads);
         let rows = self.ws.rows;
         let mut predictions = vec![0u32; data.len()];
         let preds = Shared::new(&mut predictions);
-        let views = Views::new(&mut self.params, &mut self.ws, threads);
+        let views = Views::new(
+            &mut self.params,
+            &mut self.ws,
+            threads,
+            self.column_split_min,
+        );
         let parts = on_threads(&mut self.ws.scratch, |t, _| {
             views.evaluate_part(t, data, preds, rows)
         });
@@ -444,12 +708,47 @@ impl Engine for FastCpu {
         })
     }
 
+    /// Times the phases of `steps` steps (at the last `train_steps` batch size and learning
+    /// rate, 128 and 0.01 before any) as thread 0 sees them, while the steps run as usual; the
+    /// parameters and stats are restored afterwards.
+    fn profile(&mut self, steps: usize) -> Result<Vec<FamilyTime>> {
+        let data = self
+            .train
+            .as_ref()
+            .ok_or_else(|| Error::bad_arg("profile", "called before load_train_set"))?;
+        let n = data.len().max(1);
+        let batch = self.last_batch.clamp(1, n);
+        let order: Vec<u32> = (0..steps * batch).map(|i| (i % n) as u32).collect();
+        let (saved_params, saved_stats) = (self.params.clone(), self.stats);
+        let seconds = self.run_steps(&order, batch, self.last_lr, true);
+        (self.params, self.stats) = (saved_params, saved_stats);
+        let seconds = seconds?;
+        // Multiply-adds of the three products over all the steps.
+        let macs = |layers: &mut dyn Iterator<Item = &crate::model::Layer>| {
+            layers.map(|l| (l.inputs * l.outputs) as f64).sum::<f64>() * order.len() as f64
+        };
+        let forward = macs(&mut self.params.layers.iter());
+        let input_grad = macs(&mut self.params.layers.iter().skip(1));
+        Ok(PHASES
+            .iter()
+            .map(|&(phase, name)| FamilyTime {
+                name: name.to_string(),
+                seconds: seconds[phase as usize],
+                flops: match phase {
+                    Phase::Forward | Phase::WeightSgd => 2.0 * forward,
+                    Phase::InputGrad => 2.0 * input_grad,
+                    _ => 0.0,
+                },
+            })
+            .collect())
+    }
+
     fn params(&mut self) -> Result<Params> {
         Ok(self.params.clone())
     }
 
     fn set_params(&mut self, params: &Params) -> Result<()> {
-        params.spec().validate()?;
+        check_shapes(params)?;
         if let Some(data) = &self.train {
             check_fits(params, data)?;
         }

@@ -38,6 +38,11 @@ fn assert_params_close(what: &str, got: &Params, want: &Params) {
 fn assert_stats_close(what: &str, got: Stats, want: Stats) {
     assert_eq!(got.samples, want.samples, "{what}: samples");
     assert_eq!(got.correct, want.correct, "{what}: correct");
+    assert_eq!(got.steps, want.steps, "{what}: steps");
+    assert_eq!(
+        got.nonfinite_step, want.nonfinite_step,
+        "{what}: first non-finite step"
+    );
     assert_close(
         &format!("{what}: loss sum"),
         &[got.loss_sum as f32],
@@ -48,7 +53,9 @@ fn assert_stats_close(what: &str, got: Stats, want: Stats) {
 }
 
 /// Trains both engines on `data` in `order`, `batch` at a time, then compares parameters,
-/// stats and evaluation (predictions identical, loss close).
+/// stats and evaluation (predictions identical, loss close). With several threads, both ways
+/// of sharing a layer are checked: by batch rows (the default on small layers) and by
+/// neurons/inputs (forced on every layer).
 fn compare(
     what: &str,
     params: &Params,
@@ -58,13 +65,37 @@ fn compare(
     lr: f32,
     threads: usize,
 ) {
+    compare_split(what, params, data, order, batch, lr, threads, None);
+    if threads > 1 {
+        compare_split(what, params, data, order, batch, lr, threads, Some(0));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compare_split(
+    what: &str,
+    params: &Params,
+    data: &Dataset,
+    order: &[u32],
+    batch: usize,
+    lr: f32,
+    threads: usize,
+    column_split_min: Option<usize>,
+) {
     let mut fast = FastCpu::with_threads(params.clone(), threads);
+    if let Some(min) = column_split_min {
+        fast = fast.with_column_split_min(min);
+    }
     let mut reference = CpuReference::new(params.clone());
     fast.load_train_set(data).unwrap();
     reference.load_train_set(data).unwrap();
     fast.train_steps(order, batch, lr).unwrap();
     reference.train_steps(order, batch, lr).unwrap();
-    let what = format!("{what} ({threads} threads)");
+    let split = match column_split_min {
+        Some(_) => ", split by columns",
+        None => "",
+    };
+    let what = format!("{what} ({threads} threads{split})");
     assert_params_close(&what, &fast.params().unwrap(), &reference.params().unwrap());
     assert_stats_close(
         &what,
@@ -241,6 +272,60 @@ fn circles_epoch_matches_reference() {
 }
 
 #[test]
+fn divergence_names_the_same_step() {
+    use Activation::*;
+    let p = params_for(&[4, 6, 3], &[Identity, Identity], Loss::Mse, 23);
+    let data = random_data(40, 4, 3, false, 24);
+    let order: Vec<u32> = (0..40).collect();
+    let mut fast = FastCpu::with_threads(p.clone(), 2);
+    let mut reference = CpuReference::new(p);
+    fast.load_train_set(&data).unwrap();
+    reference.load_train_set(&data).unwrap();
+    // One good call first, so that the step is counted across calls.
+    fast.train_steps(&order[..8], 4, 0.01).unwrap();
+    reference.train_steps(&order[..8], 4, 0.01).unwrap();
+    fast.train_steps(&order, 4, 1e4).unwrap();
+    reference.train_steps(&order, 4, 1e4).unwrap();
+    let (f, r) = (fast.take_stats().unwrap(), reference.take_stats().unwrap());
+    assert!(
+        r.nonfinite_step.is_some(),
+        "the reference should diverge: {r:?}"
+    );
+    assert_eq!(f.nonfinite_step, r.nonfinite_step);
+    assert_eq!((f.steps, f.samples), (r.steps, r.samples));
+}
+
+#[test]
+fn profile_times_phases_and_restores_state() {
+    use Activation::*;
+    let p = params_for(&[6, 5, 3], &[Relu, Softmax], Loss::Ce, 25);
+    let data = random_data(20, 6, 3, false, 26);
+    let mut fast = FastCpu::with_threads(p, 2);
+    assert!(fast.profile(2).is_err(), "profile before load_train_set");
+    fast.load_train_set(&data).unwrap();
+    fast.train_steps(&[0, 1, 2, 3, 4], 4, 0.1).unwrap();
+    let (params, stats) = (fast.params().unwrap(), fast.take_stats().unwrap());
+    fast.train_steps(&[5, 6], 4, 0.1).unwrap();
+    let families = fast.profile(3).unwrap();
+    assert!(families.iter().any(|f| f.name == "gather"), "{families:?}");
+    assert!(families.iter().all(|f| f.seconds >= 0.0), "{families:?}");
+    // 3 steps of 4 samples (the last batch size asked for): 12·(6·5 + 5·3) multiply-adds.
+    let forward = families
+        .iter()
+        .find(|f| f.name.starts_with("matmul forward"))
+        .unwrap();
+    assert_eq!(forward.flops, 2.0 * 12.0 * 45.0);
+    // The profiled steps leave no trace: the same stats and parameters as before them.
+    let after: Stats = fast.take_stats().unwrap();
+    assert_eq!((after.steps, after.samples), (1, 2));
+    let mut again = FastCpu::with_threads(params, 2);
+    again.load_train_set(&data).unwrap();
+    again.train_steps(&[5, 6], 4, 0.1).unwrap();
+    assert_eq!(fast.params().unwrap(), again.params().unwrap());
+    assert_eq!(stats.samples, 5);
+}
+
+#[test]
 fn evaluate_more_samples_than_the_workspace() {
     use Activation::*;
     let p = params_for(&[3, 5, 4], &[Relu, Softmax], Loss::Ce, 17);
@@ -278,6 +363,12 @@ fn set_params_and_errors() {
         fast.load_train_set(&random_data(5, 4, 2, false, 21))
             .is_err(),
         "wrong input size"
+    );
+    let mut broken = p.clone();
+    broken.layers[1].weights.pop();
+    assert!(
+        fast.set_params(&broken).is_err(),
+        "weights of the wrong size"
     );
     // Another shape: the workspace follows.
     let q = params_for(&[3, 9, 2], &[Tanh, Sigmoid], Loss::Mse, 22);
@@ -326,7 +417,9 @@ fn throughput() {
             best
         };
         let fast = run(&mut FastCpu::new(p.clone()), n, epochs);
-        let reference = run(&mut CpuReference::new(p.clone()), (4 * batch).min(n), 1);
+        // The reference's plain loops take seconds per wide batch: one or four batches.
+        let steps = if sizes[1] > 256 { 1 } else { 4 };
+        let reference = run(&mut CpuReference::new(p.clone()), steps * batch, 1);
         let numpy = numpy_samples_per_sec(&sizes, batch, n, epochs);
         let fast_again = run(&mut FastCpu::new(p.clone()), n, epochs);
         let name = sizes
@@ -335,8 +428,9 @@ fn throughput() {
             .collect::<Vec<_>>()
             .join("-");
         println!(
-            "{name} batch {batch}: fast {:.0} samples/s (again {:.0}), reference {:.0}, numpy {}",
+            "{name} batch {batch}: fast {:.0} samples/s ({:.0} GFLOP/s; again {:.0}), reference {:.0}, numpy {}",
             fast,
+            fast.max(fast_again) * train_flops(&sizes) / 1e9,
             fast_again,
             reference,
             numpy.map_or("n/a".into(), |v| format!(
@@ -345,6 +439,13 @@ fn throughput() {
             )),
         );
     }
+}
+
+/// Floating-point operations of one training sample: forward, weight gradient, and input
+/// gradient for every layer but the first, 2 per multiply-add.
+fn train_flops(sizes: &[usize]) -> f64 {
+    let macs: Vec<f64> = sizes.windows(2).map(|w| (w[0] * w[1]) as f64).collect();
+    2.0 * (3.0 * macs.iter().sum::<f64>() - macs[0])
 }
 
 /// The best epoch's samples/s of a plain float32 NumPy MLP (ReLU, softmax-CE, SGD), or None
@@ -416,4 +517,47 @@ print(best)
         return None;
     }
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+/// FastCpu alone for a few seconds on one of the throughput shapes, for profiling
+/// (`GPUNN_PROFILE_MODEL=wide` for 784-1024-1024-10 at batch 256, else 784-128-64-10 at 128;
+/// `GPUNN_THREADS` and `GPUNN_COLUMN_SPLIT_MIN` to try other settings):
+/// `perf record <test binary> cpu_fast::profile_fast --ignored --nocapture`.
+#[test]
+#[ignore]
+fn profile_fast() {
+    use Activation::*;
+    let wide = std::env::var("GPUNN_PROFILE_MODEL").is_ok_and(|m| m == "wide");
+    let (sizes, batch, epochs) = if wide {
+        (vec![784, 1024, 1024, 10], 256, 5)
+    } else {
+        (vec![784, 128, 64, 10], 128, 60)
+    };
+    let n = 6144;
+    let data = random_data(n, 784, 10, true, 1);
+    let acts = [vec![Relu; sizes.len() - 2], vec![Softmax]].concat();
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let params = params_for(&sizes, &acts, Loss::Ce, 2);
+    let mut fast = match env("GPUNN_THREADS") {
+        Some(t) => FastCpu::with_threads(params, t),
+        None => FastCpu::new(params),
+    };
+    if let Some(min) = env("GPUNN_COLUMN_SPLIT_MIN") {
+        fast = fast.with_column_split_min(min);
+    }
+    fast.load_train_set(&data).unwrap();
+    for e in 0..epochs {
+        let order = gpunn::train::epoch_order(n, 3, e);
+        let t = std::time::Instant::now();
+        fast.train_steps(&order, batch, 0.01).unwrap();
+        let rate = n as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "epoch {e}: {rate:.0} samples/s, {:.0} GFLOP/s",
+            rate * train_flops(&sizes) / 1e9
+        );
+    }
 }

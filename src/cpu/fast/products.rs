@@ -1,146 +1,158 @@
-//! The three matrix products of a dense layer on the `gemm` crate, expressed with row and
-//! column strides so that no transpose is ever materialised. All matrices are row-major.
+//! The matrix products of a dense layer on the `gemm` crate. Operands are strided views
+//! ([`MatRef`], [`MatMut`]), so a transpose is a swap of strides and a thread's block of a
+//! shared buffer is a pointer and its row stride: nothing is ever copied or transposed.
 //!
-//! `gemm::gemm` computes `dst = alpha·dst + beta·lhs·rhs` (note: alpha scales `dst`), reading
-//! `dst` only when `read_dst` is true; element (i, j) of an operand lives at
-//! `ptr + i·rs + j·cs`. Each worker thread calls it single-threaded on its own part of the
-//! batch or of the layer, so the products run with `Parallelism::None`.
+//! `gemm::gemm` computes `dst = alpha·dst + beta·lhs·rhs` (alpha scales `dst`), reading `dst`
+//! only when `read_dst` is true; element (i, j) of an operand lives at `ptr + i·rs + j·cs`.
+//! Each worker thread calls it single-threaded (`Parallelism::None`) on its own block.
 
 use gemm::Parallelism;
 
-/// Forward: `z = x · wᵀ`, overwriting `z`. `x` is `[m][k]` (m batch rows), `w` is `[n][k]`
-/// (weights `[out][in]`), `z` is `[m][n]`.
-pub fn forward(z: &mut [f32], x: &[f32], w: &[f32], m: usize, k: usize, n: usize) {
-    assert_eq!(z.len(), m * n, "forward: z is not [{m}][{n}]");
-    assert_eq!(x.len(), m * k, "forward: x is not [{m}][{k}]");
-    assert_eq!(w.len(), n * k, "forward: w is not [{n}][{k}]");
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: dst (i, j) = z[i·n + j], lhs (i, p) = x[i·k + p], rhs (p, j) = w[j·k + p]
-    // (wᵀ read through w's strides): every index is inside the slices checked above, and `z`
-    // is exclusively borrowed.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            z.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            x.as_ptr(),
-            1,
-            k as isize,
-            w.as_ptr(),
-            k as isize,
-            1,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+/// A read-only strided matrix view.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef {
+    ptr: *const f32,
+    pub rows: usize,
+    pub cols: usize,
+    rs: isize,
+    cs: isize,
 }
 
-/// Input gradient: `dx = dz · w`, overwriting `dx`. `dz` is `[m][k]` (k = the layer's
-/// outputs), `w` is `[k][n]` (weights `[out][in]`), `dx` is `[m][n]`.
-pub fn input_grad(dx: &mut [f32], dz: &[f32], w: &[f32], m: usize, k: usize, n: usize) {
-    assert_eq!(dx.len(), m * n, "input_grad: dx is not [{m}][{n}]");
-    assert_eq!(dz.len(), m * k, "input_grad: dz is not [{m}][{k}]");
-    assert_eq!(w.len(), k * n, "input_grad: w is not [{k}][{n}]");
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: dst (i, j) = dx[i·n + j], lhs (i, p) = dz[i·k + p], rhs (p, j) = w[p·n + j]:
-    // inside the slices checked above; `dx` is exclusively borrowed.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dx.as_mut_ptr(),
-            1,
-            n as isize,
-            false,
-            dz.as_ptr(),
-            1,
-            k as isize,
-            w.as_ptr(),
-            1,
-            n as isize,
-            0.0,
-            1.0,
-            false,
-            false,
-            false,
-            Parallelism::None,
-        );
-    }
+/// A writable strided matrix view.
+#[derive(Debug)]
+pub struct MatMut {
+    ptr: *mut f32,
+    pub rows: usize,
+    pub cols: usize,
+    rs: isize,
+    cs: isize,
 }
 
-/// Weight gradient fused with SGD, for the neurons `j0..j1` of a layer:
-/// `w[j0..j1] = w[j0..j1] − lr · dz[:, j0..j1]ᵀ · x`. The gradient never goes through memory.
-///
-/// `w_rows` is `[j1 − j0][inputs]` (those neurons' rows of the weights), `dz` is
-/// `[batch][outputs]`, `x` is the layer's input `[batch][inputs]`.
-#[allow(clippy::too_many_arguments)]
-pub fn sgd_weights(
-    w_rows: &mut [f32],
-    dz: &[f32],
-    x: &[f32],
-    (j0, j1): (usize, usize),
-    batch: usize,
-    outputs: usize,
-    inputs: usize,
-    lr: f32,
-) {
-    let m = j1 - j0;
+/// Rows `r0..r1` and columns `c0..c1` of a row-major `[len / width][width]` buffer starting at
+/// `ptr`: checks the block lies inside the buffer and returns its first element's offset.
+fn block_offset(
+    len: usize,
+    width: usize,
+    (r0, r1): (usize, usize),
+    (c0, c1): (usize, usize),
+) -> usize {
     assert!(
-        j0 <= j1 && j1 <= outputs,
-        "sgd_weights: neurons {j0}..{j1} of {outputs}"
+        r0 <= r1 && c0 <= c1 && c1 <= width,
+        "block {r0}..{r1} × {c0}..{c1} of width {width}"
+    );
+    assert!(
+        r1 * width <= len,
+        "block rows {r0}..{r1} of width {width} past a buffer of {len}"
+    );
+    r0 * width + c0
+}
+
+impl MatRef {
+    /// Rows `r0..r1`, columns `c0..c1` of the row-major buffer `ptr[..len]`, `width` wide.
+    ///
+    /// # Safety
+    /// `ptr[..len]` must be valid for reads while the view is used, and nobody may write the
+    /// block meanwhile.
+    pub unsafe fn block(
+        ptr: *const f32,
+        len: usize,
+        width: usize,
+        rows: (usize, usize),
+        cols: (usize, usize),
+    ) -> Self {
+        let off = block_offset(len, width, rows, cols);
+        MatRef {
+            // SAFETY: off ≤ len (checked), inside or one past the buffer.
+            ptr: unsafe { ptr.add(off) },
+            rows: rows.1 - rows.0,
+            cols: cols.1 - cols.0,
+            rs: width as isize,
+            cs: 1,
+        }
+    }
+
+    /// The transpose (no copy: the strides swap).
+    pub fn t(self) -> Self {
+        MatRef {
+            ptr: self.ptr,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+}
+
+impl MatMut {
+    /// Rows `r0..r1`, columns `c0..c1` of the row-major buffer `ptr[..len]`, `width` wide.
+    ///
+    /// # Safety
+    /// `ptr[..len]` must be valid for writes while the view is used, and nobody else may read
+    /// or write the block meanwhile.
+    pub unsafe fn block(
+        ptr: *mut f32,
+        len: usize,
+        width: usize,
+        rows: (usize, usize),
+        cols: (usize, usize),
+    ) -> Self {
+        let off = block_offset(len, width, rows, cols);
+        MatMut {
+            // SAFETY: off ≤ len (checked), inside or one past the buffer.
+            ptr: unsafe { ptr.add(off) },
+            rows: rows.1 - rows.0,
+            cols: cols.1 - cols.0,
+            rs: width as isize,
+            cs: 1,
+        }
+    }
+}
+
+/// `dst = lhs · rhs` (overwriting `dst`), or with `accumulate = Some(scale)`,
+/// `dst = dst + scale · lhs · rhs`.
+pub fn product(dst: MatMut, lhs: MatRef, rhs: MatRef, accumulate: Option<f32>) {
+    assert_eq!(
+        dst.rows, lhs.rows,
+        "product: dst has {} rows, lhs {}",
+        dst.rows, lhs.rows
     );
     assert_eq!(
-        w_rows.len(),
-        m * inputs,
-        "sgd_weights: w_rows is not [{m}][{inputs}]"
+        dst.cols, rhs.cols,
+        "product: dst has {} columns, rhs {}",
+        dst.cols, rhs.cols
     );
     assert_eq!(
-        dz.len(),
-        batch * outputs,
-        "sgd_weights: dz is not [{batch}][{outputs}]"
+        lhs.cols, rhs.rows,
+        "product: lhs has {} columns, rhs {} rows",
+        lhs.cols, rhs.rows
     );
-    assert_eq!(
-        x.len(),
-        batch * inputs,
-        "sgd_weights: x is not [{batch}][{inputs}]"
-    );
-    if m == 0 || batch == 0 {
+    if dst.rows == 0 || dst.cols == 0 {
         return;
     }
-    // SAFETY: dst (i, j) = w_rows[i·inputs + j]; lhs (i, p) = dz[p·outputs + j0 + i] (dzᵀ read
-    // through dz's strides, columns j0..j1 only), at most (batch−1)·outputs + j1 − 1 < dz.len();
-    // rhs (p, j) = x[p·inputs + j]. All inside the slices checked above; `w_rows` is
-    // exclusively borrowed.
+    let (read_dst, beta) = match accumulate {
+        Some(scale) => (true, scale),
+        None => (false, 1.0),
+    };
+    // SAFETY: the views were made by `block`/`of`, which checked that every element they
+    // address lies in their buffers and whose callers vouched for access; the shapes agree
+    // (checked above), so gemm addresses only elements of the three views.
     unsafe {
         gemm::gemm(
-            m,
-            inputs,
-            batch,
-            w_rows.as_mut_ptr(),
-            1,
-            inputs as isize,
-            true,
-            dz.as_ptr().add(j0),
-            outputs as isize,
-            1,
-            x.as_ptr(),
-            1,
-            inputs as isize,
+            dst.rows,
+            dst.cols,
+            lhs.cols,
+            dst.ptr,
+            dst.cs,
+            dst.rs,
+            read_dst,
+            lhs.ptr,
+            lhs.cs,
+            lhs.rs,
+            rhs.ptr,
+            rhs.cs,
+            rhs.rs,
             1.0,
-            -lr,
+            beta,
             false,
             false,
             false,

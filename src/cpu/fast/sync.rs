@@ -7,6 +7,7 @@
 //! [`Shared`] hands out slices from a raw pointer and each call site states why its slice is not
 //! written by anyone else while it lives.
 
+use super::products::{MatMut, MatRef};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A barrier for a handful of threads that meet every few tens of microseconds: it spins
@@ -104,10 +105,6 @@ impl<T> Shared<T> {
         }
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// `[start, end)` for reading.
     ///
     /// # Safety
@@ -137,6 +134,31 @@ impl<T> Shared<T> {
         );
         // SAFETY: in bounds (checked above); exclusive (the caller's contract).
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), end - start) }
+    }
+}
+
+impl Shared<f32> {
+    /// Rows `r0..r1`, columns `c0..c1` of the buffer seen as `[len / width][width]`, for reading.
+    ///
+    /// # Safety
+    /// As [`Shared::slice`], for every element of the block.
+    pub unsafe fn mat(&self, width: usize, rows: (usize, usize), cols: (usize, usize)) -> MatRef {
+        // SAFETY: the caller's contract; `block` checks the bounds.
+        unsafe { MatRef::block(self.ptr, self.len, width, rows, cols) }
+    }
+
+    /// The same block for writing.
+    ///
+    /// # Safety
+    /// As [`Shared::slice_mut`], for every element of the block.
+    pub unsafe fn mat_mut(
+        &self,
+        width: usize,
+        rows: (usize, usize),
+        cols: (usize, usize),
+    ) -> MatMut {
+        // SAFETY: the caller's contract; `block` checks the bounds.
+        unsafe { MatMut::block(self.ptr, self.len, width, rows, cols) }
     }
 }
 
