@@ -10,7 +10,7 @@ use gpunn::engine::Engine;
 use gpunn::gpu::GpuEngine;
 use gpunn::metrics::{self, ConfusionMatrix};
 use gpunn::model::{parse_sizes, Activation, Init, Loss, MlpSpec, Params};
-use gpunn::train::{self, EpochRecord, Observer, TrainConfig};
+use gpunn::train::{self, EpochRecord, LrSchedule, Observer, TrainConfig};
 use gpunn::{digit, plots};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -109,7 +109,11 @@ struct TrainArgs {
     /// Learning rate [default: 0.1 for images, 0.5 for the synthetic sets].
     #[arg(long)]
     lr: Option<f32>,
-    /// Samples per SGD step [default: 128 for images, 32 for the synthetic sets].
+    /// Learning-rate schedule: constant, or cosine (decays to 0 over the epochs) [default:
+    /// cosine for images, constant for the synthetic sets].
+    #[arg(long)]
+    lr_schedule: Option<String>,
+    /// Samples per SGD step [default: 32].
     #[arg(long)]
     batch_size: Option<usize>,
     /// [default: 10 for images, 100 for the synthetic sets]
@@ -433,6 +437,8 @@ struct RunState {
     digits: Option<String>,
     seed: u64,
     lr: f32,
+    #[serde(default = "constant_schedule")]
+    schedule: LrSchedule,
     batch_size: usize,
     val_split: f32,
     early_stopping: Option<usize>,
@@ -442,6 +448,10 @@ struct RunState {
     epochs: usize,
     /// Every epoch run so far, resumed ones included.
     history: Vec<EpochRecord>,
+}
+
+fn constant_schedule() -> LrSchedule {
+    LrSchedule::Constant
 }
 
 /// Saves the checkpoint after every good epoch.
@@ -556,6 +566,9 @@ fn resume(a: &mut TrainArgs) -> Result<Option<(Params, RunState)>> {
     a.digits = state.digits.clone();
     a.seed = state.seed;
     a.lr = a.lr.or(Some(state.lr));
+    if a.lr_schedule.is_none() {
+        a.lr_schedule = Some(format!("{:?}", state.schedule).to_lowercase());
+    }
     a.batch_size = Some(state.batch_size);
     a.val_split = Some(state.val_split);
     a.early_stopping = a.early_stopping.or(state.early_stopping);
@@ -644,8 +657,13 @@ fn cmd_train(mut a: TrainArgs) -> Result<()> {
     };
     let cfg = TrainConfig {
         epochs: a.epochs.unwrap_or(if images { 10 } else { 100 }),
-        batch_size: a.batch_size.unwrap_or(if images { 128 } else { 32 }),
+        batch_size: a.batch_size.unwrap_or(32),
         lr: a.lr.unwrap_or(if images { 0.1 } else { 0.5 }),
+        schedule: match &a.lr_schedule {
+            Some(s) => parse_flag("--lr-schedule", s)?,
+            None if images => LrSchedule::Cosine,
+            None => LrSchedule::Constant,
+        },
         seed: a.seed,
         early_stopping: a.early_stopping,
         steps_per_chunk: 32,
@@ -706,6 +724,7 @@ fn cmd_train(mut a: TrainArgs) -> Result<()> {
             digits: a.digits.clone(),
             seed: a.seed,
             lr: cfg.lr,
+            schedule: cfg.schedule,
             batch_size: cfg.batch_size,
             val_split,
             early_stopping: cfg.early_stopping,

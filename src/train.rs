@@ -9,12 +9,50 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::time::Instant;
 
+/// How the learning rate changes over the epochs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LrSchedule {
+    /// The same rate every epoch.
+    Constant,
+    /// Cosine decay from the rate to 0 over the run: epoch `e` of `E` uses
+    /// `lr · ½(1 + cos(π·(e−1)/E))`.
+    Cosine,
+}
+
+impl LrSchedule {
+    /// The rate of epoch `epoch` (1-based) of `epochs`.
+    pub fn rate(self, lr: f32, epoch: usize, epochs: usize) -> f32 {
+        match self {
+            LrSchedule::Constant => lr,
+            LrSchedule::Cosine => {
+                let t = (epoch.saturating_sub(1)) as f64 / epochs.max(1) as f64;
+                (lr as f64 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())) as f32
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for LrSchedule {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "constant" | "none" => Ok(LrSchedule::Constant),
+            "cosine" | "cos" => Ok(LrSchedule::Cosine),
+            _ => Err(format!(
+                "unknown schedule '{s}' (expected constant or cosine)"
+            )),
+        }
+    }
+}
+
 /// How to train.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub lr: f32,
+    pub schedule: LrSchedule,
     /// Seeds the per-epoch shuffles (epoch `e` uses a stream derived from `seed` and `e`, so a
     /// resumed run shuffles exactly like an uninterrupted one).
     pub seed: u64,
@@ -35,6 +73,7 @@ impl Default for TrainConfig {
             epochs: 10,
             batch_size: 128,
             lr: 0.1,
+            schedule: LrSchedule::Constant,
             seed: 42,
             early_stopping: None,
             steps_per_chunk: 32,
@@ -134,8 +173,9 @@ pub fn train(
         let start = Instant::now();
         let order = epoch_order(train.len(), cfg.seed, epoch);
         let mut done = 0;
+        let lr = cfg.schedule.rate(cfg.lr, epoch, cfg.epochs);
         for part in order.chunks(chunk) {
-            engine.train_steps(part, cfg.batch_size, cfg.lr)?;
+            engine.train_steps(part, cfg.batch_size, lr)?;
             done += part.len();
             observer.progress(epoch, done, order.len());
         }

@@ -7,10 +7,20 @@
 //! | `NN` | A `[M][K]`, B `[K][N]` | A·B | input gradient, dX = dZ·W |
 //! | `TN` | A `[K][M]`, B `[K][N]` | Aᵀ·B | weight gradient, dW = dZᵀ·X |
 //!
-//! Layout, epilogue and tile sizes are `const`s generated into the shader source, so each
-//! pipeline is specialised and its branches fold away. Pipelines are compiled on first use and
-//! cached; bind groups are built once per call site by [`MatmulKernels::prepare`], and
-//! [`MatmulKernels::encode`] only records a dispatch.
+//! Two kernels compute them ([`MatmulKernel`]), chosen from the adapter by
+//! [`MatmulConfig::for_adapter`]:
+//! - **tiled** (shaders/matmul.wgsl), for real GPUs: a workgroup stages tiles of A and B in
+//!   shared memory, each thread keeps a register block of C;
+//! - **subgroup** (shaders/matmul_subgroup.wgsl), for CPU-type adapters (lavapipe): one 8-lane
+//!   subgroup per workgroup owns a block of C in registers, reads B as vec4 rows and shares A
+//!   through `subgroupBroadcast`; without `Features::SUBGROUP` the same kernel reads A directly
+//!   (**register**). On lavapipe this is 10-15× faster than the tiles (see the file's header).
+//!
+//! Layout, epilogue, tile sizes and operand alignment are `const`s generated into the shader
+//! source, so each pipeline is specialised and its branches fold away; the subgroup kernel's
+//! source is also unrolled from its template ([`expand_template`]). Pipelines are compiled on
+//! first use and cached; bind groups are built once per call site by [`MatmulKernels::prepare`],
+//! and [`MatmulKernels::encode`] only records a dispatch.
 
 use super::context::{BindingKind, GpuContext};
 use crate::error::{Error, Result};
@@ -20,6 +30,7 @@ use std::sync::{Arc, Mutex};
 
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
 const MATMUL_WGSL: &str = include_str!("../../shaders/matmul.wgsl");
+const MATMUL_SUBGROUP_WGSL: &str = include_str!("../../shaders/matmul_subgroup.wgsl");
 
 /// Which operands are transposed (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -98,11 +109,32 @@ impl Epilogue {
     }
 }
 
+/// Which kernel of the family runs the products.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulKernel {
+    /// shaders/matmul.wgsl: tiles of A and B staged in shared memory, a register block of C per
+    /// thread. For real GPUs.
+    Tiled,
+    /// shaders/matmul_subgroup.wgsl: one 8-lane subgroup per workgroup, no shared memory, A shared
+    /// by `subgroupBroadcast`, B read as vec4. For CPU-type adapters with `Features::SUBGROUP`
+    /// and subgroups of at least 8 lanes.
+    Subgroup,
+    /// The same kernel with every lane reading A itself: for CPU-type adapters without subgroups
+    /// (lavapipe through GL).
+    Register,
+}
+
 /// Tile sizes of the kernel. One workgroup computes a `tile_m × tile_n` block of C with
 /// `(tile_m / reg_m) × (tile_n / reg_n)` threads, each holding a `reg_m × reg_n` block of C in
-/// registers; K advances `tile_k` at a time through shared memory.
+/// registers.
+///
+/// - [`MatmulKernel::Tiled`]: K advances `tile_k` at a time through shared memory.
+/// - [`MatmulKernel::Subgroup`] and [`MatmulKernel::Register`]: 8 threads per workgroup
+///   (`tile_n = 8 · reg_n`, `tile_m = reg_m`), `reg_n` a multiple of 4 (vec4 columns), and
+///   `tile_k = 8`: K advances one k-step per lane, the block that one round of broadcasts covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MatmulConfig {
+    pub kernel: MatmulKernel,
     pub tile_m: u32,
     pub tile_n: u32,
     pub tile_k: u32,
@@ -118,6 +150,7 @@ impl MatmulConfig {
     /// so several workgroups stay resident per SM/CU. Bigger blocks would leave MNIST-sized
     /// products (e.g. 128×784×128) with too few workgroups to fill a GPU.
     pub const GPU: MatmulConfig = MatmulConfig {
+        kernel: MatmulKernel::Tiled,
         tile_m: 64,
         tile_n: 64,
         tile_k: 16,
@@ -125,15 +158,38 @@ impl MatmulConfig {
         reg_n: 4,
     };
 
-    /// For CPU-type adapters (lavapipe): there each invocation is one SIMD lane and shared memory
-    /// is ordinary cache, so what should pay is FMAs per load, i.e. a big register block (8×8: 64
-    /// FMAs per 16 shared loads) with few threads (8×4 = 32, four 8-lane SIMD rows) so that a
-    /// barrier costs little; 32-row blocks keep more workgroups for llvmpipe's worker threads at
-    /// small batches. Measured on lavapipe (2 cores, `matmul_gflops_by_config`), this and
-    /// [`MatmulConfig::GPU`] both reach ~2.6 GFLOP/s and 16×16×16 with 2×2 reaches 1.4: this
-    /// kernel is bound by per-lane shared/global loads there, whatever the tile. A lavapipe-fast
-    /// kernel needs another shape (vec4 loads, subgroup broadcast; see WGPU-NOTES.md).
-    pub const SOFTWARE: MatmulConfig = MatmulConfig {
+    /// For CPU-type adapters with subgroups (lavapipe on Vulkan): a 32×32 block of C per 8-lane
+    /// workgroup, each lane 32 rows × 4 columns (32 vec4 accumulators). Per 8 k-steps a lane does
+    /// 256 vec4 FMAs for 32 loads of A (broadcast to all lanes) and 8 vec4 loads of B. Measured on
+    /// lavapipe (2 cores, `matmul_gflops_by_config`): ~30-38 GFLOP/s at 128×784×128 in every
+    /// layout, against ~2.6 for the tiled kernel. 32×64 blocks are as fast on the big products
+    /// and halve the workgroups of the small ones; 16×64 and 64×32 are slower.
+    pub const SUBGROUP: MatmulConfig = MatmulConfig {
+        kernel: MatmulKernel::Subgroup,
+        tile_m: 32,
+        tile_n: 32,
+        tile_k: 8,
+        reg_m: 32,
+        reg_n: 4,
+    };
+
+    /// For CPU-type adapters without subgroups: the subgroup kernel's shape, A read by every
+    /// lane (vec4 along its rows where aligned).
+    pub const REGISTER: MatmulConfig = MatmulConfig {
+        kernel: MatmulKernel::Register,
+        tile_m: 32,
+        tile_n: 32,
+        tile_k: 8,
+        reg_m: 32,
+        reg_n: 4,
+    };
+
+    /// The tiled kernel shaped for CPU-type adapters: 8×8 registers (64 FMAs per 16 shared loads)
+    /// with few threads (8×4 = 32). Measured on lavapipe it reaches ~2.6 GFLOP/s like
+    /// [`MatmulConfig::GPU`]: the tiled kernel is bound by per-lane shared and global loads there,
+    /// whatever the tile. Kept as a tested alternative with rectangular tiles and big registers.
+    pub const TILED_WIDE: MatmulConfig = MatmulConfig {
+        kernel: MatmulKernel::Tiled,
         tile_m: 32,
         tile_n: 64,
         tile_k: 16,
@@ -141,32 +197,40 @@ impl MatmulConfig {
         reg_n: 8,
     };
 
-    /// A configuration that suits `ctx`'s adapter and fits its limits.
-    pub fn for_adapter(ctx: &GpuContext) -> MatmulConfig {
-        let preferred = if ctx.is_software() {
-            MatmulConfig::SOFTWARE
-        } else {
-            MatmulConfig::GPU
-        };
-        [
-            preferred,
-            MatmulConfig::GPU,
-            MatmulConfig::SOFTWARE,
-            MatmulConfig::SMALL,
-        ]
-        .into_iter()
-        .find(|c| c.check(&ctx.limits).is_ok())
-        .unwrap_or(MatmulConfig::SMALL)
-    }
-
     /// The fallback that fits the WebGPU minimum limits with room to spare.
     pub const SMALL: MatmulConfig = MatmulConfig {
+        kernel: MatmulKernel::Tiled,
         tile_m: 16,
         tile_n: 16,
         tile_k: 16,
         reg_m: 2,
         reg_n: 2,
     };
+
+    /// Every preset, for tests and benchmarks.
+    pub const PRESETS: [MatmulConfig; 5] = [
+        MatmulConfig::GPU,
+        MatmulConfig::SUBGROUP,
+        MatmulConfig::REGISTER,
+        MatmulConfig::TILED_WIDE,
+        MatmulConfig::SMALL,
+    ];
+
+    /// A configuration that suits `ctx`'s adapter and that it supports: the subgroup kernel on
+    /// CPU-type adapters (the register kernel where subgroups are missing), the tiled kernel on
+    /// GPUs.
+    pub fn for_adapter(ctx: &GpuContext) -> MatmulConfig {
+        let preferred = if ctx.is_software() {
+            [MatmulConfig::SUBGROUP, MatmulConfig::REGISTER]
+        } else {
+            [MatmulConfig::GPU, MatmulConfig::GPU]
+        };
+        preferred
+            .into_iter()
+            .chain([MatmulConfig::GPU, MatmulConfig::SMALL])
+            .find(|c| c.supported(ctx).is_ok())
+            .unwrap_or(MatmulConfig::SMALL)
+    }
 
     /// Threads per workgroup, (x, y) = (tile_n / reg_n, tile_m / reg_m).
     pub fn workgroup_size(&self) -> (u32, u32) {
@@ -175,10 +239,13 @@ impl MatmulConfig {
 
     /// Bytes of workgroup (shared) memory the kernel declares.
     pub fn shared_bytes(&self) -> u32 {
-        4 * self.tile_k * ((self.tile_m + 1) + (self.tile_n + 1))
+        match self.kernel {
+            MatmulKernel::Tiled => 4 * self.tile_k * ((self.tile_m + 1) + (self.tile_n + 1)),
+            MatmulKernel::Subgroup | MatmulKernel::Register => 0,
+        }
     }
 
-    /// Checks divisibility and the adapter's workgroup limits.
+    /// Checks the shape rules of the kernel and the adapter's workgroup limits.
     pub fn check(&self, limits: &wgpu::Limits) -> Result<()> {
         let bad = |msg: String| Err(Error::bad_arg("matmul config", format!("{self:?}: {msg}")));
         if [
@@ -194,6 +261,16 @@ impl MatmulConfig {
         }
         if !self.tile_m.is_multiple_of(self.reg_m) || !self.tile_n.is_multiple_of(self.reg_n) {
             return bad("tile_m and tile_n must be multiples of reg_m and reg_n".into());
+        }
+        if self.kernel != MatmulKernel::Tiled {
+            if self.workgroup_size() != (8, 1) || self.tile_k != 8 {
+                return bad(
+                    "this kernel needs tile_n = 8·reg_n, tile_m = reg_m and tile_k = 8".into(),
+                );
+            }
+            if !self.reg_n.is_multiple_of(4) || !self.reg_m.is_multiple_of(4) {
+                return bad("this kernel needs reg_m and reg_n to be multiples of 4".into());
+            }
         }
         let (x, y) = self.workgroup_size();
         if x > limits.max_compute_workgroup_size_x
@@ -216,10 +293,104 @@ impl MatmulConfig {
         }
         Ok(())
     }
+
+    /// [`MatmulConfig::check`] against `ctx`'s limits, and for [`MatmulKernel::Subgroup`] the
+    /// device's subgroups: the feature, and at least 8 lanes so that the 8 invocations of a
+    /// workgroup form one subgroup.
+    pub fn supported(&self, ctx: &GpuContext) -> Result<()> {
+        self.check(&ctx.limits)?;
+        if self.kernel == MatmulKernel::Subgroup {
+            if !ctx.has_subgroups() {
+                return Err(Error::bad_arg(
+                    "matmul config",
+                    format!("{self:?}: the device has no subgroup operations"),
+                ));
+            }
+            if ctx.info.subgroup_min_size < 8 {
+                return Err(Error::bad_arg(
+                    "matmul config",
+                    format!(
+                        "{self:?}: subgroups may have {} lanes, the kernel needs 8 in one",
+                        ctx.info.subgroup_min_size
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
-/// The WGSL source of one specialisation: common.wgsl + generated consts + matmul.wgsl.
-pub fn shader_source(cfg: &MatmulConfig, trans: Trans, epilogue: Epilogue) -> String {
+/// One specialisation of a kernel: what is generated into its source besides the config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Variant {
+    trans: Trans,
+    epilogue: Epilogue,
+    /// A is bound as `array<vec4<f32>>` (its rows are whole vec4s).
+    a_vec4: bool,
+    /// B is bound as `array<vec4<f32>>`.
+    b_vec4: bool,
+}
+
+impl Variant {
+    /// The variant `cfg` runs for an `m×k×n` product: vec4 operands where the kernel reads them
+    /// as vec4 and their rows are 16-byte aligned (the bindings start at offset 0).
+    fn new(cfg: &MatmulConfig, trans: Trans, epilogue: Epilogue, m: u32, k: u32, n: u32) -> Self {
+        let (a_vec4, b_vec4) = match cfg.kernel {
+            MatmulKernel::Tiled => (false, false),
+            // A [K][M] is read along M (4 rows per vec4); A [M][K] along K, which only the
+            // register kernel does (the subgroup kernel spreads k over the lanes).
+            kernel => (
+                if trans.a_km() {
+                    m.is_multiple_of(4)
+                } else {
+                    kernel == MatmulKernel::Register && k.is_multiple_of(4)
+                },
+                if trans.b_nk() {
+                    k.is_multiple_of(4)
+                } else {
+                    n.is_multiple_of(4)
+                },
+            ),
+        };
+        Variant {
+            trans,
+            epilogue,
+            a_vec4,
+            b_vec4,
+        }
+    }
+
+    fn label(&self, cfg: &MatmulConfig) -> String {
+        let kernel = match cfg.kernel {
+            MatmulKernel::Tiled => "",
+            MatmulKernel::Subgroup => "_subgroup",
+            MatmulKernel::Register => "_register",
+        };
+        let vec = |v: bool| if v { "4" } else { "1" };
+        format!(
+            "matmul{kernel}_{}_{}_a{}b{}",
+            self.trans.name(),
+            self.epilogue.name(),
+            vec(self.a_vec4),
+            vec(self.b_vec4)
+        )
+    }
+}
+
+/// The WGSL source of one specialisation for operands whose rows are 16-byte aligned (M, K and
+/// N multiples of 4): common.wgsl + generated consts + the kernel's file (unrolled for the
+/// subgroup and register kernels).
+pub fn shader_source(cfg: &MatmulConfig, trans: Trans, epilogue: Epilogue) -> Result<String> {
+    variant_source(cfg, &Variant::new(cfg, trans, epilogue, 4, 4, 4))
+}
+
+fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> {
+    let Variant {
+        trans,
+        epilogue,
+        a_vec4,
+        b_vec4,
+    } = *v;
     let extra = match epilogue.extra_kind() {
         Some(BindingKind::ReadWrite) => {
             "@group(0) @binding(4) var<storage, read_write> extra: array<f32>; // gradient [M][N]\n\
@@ -230,9 +401,8 @@ pub fn shader_source(cfg: &MatmulConfig, trans: Trans, epilogue: Epilogue) -> St
              fn store_extra(i: u32, v: f32) {} // extra is read-only in this specialisation\n"
         }
     };
-    format!(
-        "{COMMON_WGSL}\n\
-         // ---- generated by src/gpu/matmul.rs: {trans:?}, {epilogue:?}, {cfg:?}\n\
+    let consts = format!(
+        "// ---- generated by src/gpu/matmul.rs: {trans:?}, {epilogue:?}, {cfg:?}, A vec4 {a_vec4}, B vec4 {b_vec4}\n\
          const TILE_M: u32 = {}u;\n\
          const TILE_N: u32 = {}u;\n\
          const TILE_K: u32 = {}u;\n\
@@ -242,9 +412,7 @@ pub fn shader_source(cfg: &MatmulConfig, trans: Trans, epilogue: Epilogue) -> St
          const B_NK: bool = {};\n\
          const EPILOGUE: u32 = {}u;\n\
          const STORE_GRAD: bool = {};\n\
-         {extra}\
-         // ---- end of generated part\n\n\
-         {MATMUL_WGSL}",
+         {extra}",
         cfg.tile_m,
         cfg.tile_n,
         cfg.tile_k,
@@ -254,7 +422,314 @@ pub fn shader_source(cfg: &MatmulConfig, trans: Trans, epilogue: Epilogue) -> St
         trans.b_nk(),
         epilogue.id(),
         epilogue.store_grad(),
+    );
+    if cfg.kernel == MatmulKernel::Tiled {
+        return Ok(format!(
+            "{COMMON_WGSL}\n{consts}// ---- end of generated part\n\n{MATMUL_WGSL}"
+        ));
+    }
+    // An operand bound as vec4 still gets a scalar loader (and the reverse) so that the
+    // kernel's not-taken const branches compile; they are never called.
+    let operand = |name: &str, what: &str, vec4: bool| {
+        if vec4 {
+            format!(
+                "@group(0) @binding({}) var<storage, read> {name}: array<vec4<f32>>; // {what}, as vec4\n\
+                 const {}_VEC4: bool = true;\n\
+                 fn load_{name}4(i: u32) -> vec4<f32> {{ return {name}[i]; }}\n\
+                 fn load_{name}(i: u32) -> f32 {{ return {name}[i / 4u][i % 4u]; }}\n",
+                if name == "a" { 1 } else { 2 },
+                name.to_uppercase(),
+            )
+        } else {
+            format!(
+                "@group(0) @binding({}) var<storage, read> {name}: array<f32>; // {what}\n\
+                 const {}_VEC4: bool = false;\n\
+                 fn load_{name}(i: u32) -> f32 {{ return {name}[i]; }}\n\
+                 fn load_{name}4(i: u32) -> vec4<f32> {{ return vec4({name}[4u * i], {name}[4u * i + 1u], {name}[4u * i + 2u], {name}[4u * i + 3u]); }}\n",
+                if name == "a" { 1 } else { 2 },
+                name.to_uppercase(),
+            )
+        }
+    };
+    let a_what = if trans.a_km() { "[K][M]" } else { "[M][K]" };
+    let b_what = if trans.b_nk() { "[N][K]" } else { "[K][N]" };
+    let subgroup = cfg.kernel == MatmulKernel::Subgroup;
+    let body = expand_template(
+        MATMUL_SUBGROUP_WGSL,
+        |name| match name {
+            "TILE_M" => Some(cfg.tile_m),
+            "REG_N" => Some(cfg.reg_n),
+            "COLS" => Some(cfg.reg_n / 4),
+            "QUADS" => Some(cfg.tile_m / 4),
+            _ => None,
+        },
+        |flag| match flag {
+            "SUBGROUP" => Some(subgroup),
+            "A_KM" => Some(trans.a_km()),
+            "B_NK" => Some(trans.b_nk()),
+            "A_VEC4" => Some(a_vec4),
+            "B_VEC4" => Some(b_vec4),
+            "STORE" => Some(epilogue == Epilogue::Store),
+            "BIAS_ACT" => Some(epilogue == Epilogue::BiasAct),
+            "ACT_GRAD" => Some(epilogue == Epilogue::ActGrad),
+            "SGD" => Some(matches!(epilogue, Epilogue::Sgd { .. })),
+            "STORE_GRAD" => Some(epilogue.store_grad()),
+            _ => None,
+        },
     )
+    .map_err(|e| Error::Gpu(format!("expanding shaders/matmul_subgroup.wgsl: {e}")))?;
+    Ok(format!(
+        "{COMMON_WGSL}\n{consts}{}{}// ---- end of generated part\n\n{body}",
+        operand("a", a_what, a_vec4),
+        operand("b", b_what, b_vec4),
+    ))
+}
+
+/// Expands the template directives of a WGSL file (see shaders/matmul_subgroup.wgsl):
+/// `// @for v in 0..N` … `// @end` repeats its lines for v = 0..N-1, where N is a number or a
+/// name that `consts` knows; `// @if COND` … [`// @else` …] `// @end` keeps one branch, COND
+/// being names that `flags` knows joined by `&&` and `||`, each maybe negated by `!`; `${expr}`
+/// becomes the value of an integer expression over the loop variables in
+/// scope (`+ - * / %`, parentheses), except in comment lines. Directives must be alone on their
+/// line.
+pub fn expand_template(
+    src: &str,
+    consts: impl Fn(&str) -> Option<u32>,
+    flags: impl Fn(&str) -> Option<bool>,
+) -> std::result::Result<String, String> {
+    let lines: Vec<&str> = src.lines().collect();
+    let mut out = String::with_capacity(src.len() * 8);
+    let mut vars = Vec::new();
+    let end = expand_lines(&lines, 0, &consts, &flags, &mut vars, &mut out)?;
+    match end {
+        (i, None) if i == lines.len() => Ok(out),
+        (i, _) => Err(format!("line {}: unmatched {}", i + 1, lines[i].trim())),
+    }
+}
+
+/// The value of an `@if` condition: flags joined by `&&` (binding tighter) and `||`, each
+/// maybe negated by `!`.
+fn condition(
+    cond: &str,
+    flags: &impl Fn(&str) -> Option<bool>,
+) -> std::result::Result<bool, String> {
+    let mut any = false;
+    for term in cond.split("||") {
+        let mut all = true;
+        for factor in term.split("&&") {
+            let factor = factor.trim();
+            let (negated, name) = match factor.strip_prefix('!') {
+                Some(name) => (true, name.trim()),
+                None => (false, factor),
+            };
+            let value = flags(name).ok_or_else(|| format!("unknown flag {name}"))?;
+            all &= value != negated;
+        }
+        any |= all;
+    }
+    Ok(any)
+}
+
+/// A directive on `line`: (keyword, argument).
+fn directive(line: &str) -> Option<(&str, &str)> {
+    let rest = line.trim().strip_prefix("// @")?;
+    let (word, arg) = rest.split_once(' ').unwrap_or((rest, ""));
+    matches!(word, "for" | "if" | "else" | "end").then_some((word, arg.trim()))
+}
+
+/// Expands `lines[start..]` into `out` until an `@else` or `@end` that closes the caller's block
+/// (or the end of input); returns its index and keyword.
+fn expand_lines<'a>(
+    lines: &[&'a str],
+    start: usize,
+    consts: &impl Fn(&str) -> Option<u32>,
+    flags: &impl Fn(&str) -> Option<bool>,
+    vars: &mut Vec<(&'a str, i64)>,
+    out: &mut String,
+) -> std::result::Result<(usize, Option<&'static str>), String> {
+    let mut i = start;
+    while i < lines.len() {
+        let line = lines[i];
+        let err = |msg: String| format!("line {}: {msg}: {}", i + 1, line.trim());
+        match directive(line) {
+            Some(("end", _)) => return Ok((i, Some("end"))),
+            Some(("else", _)) => return Ok((i, Some("else"))),
+            Some(("for", arg)) => {
+                let (var, range) = arg
+                    .split_once(" in 0..")
+                    .ok_or_else(|| err("expected `@for v in 0..N`".into()))?;
+                let n = match range.trim().parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => {
+                        consts(range.trim()).ok_or_else(|| err(format!("unknown bound {range}")))?
+                    }
+                };
+                // Expand the body once per value; an empty range still has to find its end.
+                let mut close = None;
+                for v in 0..n.max(1) {
+                    vars.push((var.trim(), v as i64));
+                    let mut body = String::new();
+                    let (j, kw) = expand_lines(lines, i + 1, consts, flags, vars, &mut body)?;
+                    vars.pop();
+                    if kw != Some("end") {
+                        return Err(err("@for without @end".into()));
+                    }
+                    if v < n {
+                        out.push_str(&body);
+                    }
+                    close = Some(j);
+                }
+                i = close.expect("at least one pass") + 1;
+            }
+            Some(("if", cond)) => {
+                let on = condition(cond, flags).map_err(err)?;
+                let mut then_part = String::new();
+                let (j, kw) = expand_lines(lines, i + 1, consts, flags, vars, &mut then_part)?;
+                let (close, else_part) = match kw {
+                    Some("else") => {
+                        let mut else_part = String::new();
+                        let (k, kw) =
+                            expand_lines(lines, j + 1, consts, flags, vars, &mut else_part)?;
+                        if kw != Some("end") {
+                            return Err(err("@if without @end".into()));
+                        }
+                        (k, else_part)
+                    }
+                    Some("end") => (j, String::new()),
+                    _ => return Err(err("@if without @end".into())),
+                };
+                out.push_str(if on { &then_part } else { &else_part });
+                i = close + 1;
+            }
+            // Comment lines are copied as they are (they may describe the syntax).
+            _ if line.trim_start().starts_with("//") => {
+                out.push_str(line);
+                out.push('\n');
+                i += 1;
+            }
+            _ => {
+                substitute(line, vars, out).map_err(err)?;
+                out.push('\n');
+                i += 1;
+            }
+        }
+    }
+    Ok((i, None))
+}
+
+/// Copies `line` to `out` with every `${expr}` replaced by its value.
+fn substitute(
+    line: &str,
+    vars: &[(&str, i64)],
+    out: &mut String,
+) -> std::result::Result<(), String> {
+    let mut rest = line;
+    while let Some(at) = rest.find("${") {
+        out.push_str(&rest[..at]);
+        let close = rest[at..]
+            .find('}')
+            .ok_or_else(|| "unclosed ${".to_string())?;
+        let expr = &rest[at + 2..at + close];
+        out.push_str(&Expr::new(expr, vars).eval()?.to_string());
+        rest = &rest[at + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+/// A tiny recursive-descent evaluator for `${...}`: integers, variables, `+ - * / %`, `( )`.
+struct Expr<'a, 'v> {
+    src: &'a str,
+    pos: usize,
+    vars: &'v [(&'v str, i64)],
+}
+
+impl<'a, 'v> Expr<'a, 'v> {
+    fn new(src: &'a str, vars: &'v [(&'v str, i64)]) -> Self {
+        Expr { src, pos: 0, vars }
+    }
+    fn eval(mut self) -> std::result::Result<i64, String> {
+        let v = self.sum()?;
+        self.skip_ws();
+        if self.pos != self.src.len() {
+            return Err(format!(
+                "unexpected `{}` in ${{{}}}",
+                &self.src[self.pos..],
+                self.src
+            ));
+        }
+        Ok(v)
+    }
+    fn skip_ws(&mut self) {
+        while self.src[self.pos..].starts_with(' ') {
+            self.pos += 1;
+        }
+    }
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.src.as_bytes().get(self.pos).copied()
+    }
+    fn sum(&mut self) -> std::result::Result<i64, String> {
+        let mut v = self.product()?;
+        while let Some(op @ (b'+' | b'-')) = self.peek() {
+            self.pos += 1;
+            let r = self.product()?;
+            v = if op == b'+' { v + r } else { v - r };
+        }
+        Ok(v)
+    }
+    fn product(&mut self) -> std::result::Result<i64, String> {
+        let mut v = self.atom()?;
+        while let Some(op @ (b'*' | b'/' | b'%')) = self.peek() {
+            self.pos += 1;
+            let r = self.atom()?;
+            v = match op {
+                b'*' => v * r,
+                _ if r == 0 => return Err(format!("division by zero in ${{{}}}", self.src)),
+                b'/' => v / r,
+                _ => v % r,
+            };
+        }
+        Ok(v)
+    }
+    fn atom(&mut self) -> std::result::Result<i64, String> {
+        match self.peek() {
+            Some(b'(') => {
+                self.pos += 1;
+                let v = self.sum()?;
+                if self.peek() != Some(b')') {
+                    return Err(format!("missing `)` in ${{{}}}", self.src));
+                }
+                self.pos += 1;
+                Ok(v)
+            }
+            Some(c) if c.is_ascii_alphanumeric() || c == b'_' => {
+                let start = self.pos;
+                while self
+                    .src
+                    .as_bytes()
+                    .get(self.pos)
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                {
+                    self.pos += 1;
+                }
+                let word = &self.src[start..self.pos];
+                if let Ok(n) = word.parse::<i64>() {
+                    return Ok(n);
+                }
+                self.vars
+                    .iter()
+                    .rev()
+                    .find(|(name, _)| *name == word)
+                    .map(|&(_, v)| v)
+                    .ok_or_else(|| format!("unknown variable `{word}` in ${{{}}}", self.src))
+            }
+            _ => Err(format!(
+                "expected a number or variable in ${{{}}}",
+                self.src
+            )),
+        }
+    }
 }
 
 /// The uniform block of matmul.wgsl (`Params`).
@@ -328,7 +803,7 @@ pub struct MatmulKernels {
     layout_rw: wgpu::BindGroupLayout,
     /// Bound as `extra` when the epilogue reads none (every binding must be bound).
     dummy: wgpu::Buffer,
-    pipelines: Mutex<HashMap<(Trans, Epilogue), wgpu::ComputePipeline>>,
+    pipelines: Mutex<HashMap<Variant, wgpu::ComputePipeline>>,
 }
 
 impl std::fmt::Debug for MatmulKernels {
@@ -373,10 +848,10 @@ fn binding_bytes(ctx: &GpuContext, what: &str, elems: u64) -> Result<u64> {
 }
 
 impl MatmulKernels {
-    /// Checks `cfg` against the adapter and builds the layouts. Pipelines compile on first use
-    /// (see [`MatmulKernels::pipeline`] to compile ahead).
+    /// Checks that the adapter supports `cfg` and builds the layouts. Pipelines compile on first
+    /// use (see [`MatmulKernels::pipeline`] to compile ahead).
     pub fn new(ctx: &Arc<GpuContext>, cfg: MatmulConfig) -> Result<Self> {
-        cfg.check(&ctx.limits)?;
+        cfg.supported(ctx)?;
         use BindingKind::{ReadOnly, ReadWrite, Uniform};
         let layout_ro = ctx.bind_group_layout(
             "matmul (extra read-only)",
@@ -412,17 +887,32 @@ impl MatmulKernels {
         }
     }
 
-    /// The pipeline for one specialisation, compiled and cached on first use.
+    /// The pipeline for one specialisation, for products whose M, K and N are multiples of 4
+    /// (other shapes may need another variant; [`MatmulKernels::prepare`] picks it). Compiled
+    /// and cached on first use.
     pub fn pipeline(&self, trans: Trans, epilogue: Epilogue) -> Result<wgpu::ComputePipeline> {
+        self.pipeline_for(trans, epilogue, 4, 4, 4)
+    }
+
+    /// The pipeline that runs an `m×k×n` product, compiled and cached on first use.
+    pub fn pipeline_for(
+        &self,
+        trans: Trans,
+        epilogue: Epilogue,
+        m: u32,
+        k: u32,
+        n: u32,
+    ) -> Result<wgpu::ComputePipeline> {
+        let variant = Variant::new(&self.cfg, trans, epilogue, m, k, n);
         let mut cache = self.pipelines.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = cache.get(&(trans, epilogue)) {
+        if let Some(p) = cache.get(&variant) {
             return Ok(p.clone());
         }
-        let label = format!("matmul_{}_{}", trans.name(), epilogue.name());
+        let label = variant.label(&self.cfg);
         let started = std::time::Instant::now();
         let module = self
             .ctx
-            .load_shader(&label, &shader_source(&self.cfg, trans, epilogue))?;
+            .load_shader(&label, &variant_source(&self.cfg, &variant)?)?;
         let pipeline = self
             .ctx
             .compute_pipeline(&label, &module, "main", self.layout(epilogue))?;
@@ -430,7 +920,7 @@ impl MatmulKernels {
             "compiled {label} in {:.1} ms",
             started.elapsed().as_secs_f64() * 1e3
         );
-        cache.insert((trans, epilogue), pipeline.clone());
+        cache.insert(variant, pipeline.clone());
         Ok(pipeline)
     }
 
@@ -525,7 +1015,7 @@ impl MatmulKernels {
             )));
         }
 
-        let pipeline = self.pipeline(trans, epilogue)?;
+        let pipeline = self.pipeline_for(trans, epilogue, m, k, n)?;
         let params = Params {
             m,
             k,

@@ -228,6 +228,7 @@ fn train_synthetic(
         epochs,
         batch_size: batch,
         lr,
+        schedule: gpunn::train::LrSchedule::Constant,
         seed: 7,
         early_stopping: None,
         steps_per_chunk: 64,
@@ -335,4 +336,20 @@ fn initializers_are_seeded_and_scaled() {
         }
     }
     assert!("bogus".parse::<Init>().is_err());
+}
+
+#[test]
+fn cosine_schedule_decays_from_lr_towards_zero() {
+    use gpunn::train::LrSchedule;
+    let r = |e| LrSchedule::Cosine.rate(0.1, e, 10);
+    assert!((r(1) - 0.1).abs() < 1e-7, "epoch 1 uses the full rate");
+    assert!((r(6) - 0.05).abs() < 1e-7, "half way: half the rate");
+    assert!(
+        r(10) > 0.0 && r(10) < 0.003,
+        "the last epoch is near 0: {}",
+        r(10)
+    );
+    assert!((2..=10).all(|e| r(e) < r(e - 1)), "strictly decreasing");
+    assert_eq!(LrSchedule::Constant.rate(0.1, 7, 10), 0.1);
+    assert!("linear".parse::<LrSchedule>().is_err());
 }

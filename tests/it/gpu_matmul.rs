@@ -6,7 +6,10 @@
 //! edge shapes of the tiling: 1×1×1, smaller than a tile, exactly a tile, a tile plus one in
 //! every dimension; fewer epilogues at the irregular 123×255×72 and the MNIST-sized
 //! 256×784×128. Shapes are written M×K×N. Tile-dependent shapes follow the configuration chosen
-//! for the adapter; `every_preset_*` runs the other presets at their own tile edges.
+//! for the adapter; `every_preset_*` runs every preset (tiled, subgroup, register kernels) at
+//! the same edges in its own tiles, with one epilogue of each kind, and the products of an
+//! MNIST training step. The subgroup and register kernels read A and B as vec4 where rows are
+//! 16-byte aligned, so the shapes mix dimensions that are and are not multiples of 4.
 //!
 //! Tolerance: |gpu − cpu| ≤ atol + rtol·|cpu| with atol = 1e-5·√K and rtol = 1e-4. Inputs are
 //! U(−1, 1), so partial sums grow like √K/3 and each of the K f32 additions rounds by at most
@@ -18,6 +21,7 @@
 
 use crate::common::{assert_close, gpu_or_skip};
 use gpunn::cpu::{activation, ops};
+use gpunn::gpu::matmul::{expand_template, MatmulKernel};
 use gpunn::gpu::{
     DeviceKind, Epilogue, GpuContext, MatmulConfig, MatmulKernels, MatmulSpec, Trans,
 };
@@ -295,22 +299,46 @@ shape_tests!(
     tn_mnist_256x784x128
 );
 
-/// The presets not chosen for this adapter get their own tile edges: a tile plus one, and K
-/// spanning several tiles with M and N one short of two tiles.
+/// The presets this adapter supports (the others are skipped with a note).
+fn supported_presets(ctx: &GpuContext, test: &str) -> Vec<MatmulConfig> {
+    MatmulConfig::PRESETS
+        .into_iter()
+        .filter(|cfg| match cfg.supported(ctx) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("{test}: skipping {cfg:?}: {e}");
+                false
+            }
+        })
+        .collect()
+}
+
+/// One epilogue of each kind, the activations varied.
+fn one_of_each() -> [(Epilogue, Activation); 5] {
+    [
+        (Epilogue::Store, Activation::Identity),
+        (Epilogue::BiasAct, Activation::LeakyRelu),
+        (Epilogue::ActGrad, Activation::Tanh),
+        (Epilogue::Sgd { store_grad: true }, Activation::Identity),
+        (Epilogue::Sgd { store_grad: false }, Activation::Identity),
+    ]
+}
+
+/// Every preset, every layout, at the edges of its own tiles (1×1×1, smaller than a tile,
+/// exactly a tile, a tile plus one, K over several tiles with M and N one short of two tiles),
+/// at 123×255×72 and at 256×784×128, with the store epilogue; the other epilogue kinds at one
+/// shape whose dimensions are not multiples of 4 and at one whose are (the subgroup and
+/// register kernels compile a variant for each). The register kernel shares the subgroup
+/// kernel's epilogue code, so it runs each other epilogue once. Every pipeline costs a shader
+/// compile of about half a second on lavapipe (cached on disk by Mesa afterwards), which is
+/// what this test's size is balanced against.
 #[test]
-fn every_preset_tile_edges() {
-    let Some(ctx) = gpu_or_skip("every_preset_tile_edges") else {
+fn every_preset_every_layout_at_tile_edges() {
+    let test = "every_preset_every_layout_at_tile_edges";
+    let Some(ctx) = gpu_or_skip(test) else {
         return;
     };
-    for cfg in [
-        MatmulConfig::GPU,
-        MatmulConfig::SOFTWARE,
-        MatmulConfig::SMALL,
-    ] {
-        if cfg.check(&ctx.limits).is_err() {
-            eprintln!("every_preset_tile_edges: {cfg:?} does not fit this adapter; skipped");
-            continue;
-        }
+    for cfg in supported_presets(&ctx, test) {
         let kern = kernels(&ctx, cfg);
         let (tm, tk, tn) = (
             cfg.tile_m as usize,
@@ -319,19 +347,186 @@ fn every_preset_tile_edges() {
         );
         for trans in Trans::ALL {
             for shape in [
+                (1, 1, 1),
+                (3, 5, 7),
+                (tm, tk, tn),
                 (tm + 1, tk + 1, tn + 1),
                 (2 * tm - 1, 3 * tk + 5, 2 * tn - 1),
+                (123, 255, 72),
+                (256, 784, 128),
             ] {
-                for (epilogue, act) in [
-                    (Epilogue::Store, Activation::Identity),
-                    (Epilogue::BiasAct, Activation::LeakyRelu),
-                    (Epilogue::ActGrad, Activation::Tanh),
-                    (Epilogue::Sgd { store_grad: true }, Activation::Identity),
-                ] {
-                    check(&kern, trans, shape, epilogue, act, 7);
+                check(
+                    &kern,
+                    trans,
+                    shape,
+                    Epilogue::Store,
+                    Activation::Identity,
+                    7,
+                );
+            }
+            if cfg.kernel != MatmulKernel::Register {
+                for shape in [(3, 5, 7), (tm, tk, tn)] {
+                    for (epilogue, act) in &one_of_each()[1..] {
+                        check(&kern, trans, shape, *epilogue, *act, 8);
+                    }
                 }
             }
         }
+        if cfg.kernel == MatmulKernel::Register {
+            for (i, (epilogue, act)) in one_of_each()[1..].iter().enumerate() {
+                let shape = [(tm + 1, tk + 1, tn + 1), (tm, tk, tn)][i % 2];
+                check(&kern, Trans::ALL[i % 3], shape, *epilogue, *act, 9);
+            }
+        }
+    }
+}
+
+/// The kernels that read vec4 pick their variant from each dimension's alignment: every
+/// combination of M, K and N being a multiple of 4 or not, in every layout.
+#[test]
+fn every_preset_mixed_alignment() {
+    let test = "every_preset_mixed_alignment";
+    let Some(ctx) = gpu_or_skip(test) else {
+        return;
+    };
+    for cfg in supported_presets(&ctx, test) {
+        if cfg.kernel == MatmulKernel::Tiled {
+            continue; // one variant for every shape: the tile edges cover it
+        }
+        let kern = kernels(&ctx, cfg);
+        for trans in Trans::ALL {
+            for shape in [
+                (36, 20, 44),
+                (37, 20, 44),
+                (36, 21, 44),
+                (36, 20, 45),
+                (37, 21, 45),
+                (4, 4, 4),
+                (8, 3, 1),
+                (1, 12, 8),
+            ] {
+                check(
+                    &kern,
+                    trans,
+                    shape,
+                    Epilogue::Store,
+                    Activation::Identity,
+                    11,
+                );
+            }
+        }
+    }
+}
+
+/// The products of one 784-128-64-10 training step at batch 128 (and the last, partial batch
+/// of 32) with the epilogues the engine uses, on every preset.
+#[test]
+fn every_preset_mnist_step_products() {
+    let test = "every_preset_mnist_step_products";
+    let Some(ctx) = gpu_or_skip(test) else {
+        return;
+    };
+    let relu = Activation::Relu;
+    let sgd = Epilogue::Sgd { store_grad: false };
+    let products = [
+        (Trans::NT, (128, 784, 128), Epilogue::BiasAct, relu),
+        (Trans::NT, (128, 128, 64), Epilogue::BiasAct, relu),
+        (
+            Trans::NT,
+            (128, 64, 10),
+            Epilogue::BiasAct,
+            Activation::Identity,
+        ),
+        (Trans::NN, (128, 10, 64), Epilogue::ActGrad, relu),
+        (Trans::NN, (128, 64, 128), Epilogue::ActGrad, relu),
+        (Trans::TN, (10, 128, 64), sgd, Activation::Identity),
+        (Trans::TN, (64, 128, 128), sgd, Activation::Identity),
+        (Trans::TN, (128, 128, 784), sgd, Activation::Identity),
+        (Trans::TN, (128, 32, 784), sgd, Activation::Identity),
+    ];
+    for cfg in supported_presets(&ctx, test) {
+        let kern = kernels(&ctx, cfg);
+        for (i, &(trans, shape, epilogue, act)) in products.iter().enumerate() {
+            check(&kern, trans, shape, epilogue, act, 20 + i as u64);
+        }
+    }
+}
+
+/// Software adapters get the lavapipe-fast kernel, with subgroups where the device has them;
+/// hardware keeps the shared-memory tiles.
+#[test]
+fn for_adapter_picks_the_kernel_by_adapter_type() {
+    let Some(ctx) = gpu_or_skip("for_adapter_picks_the_kernel_by_adapter_type") else {
+        return;
+    };
+    let cfg = MatmulConfig::for_adapter(&ctx);
+    cfg.supported(&ctx).unwrap();
+    let want = match (ctx.is_software(), ctx.has_subgroups()) {
+        (false, _) => MatmulKernel::Tiled,
+        (true, true) if ctx.info.subgroup_min_size >= 8 => MatmulKernel::Subgroup,
+        (true, _) => MatmulKernel::Register,
+    };
+    assert_eq!(cfg.kernel, want, "{} chose {cfg:?}", ctx.info.name);
+    // A kernel the device cannot run is refused up front, not at the first dispatch.
+    if !ctx.has_subgroups() {
+        assert!(MatmulKernels::new(&ctx, MatmulConfig::SUBGROUP).is_err());
+    }
+    let bad = MatmulConfig {
+        tile_n: 64,
+        ..MatmulConfig::SUBGROUP
+    };
+    let err = bad.check(&ctx.limits).unwrap_err().to_string();
+    assert!(err.contains("tile_n = 8·reg_n"), "{err}");
+}
+
+/// The template expansion behind the subgroup kernel's source.
+#[test]
+fn template_expansion() {
+    let consts = |name: &str| (name == "ROWS").then_some(3);
+    let flags = |name: &str| match name {
+        "ON" => Some(true),
+        "OFF" => Some(false),
+        _ => None,
+    };
+    let src = "a\n\
+               // @for i in 0..ROWS\n\
+               x[${i}] = y[${i*4+1}] + ${(i + 1) % 2};\n\
+               // @for j in 0..2\n\
+               z${i}_${j} = ${i*2+j};\n\
+               // @end\n\
+               // @end\n\
+               // @if ON\n\
+               on\n\
+               // @else\n\
+               off\n\
+               // @end\n\
+               // @if OFF || !OFF && ON\n\
+               // @if ON && OFF\n\
+               no\n\
+               // @end\n\
+               yes\n\
+               // @end\n\
+               // comment keeps ${i}\n\
+               // @for k in 0..0\n\
+               never\n\
+               // @end\n\
+               b";
+    let got = expand_template(src, consts, flags).unwrap();
+    let want = "a\nx[0] = y[1] + 1;\nz0_0 = 0;\nz0_1 = 1;\nx[1] = y[5] + 0;\nz1_0 = 2;\n\
+                z1_1 = 3;\nx[2] = y[9] + 1;\nz2_0 = 4;\nz2_1 = 5;\non\nyes\n// comment keeps ${i}\nb\n";
+    assert_eq!(got, want);
+    for (bad, needle) in [
+        ("// @for i in 0..3\nx", "without @end"),
+        ("x\n// @end", "unmatched"),
+        ("// @for i in 0..N\n// @end", "unknown bound N"),
+        ("// @if ON && MAYBE\n// @end", "unknown flag MAYBE"),
+        ("${j}", "unknown variable `j`"),
+        ("${1/0}", "division by zero"),
+        ("${(1}", "missing `)`"),
+        ("${1 2}", "unexpected"),
+    ] {
+        let err = expand_template(bad, consts, flags).unwrap_err();
+        assert!(err.contains(needle), "{bad:?}: {err}");
     }
 }
 
@@ -572,27 +767,35 @@ fn list_adapters_includes_the_test_adapter() {
     assert!(text.contains("storage binding"), "{text}");
 }
 
-/// Not a check: GFLOP/s of each preset on this adapter (`cargo test --release --test it
-/// matmul_gflops -- --ignored --nocapture`). Candidate configurations come from
-/// `GPUNN_MATMUL_CONFIGS="tm,tn,tk,rm,rn;..."` when set.
+/// Not a check: GFLOP/s of each preset on this adapter, per layout, on the products of a
+/// 784-128-64-10 training step at batch 128 and two bigger ones (`cargo test --release --test
+/// it matmul_gflops -- --ignored --nocapture`). Each figure is the best of 5 rounds of 10
+/// back-to-back dispatches in one pass, so the small products include the per-dispatch
+/// overhead a training step pays. Candidate configurations come from
+/// `GPUNN_MATMUL_CONFIGS="kernel,tm,tn,tk,rm,rn;..."` (kernel: tiled, subgroup or register)
+/// when set.
 #[test]
 #[ignore]
 fn matmul_gflops_by_config() {
     let Some(ctx) = gpu_or_skip("matmul_gflops_by_config") else {
         return;
     };
-    let mut configs = vec![
-        MatmulConfig::GPU,
-        MatmulConfig::SOFTWARE,
-        MatmulConfig::SMALL,
-    ];
+    let mut configs = MatmulConfig::PRESETS.to_vec();
     if let Ok(list) = std::env::var("GPUNN_MATMUL_CONFIGS") {
         configs = list
             .split(';')
             .filter(|s| !s.trim().is_empty())
             .map(|s| {
-                let v: Vec<u32> = s.split(',').map(|x| x.trim().parse().unwrap()).collect();
+                let f: Vec<&str> = s.split(',').map(str::trim).collect();
+                let kernel = match f[0] {
+                    "tiled" => MatmulKernel::Tiled,
+                    "subgroup" => MatmulKernel::Subgroup,
+                    "register" => MatmulKernel::Register,
+                    other => panic!("GPUNN_MATMUL_CONFIGS: unknown kernel {other}"),
+                };
+                let v: Vec<u32> = f[1..].iter().map(|x| x.parse().unwrap()).collect();
                 MatmulConfig {
+                    kernel,
                     tile_m: v[0],
                     tile_n: v[1],
                     tile_k: v[2],
@@ -602,66 +805,86 @@ fn matmul_gflops_by_config() {
             })
             .collect();
     }
+    // (what, layout, M, K, N)
     let shapes = [
-        (128usize, 784usize, 128usize),
-        (256, 784, 1024),
-        (256, 128, 784),
+        ("fwd L1  X·W1ᵀ", Trans::NT, 128usize, 784usize, 128usize),
+        ("fwd L2  A1·W2ᵀ", Trans::NT, 128, 128, 64),
+        ("fwd L3  A2·W3ᵀ", Trans::NT, 128, 64, 10),
+        ("dX L3   dZ3·W3", Trans::NN, 128, 10, 64),
+        ("dX L2   dZ2·W2", Trans::NN, 128, 64, 128),
+        ("dW L3   dZ3ᵀ·A2", Trans::TN, 10, 128, 64),
+        ("dW L2   dZ2ᵀ·A1", Trans::TN, 64, 128, 128),
+        ("dW L1   dZ1ᵀ·X", Trans::TN, 128, 128, 784),
+        ("NN 128x784x128", Trans::NN, 128, 784, 128),
+        ("NT 256x784x1024", Trans::NT, 256, 784, 1024),
     ];
     for cfg in configs {
-        if let Err(e) = cfg.check(&ctx.limits) {
+        if let Err(e) = cfg.supported(&ctx) {
             eprintln!("{e}");
             continue;
         }
         let kern = kernels(&ctx, cfg);
         let t = std::time::Instant::now();
-        for trans in Trans::ALL {
-            kern.pipeline(trans, Epilogue::Store).unwrap();
+        for &(_, trans, m, k, n) in &shapes {
+            kern.pipeline_for(trans, Epilogue::Store, m as u32, k as u32, n as u32)
+                .unwrap();
         }
         println!(
-            "{cfg:?}: 3 pipelines compiled in {:.0} ms",
+            "{cfg:?}: pipelines compiled in {:.0} ms",
             t.elapsed().as_secs_f64() * 1e3
         );
-        for trans in Trans::ALL {
-            for &(m, k, n) in &shapes {
-                let a = ctx.storage_buffer_f32("a", &vec![0.5; m * k]).unwrap();
-                let b = ctx.storage_buffer_f32("b", &vec![0.25; k * n]).unwrap();
-                let c = ctx.storage_buffer_zeroed("c", (m * n * 4) as u64).unwrap();
-                let call = kern
-                    .prepare(MatmulSpec {
-                        trans,
-                        epilogue: Epilogue::Store,
-                        act: Activation::Identity,
-                        m: m as u32,
-                        k: k as u32,
-                        n: n as u32,
-                        lr: 0.0,
-                        a: &a,
-                        b: &b,
-                        out: &c,
-                        extra: None,
-                    })
-                    .unwrap();
-                let run = |reps: usize| {
-                    let t = std::time::Instant::now();
-                    let mut enc = ctx.device.create_command_encoder(&Default::default());
-                    {
-                        let mut pass = enc.begin_compute_pass(&Default::default());
-                        for _ in 0..reps {
-                            kern.encode(&mut pass, &call);
-                        }
+        let mut step_flops = 0.0;
+        let mut step_secs = 0.0;
+        for &(what, trans, m, k, n) in &shapes {
+            let a = ctx.storage_buffer_f32("a", &vec![0.5; m * k]).unwrap();
+            let b = ctx.storage_buffer_f32("b", &vec![0.25; k * n]).unwrap();
+            let c = ctx.storage_buffer_zeroed("c", (m * n * 4) as u64).unwrap();
+            let call = kern
+                .prepare(MatmulSpec {
+                    trans,
+                    epilogue: Epilogue::Store,
+                    act: Activation::Identity,
+                    m: m as u32,
+                    k: k as u32,
+                    n: n as u32,
+                    lr: 0.0,
+                    a: &a,
+                    b: &b,
+                    out: &c,
+                    extra: None,
+                })
+                .unwrap();
+            let run = |reps: usize| {
+                let t = std::time::Instant::now();
+                let mut enc = ctx.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = enc.begin_compute_pass(&Default::default());
+                    for _ in 0..reps {
+                        kern.encode(&mut pass, &call);
                     }
-                    ctx.queue.submit([enc.finish()]);
-                    ctx.wait_idle().unwrap();
-                    t.elapsed().as_secs_f64()
-                };
-                run(1); // warm-up
-                let reps = 5;
-                let secs = run(reps);
-                println!(
-                    "{cfg:?} {trans:?} {m}x{k}x{n}: {:.2} GFLOP/s",
-                    call.flops() * reps as f64 / secs / 1e9
-                );
+                }
+                ctx.queue.submit([enc.finish()]);
+                ctx.wait_idle().unwrap();
+                t.elapsed().as_secs_f64()
+            };
+            run(1); // warm-up (and the driver's first-use compile)
+            let reps = 10;
+            let secs = (0..5).map(|_| run(reps)).fold(f64::INFINITY, f64::min) / reps as f64;
+            if !what.starts_with("NN ") && !what.starts_with("NT ") {
+                step_flops += call.flops();
+                step_secs += secs;
             }
+            println!(
+                "  {what:<16} {:?} {m:>4}x{k:>4}x{n:>4}: {:>7.2} GFLOP/s {:>8.1} µs",
+                trans,
+                call.flops() / secs / 1e9,
+                secs * 1e6
+            );
         }
+        println!(
+            "  the 8 products of a training step: {:.2} ms, {:.2} GFLOP/s",
+            step_secs * 1e3,
+            step_flops / step_secs / 1e9
+        );
     }
 }
