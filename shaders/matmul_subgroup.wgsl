@@ -13,7 +13,8 @@
 //   - A is shared through the subgroup: per block of 8 k-steps, lane l loads A(r0 + i, k0 + l) for
 //     each of the TILE_M rows (as vec4 of 4 rows where A is [K][M] with M % 4 == 0), and
 //     subgroupBroadcast(x, kk) hands A(r0 + i, k0 + kk) to every lane. Per 8 k-steps a lane then
-//     does TILE_M·REG_N/4 vec4 FMAs for TILE_M + 8·REG_N/4 loads.
+//     does 8·TILE_M·REG_N/4 vec4 FMAs (1024 scalar ones at 32×32) for TILE_M loads of A (TILE_M/4
+//     as vec4) and 8·REG_N/4 vec4 loads of B, and each element of A and B is loaded once.
 //   - without SUBGROUP (the GL backend) the same kernel reads A directly, each lane at the same
 //     address; that costs 8 scalar loads per element of A on lavapipe but still beats the tiles.
 // Real GPUs want matmul.wgsl instead (coalesced loads through shared memory): src/gpu/matmul.rs
@@ -42,8 +43,9 @@
 //
 // Shapes (row-major), epilogues: see matmul.wgsl.
 // Bounds: rows and columns past M and N are clamped to the last one when loading (their results
-// are computed and dropped), k-steps past K load zero; only in-range outputs are stored. There is
-// no shared memory and no barrier.
+// are computed and dropped); k-steps past K load zero in both A and B (so a non-finite element
+// cannot come back as inf·0 = NaN); only in-range outputs are stored. There is no shared memory
+// and no barrier.
 
 struct Params {
     m: u32,
@@ -79,7 +81,11 @@ fn finish(r: u32, c: u32, v: vec4<f32>, bias: vec4<f32>) {
                  out[row + min(c + 2u, last)], out[row + min(c + 3u, last)]);
     let y = w - params.lr * v;
 // @else
+// @if BIAS_ACT
     let y = v + bias;
+// @else
+    let y = v;
+// @end
 // @end
     // @for q in 0..4
     if c + ${q}u < N {
@@ -95,7 +101,8 @@ fn finish(r: u32, c: u32, v: vec4<f32>, bias: vec4<f32>) {
 fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
 // @if SUBGROUP
-    // The lane whose A values subgroupBroadcast(x, lane) hands out: the workgroup is one subgroup.
+    // The lane whose A values subgroupBroadcast(x, lane) hands out: the workgroup is one subgroup
+    // (src/gpu/matmul.rs runs this kernel only where subgroups have at least 8 lanes).
     @builtin(subgroup_invocation_id) lane: u32,
 // @else
     @builtin(local_invocation_index) lane: u32,

@@ -14,7 +14,8 @@
 //! - **subgroup** (shaders/matmul_subgroup.wgsl), for CPU-type adapters (lavapipe): one 8-lane
 //!   subgroup per workgroup owns a block of C in registers, reads B as vec4 rows and shares A
 //!   through `subgroupBroadcast`; without `Features::SUBGROUP` the same kernel reads A directly
-//!   (**register**). On lavapipe this is 10-15× faster than the tiles (see the file's header).
+//!   (**register**). On lavapipe the subgroup kernel is ~15× faster than the tiles (see
+//!   [`MatmulConfig::SUBGROUP`] and the shader's header).
 //!
 //! Layout, epilogue, tile sizes and operand alignment are `const`s generated into the shader
 //! source, so each pipeline is specialised and its branches fold away; the subgroup kernel's
@@ -160,10 +161,16 @@ impl MatmulConfig {
 
     /// For CPU-type adapters with subgroups (lavapipe on Vulkan): a 32×32 block of C per 8-lane
     /// workgroup, each lane 32 rows × 4 columns (32 vec4 accumulators). Per 8 k-steps a lane does
-    /// 256 vec4 FMAs for 32 loads of A (broadcast to all lanes) and 8 vec4 loads of B. Measured on
-    /// lavapipe (2 cores, `matmul_gflops_by_config`): ~30-38 GFLOP/s at 128×784×128 in every
-    /// layout, against ~2.6 for the tiled kernel. 32×64 blocks are as fast on the big products
-    /// and halve the workgroups of the small ones; 16×64 and 64×32 are slower.
+    /// 32 vec4 FMAs per row, 1024 scalar FMAs in all, for 32 loads of A (8 vec4 where A is
+    /// [K][M]) shared by broadcast and 8 vec4 loads of B.
+    ///
+    /// Measured on lavapipe (2 cores, `matmul_gflops_by_config`, best of 5): 34-38 GFLOP/s at
+    /// 128×784×128 (NT, NN) and 128×128×784 (TN), 42 at 256×784×1024, against 2.2-2.4 for the
+    /// tiled kernel; the 8 products of a 784-128-64-10 step at batch 128 take 2.1 ms instead of
+    /// 27 ms. The small products (≤ 2 MFLOP) are bound by lavapipe's ~60-70 µs per dispatch.
+    /// 32×64 blocks (`reg_n` 8) make that step 1.8 ms (46 GFLOP/s at 128×784×128) but double
+    /// the shader compile (lavapipe's LLVM takes ~0.4 s per pipeline at 32×32, the first time;
+    /// Mesa caches it on disk); 16×32 and 16×64 are slower, 64×32 about as fast as 32×64.
     pub const SUBGROUP: MatmulConfig = MatmulConfig {
         kernel: MatmulKernel::Subgroup,
         tile_m: 32,
@@ -174,7 +181,9 @@ impl MatmulConfig {
     };
 
     /// For CPU-type adapters without subgroups: the subgroup kernel's shape, A read by every
-    /// lane (vec4 along its rows where aligned).
+    /// lane (vec4 along its rows where aligned). Each element of A then costs 8 loads instead
+    /// of 1: 11-15 GFLOP/s on the big MNIST products on lavapipe, half the subgroup kernel and
+    /// 5× the tiled one.
     pub const REGISTER: MatmulConfig = MatmulConfig {
         kernel: MatmulKernel::Register,
         tile_m: 32,
@@ -185,9 +194,10 @@ impl MatmulConfig {
     };
 
     /// The tiled kernel shaped for CPU-type adapters: 8×8 registers (64 FMAs per 16 shared loads)
-    /// with few threads (8×4 = 32). Measured on lavapipe it reaches ~2.6 GFLOP/s like
+    /// with few threads (8×4 = 32). Measured on lavapipe it reaches ~2.4 GFLOP/s like
     /// [`MatmulConfig::GPU`]: the tiled kernel is bound by per-lane shared and global loads there,
-    /// whatever the tile. Kept as a tested alternative with rectangular tiles and big registers.
+    /// whatever the tile. Kept as a tested alternative with rectangular tiles and big registers,
+    /// and as `GPUNN_MATMUL=tiled` on software adapters.
     pub const TILED_WIDE: MatmulConfig = MatmulConfig {
         kernel: MatmulKernel::Tiled,
         tile_m: 32,
@@ -218,15 +228,31 @@ impl MatmulConfig {
 
     /// A configuration that suits `ctx`'s adapter and that it supports: the subgroup kernel on
     /// CPU-type adapters (the register kernel where subgroups are missing), the tiled kernel on
-    /// GPUs.
+    /// GPUs. `GPUNN_MATMUL=tiled|subgroup|register` puts that kernel's preset first (to compare
+    /// kernels, or to step around a driver problem); one the adapter cannot run is skipped.
     pub fn for_adapter(ctx: &GpuContext) -> MatmulConfig {
+        let forced = match std::env::var("GPUNN_MATMUL").ok().as_deref() {
+            Some("tiled") => Some(if ctx.is_software() {
+                MatmulConfig::TILED_WIDE
+            } else {
+                MatmulConfig::GPU
+            }),
+            Some("subgroup") => Some(MatmulConfig::SUBGROUP),
+            Some("register") => Some(MatmulConfig::REGISTER),
+            Some(other) => {
+                log::warn!("GPUNN_MATMUL={other}: expected tiled, subgroup or register; ignored");
+                None
+            }
+            None => None,
+        };
         let preferred = if ctx.is_software() {
             [MatmulConfig::SUBGROUP, MatmulConfig::REGISTER]
         } else {
             [MatmulConfig::GPU, MatmulConfig::GPU]
         };
-        preferred
+        forced
             .into_iter()
+            .chain(preferred)
             .chain([MatmulConfig::GPU, MatmulConfig::SMALL])
             .find(|c| c.supported(ctx).is_ok())
             .unwrap_or(MatmulConfig::SMALL)

@@ -12,4 +12,6 @@ pub mod matmul;
 
 pub use context::{list_adapters, AdapterReport, BindingKind, DeviceKind, GpuContext};
 pub use engine::GpuEngine;
-pub use matmul::{Epilogue, MatmulCall, MatmulConfig, MatmulKernels, MatmulSpec, Trans};
+pub use matmul::{
+    Epilogue, MatmulCall, MatmulConfig, MatmulKernel, MatmulKernels, MatmulSpec, Trans,
+};
