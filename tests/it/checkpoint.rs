@@ -2,38 +2,18 @@
 //! atomic saves, and one test per kind of broken file, each checking that the error names the
 //! file and the problem on one line.
 
+use crate::common::Scratch;
 use gpunn::checkpoint::{self, ModelMeta};
 use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::path::{Path, PathBuf};
-
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    /// Removes the directory, unless the test failed (it is kept to look at).
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
+use std::path::Path;
 
 /// A fresh, empty directory for one test, removed when the test passes.
 fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("gpunn-it-ckpt-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
+    Scratch::new(&format!("ckpt-{name}"))
 }
 
 fn params_6_5_4_3() -> Params {

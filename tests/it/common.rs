@@ -69,3 +69,31 @@ pub fn gpu_or_skip(test: &str) -> Option<std::sync::Arc<gpunn::gpu::GpuContext>>
         }
     }
 }
+
+/// A fresh, empty directory for one test, removed when the test passes (kept to look at when
+/// it fails). `name` should say which module and test it belongs to.
+pub struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("gpunn-it-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}

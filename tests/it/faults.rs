@@ -22,28 +22,19 @@ use std::time::{Duration, Instant};
 // Helpers
 // ------------------------------------------------------------------------------------------------
 
-/// A fresh directory for one test, removed when the test passes (kept to look at otherwise).
-struct Scratch(PathBuf);
+/// This module's scratch directories.
+struct Scratch(crate::common::Scratch);
 
 impl Scratch {
     fn new(test: &str) -> Self {
-        let dir =
-            std::env::temp_dir().join(format!("gpunn-it-{}-faults-{test}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+        Scratch(crate::common::Scratch::new(&format!("faults-{test}")))
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
     }
 }
 
@@ -318,7 +309,7 @@ fn faults_idx_corpus_through_train() {
     }
     let mut covered = 0;
     for (i, (fixture, slot, wants)) in cases.iter().enumerate() {
-        let dir = root.join(&format!("case-{i}"));
+        let dir = root.join(format!("case-{i}"));
         let placed = mnist_dir(&dir, &[(slot, fixture)]);
         let mut wants = wants.to_vec();
         wants.push(s(&placed[0]));
@@ -1034,7 +1025,7 @@ fn faults_divergence_keeps_the_last_good_checkpoint() {
     assert_eq!(fs::read(&ckpt).unwrap(), before, "the checkpoint changed");
     let (params2, meta2) = checkpoint::load(&ckpt).unwrap();
     assert_eq!((meta2.epoch, &params2), (2, &params));
-    assert_eq!(leftovers(&dir.0, "run.safetensors"), 0);
+    assert_eq!(leftovers(&dir, "run.safetensors"), 0);
 
     // A fresh run that diverges in its second epoch keeps the first one's checkpoint, on every
     // engine (an mse network with a linear output blows up within two epochs at lr 30).
@@ -1043,7 +1034,7 @@ fn faults_divergence_keeps_the_last_good_checkpoint() {
         devices.push(test_device());
     }
     for device in &devices {
-        let ckpt = dir.join(&format!("fresh-{device}.safetensors"));
+        let ckpt = dir.join(format!("fresh-{device}.safetensors"));
         let out = gpunn(&[
             "train",
             "--dataset",
@@ -1187,10 +1178,10 @@ fn faults_kill_during_save_keeps_a_loadable_checkpoint() {
         child.kill().unwrap();
         child.wait().unwrap();
         kills += 1;
-        let torn = leftovers(&dir.0, name);
+        let torn = leftovers(&dir, name);
         if torn > 0 {
             mid_save += 1;
-            for e in fs::read_dir(&dir.0).unwrap() {
+            for e in fs::read_dir(&*dir).unwrap() {
                 let p = e.unwrap().path();
                 if p.file_name()
                     .unwrap()

@@ -5,11 +5,8 @@ use crate::cli::{gpunn, stderr, stdout};
 use crate::common::gpu_or_skip;
 use std::path::{Path, PathBuf};
 
-fn scratch(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gpunn-it-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+fn scratch(test: &str) -> crate::common::Scratch {
+    crate::common::Scratch::new(&format!("mnist-{test}"))
 }
 
 fn s(p: &Path) -> &str {

@@ -4,36 +4,16 @@
 //! To look at the images yourself:
 //! `cargo test --test it plots_render_samples -- --ignored` writes them to `$TMPDIR/gpunn-plots/`.
 
+use crate::common::Scratch;
 use gpunn::plots;
 use gpunn::train::EpochRecord;
 use std::collections::HashSet;
 use std::fs;
-use std::path::{Path, PathBuf};
-
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    /// Removes the directory, unless the test failed (it is kept to look at).
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-}
+use std::path::Path;
 
 /// A fresh, empty directory for one test, removed when the test passes.
 fn scratch(name: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("gpunn-it-plots-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
+    Scratch::new(&format!("plots-{name}"))
 }
 
 /// A plausible MNIST-like run: loss falling, accuracy rising, validation a little behind.
