@@ -299,27 +299,6 @@ struct Data {
     class_names: Vec<String>,
 }
 
-const FASHION_NAMES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
-
-fn class_names(name: &str, classes: usize) -> Vec<String> {
-    if name.starts_with("fashion") && classes == 10 {
-        FASHION_NAMES.iter().map(|s| s.to_string()).collect()
-    } else {
-        (0..classes).map(|c| c.to_string()).collect()
-    }
-}
-
 /// Loads `--data DIR` or `--dataset NAME` (the best MNIST when neither is given).
 fn load_data(
     dataset: Option<&str>,
@@ -333,7 +312,7 @@ fn load_data(
         let name = train.name.clone();
         Ok(Data {
             description: format!("{name} ({} samples)", train.len()),
-            class_names: class_names(&name, train.classes),
+            class_names: mnist::class_names(&name, train.classes),
             name,
             train,
             test: Some(test),
@@ -348,7 +327,7 @@ fn load_data(
         let name = dir.display().to_string();
         return Ok(Data {
             description: format!("{name} ({} train, {} test)", train.len(), test.len()),
-            class_names: class_names(&name, train.classes),
+            class_names: mnist::class_names(&name, train.classes),
             name,
             train,
             test: Some(test),
@@ -385,7 +364,7 @@ fn load_data(
     };
     Ok(Data {
         description: format!("{description} ({} train, {} test)", train.len(), test.len()),
-        class_names: class_names(&name, train.classes),
+        class_names: mnist::class_names(&name, train.classes),
         name,
         train,
         test: Some(test),
@@ -845,7 +824,7 @@ fn cmd_eval(a: EvalArgs) -> Result<()> {
     }
     let names: Vec<String> = match meta.extra.get("class_names") {
         Some(n) => n.split(',').map(|s| s.to_string()).collect(),
-        None => class_names(&data.name, meta.classes),
+        None => mnist::class_names(&data.name, meta.classes),
     };
     // Name the model, not --layers (a flag eval does not have), when model and data disagree.
     gpunn::cpu::engine::check_fits(&params, &test).map_err(|e| {

@@ -273,3 +273,26 @@ pub fn split_validation(
     val.name = format!("{}-val", data.name);
     Ok((train, Some(val)))
 }
+
+/// Fashion-MNIST's class names, in label order.
+pub const FASHION_NAMES: [&str; 10] = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+];
+
+/// Display names of a dataset's classes: Fashion-MNIST's article names, else the label numbers.
+pub fn class_names(name: &str, classes: usize) -> Vec<String> {
+    if name.starts_with("fashion") && classes == 10 {
+        FASHION_NAMES.iter().map(|s| s.to_string()).collect()
+    } else {
+        (0..classes).map(|c| c.to_string()).collect()
+    }
+}

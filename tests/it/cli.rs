@@ -33,13 +33,14 @@ fn f(v: &serde_json::Value) -> f64 {
     v.as_f64().expect("number")
 }
 
-#[test]
-fn step_json_is_one_object_with_the_worked_numbers() {
-    let net = temp_file("step_json", "net.json", NET_ONES);
+/// `gpunn step --json` on the worked input (1,0) → target 1, lr 0.1, half-mse, with `net` on
+/// `device`; the one JSON object it prints.
+pub fn step_json(device: &str, net: &str, test: &str) -> serde_json::Value {
+    let path = temp_file(test, "net.json", net);
     let o = gpunn(&[
         "step",
         "--net",
-        net.to_str().unwrap(),
+        path.to_str().unwrap(),
         "--input",
         "1,0",
         "--target",
@@ -49,10 +50,20 @@ fn step_json_is_one_object_with_the_worked_numbers() {
         "--loss",
         "half-mse",
         "--json",
+        "--device",
+        device,
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value =
-        serde_json::from_str(stdout(&o).trim()).expect("stdout is one JSON object");
+    assert!(
+        o.status.success(),
+        "gpunn step --device {device}: {}",
+        stderr(&o)
+    );
+    serde_json::from_str(stdout(&o).trim()).expect("stdout is one JSON object")
+}
+
+#[test]
+fn step_json_is_one_object_with_the_worked_numbers() {
+    let v = step_json("cpu", NET_ONES, "step_json");
     assert!((f(&v["loss"]) - 0.00032567).abs() < 1e-8);
     assert!((f(&v["output"][0][0]) - 0.974479).abs() < 1e-6);
     assert_eq!(v["grad_input"][0].as_array().unwrap().len(), 2);

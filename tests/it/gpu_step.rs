@@ -2,7 +2,7 @@
 //! partial batches, a 20-step golden run, training and evaluation, and `gpunn step` on the
 //! GPU with the worked examples.
 
-use crate::cli::{gpunn, stderr, stdout, temp_file, NET_ONES};
+use crate::cli::{gpunn, stderr, stdout, step_json, NET_ONES};
 use crate::common::{assert_close, gpu_or_skip};
 use crate::cpu_reference::{all_pairs, random_case};
 use gpunn::cpu::engine::CpuReference;
@@ -176,32 +176,6 @@ fn epoch_with_partial_batch_and_evaluation() {
     let (ec, eg) = (cpu.evaluate(&test).unwrap(), gpu.evaluate(&test).unwrap());
     assert_eq!(eg.predictions, ec.predictions);
     assert_close("eval loss", &[eg.loss], &[ec.loss], 1e-6, 1e-4);
-}
-
-fn step_json(device: &str, net: &str, test: &str) -> serde_json::Value {
-    let path = temp_file(test, "net.json", net);
-    let o = gpunn(&[
-        "step",
-        "--net",
-        path.to_str().unwrap(),
-        "--input",
-        "1,0",
-        "--target",
-        "1",
-        "--lr",
-        "0.1",
-        "--loss",
-        "half-mse",
-        "--json",
-        "--device",
-        device,
-    ]);
-    assert!(
-        o.status.success(),
-        "gpunn step --device {device}: {}",
-        stderr(&o)
-    );
-    serde_json::from_str(stdout(&o).trim()).expect("one JSON object")
 }
 
 fn flatten(v: &serde_json::Value, out: &mut Vec<f32>) {

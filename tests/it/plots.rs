@@ -298,20 +298,7 @@ fn plots_render_samples() {
         "xor (2 classes)",
     )
     .unwrap();
-    let fashion: Vec<String> = [
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ]
-    .map(String::from)
-    .to_vec();
+    let fashion = gpunn::data::mnist::class_names("fashion-mnist", 10);
     plots::confusion_matrix(
         &dir.join("cm-fashion.png"),
         &m,
