@@ -1,18 +1,10 @@
 // common.wgsl: definitions shared by every gpunn kernel. Rust prepends this file to each kernel's
 // source (WGSL has no #include), so everything here must be a `const` or a `fn`.
 //
-// Activation ids, kept in sync with `Activation::gpu_id` in src/model.rs.
-const ACT_IDENTITY: u32 = 0u;
-const ACT_SIGMOID: u32 = 1u;
-const ACT_TANH: u32 = 2u;
-const ACT_RELU: u32 = 3u;
-const ACT_LEAKY_RELU: u32 = 4u;
-// Softmax is row-wise and lives in the loss kernel; the elementwise functions below treat it as
-// the identity, so a layer with softmax output stores its logits.
-const ACT_SOFTMAX: u32 = 5u;
-
-// Slope of leaky ReLU below zero (`LEAKY_SLOPE` in src/model.rs).
-const LEAKY_SLOPE: f32 = 0.01;
+// The ids ACT_*, LOSS_* and EPILOGUE_* and LEAKY_SLOPE are generated from the Rust enums by
+// src/gpu/shaders.rs and placed above this file; `gpunn shaders --dump DIR` shows them.
+// Softmax (ACT_SOFTMAX) is row-wise and lives in the loss kernel; the elementwise functions
+// below treat it as the identity, so a layer with softmax output stores its logits.
 
 // Sigmoid without overflow: exp is only ever taken of a non-positive number.
 fn sigmoid(z: f32) -> f32 {
@@ -26,19 +18,19 @@ fn sigmoid(z: f32) -> f32 {
 // a = f(z), as `cpu::activation::apply`.
 fn act_forward(id: u32, z: f32) -> f32 {
     switch id {
-        case 1u: { // ACT_SIGMOID
+        case ACT_SIGMOID: {
             return sigmoid(z);
         }
-        case 2u: { // ACT_TANH
+        case ACT_TANH: {
             // tanh(±15) is ±1 exactly in f32 (1 - tanh(9.1) is already below half an ulp), so
             // the clamp changes no result; it guards drivers that evaluate tanh as
             // (e^2z - 1)/(e^2z + 1), which is inf/inf = NaN for large |z|.
             return tanh(clamp(z, -15.0, 15.0));
         }
-        case 3u: { // ACT_RELU
+        case ACT_RELU: {
             return max(z, 0.0);
         }
-        case 4u: { // ACT_LEAKY_RELU
+        case ACT_LEAKY_RELU: {
             return select(z * LEAKY_SLOPE, z, z > 0.0);
         }
         default: { // ACT_IDENTITY, ACT_SOFTMAX
@@ -51,16 +43,16 @@ fn act_forward(id: u32, z: f32) -> f32 {
 // sigmoid a(1-a), tanh 1-a², relu [a>0], leaky relu [a>0] + slope·[a<=0], identity 1.
 fn act_grad_from_output(id: u32, a: f32) -> f32 {
     switch id {
-        case 1u: { // ACT_SIGMOID
+        case ACT_SIGMOID: {
             return a * (1.0 - a);
         }
-        case 2u: { // ACT_TANH
+        case ACT_TANH: {
             return 1.0 - a * a;
         }
-        case 3u: { // ACT_RELU
+        case ACT_RELU: {
             return select(0.0, 1.0, a > 0.0);
         }
-        case 4u: { // ACT_LEAKY_RELU
+        case ACT_LEAKY_RELU: {
             return select(LEAKY_SLOPE, 1.0, a > 0.0);
         }
         default: { // ACT_IDENTITY, ACT_SOFTMAX

@@ -18,10 +18,7 @@
 //   ce        L_row = logsumexp(z) − z[y]                  ∂L/∂z = (softmax(z) − onehot)/count
 // Softmax with mse/half-mse uses its Jacobian-vector product a ⊙ (g − Σ g·a).
 
-const LOSS_MSE: u32 = 0u;
-const LOSS_HALF_MSE: u32 = 1u;
-const LOSS_BCE: u32 = 2u;
-const LOSS_CE: u32 = 3u;
+// LOSS_MSE, LOSS_HALF_MSE, LOSS_BCE and LOSS_CE are generated from `Loss` (src/gpu/shaders.rs).
 
 struct Params {
     batch: u32,

@@ -155,11 +155,11 @@ fn main(
             if r < M && c < N {
                 let idx = r * N + c;
                 let v = acc[i][j];
-                if EPILOGUE == 0u {
+                if EPILOGUE == EPILOGUE_STORE {
                     out[idx] = v;
-                } else if EPILOGUE == 1u {
+                } else if EPILOGUE == EPILOGUE_BIAS_ACT {
                     out[idx] = act_forward(params.act, v + extra[c]);
-                } else if EPILOGUE == 2u {
+                } else if EPILOGUE == EPILOGUE_ACT_GRAD {
                     out[idx] = v * act_grad_from_output(params.act, extra[idx]);
                 } else {
                     out[idx] = out[idx] - params.lr * v;

@@ -15,7 +15,7 @@ pub struct Opened {
 
 /// Parses `--device`.
 pub fn parse_device(s: &str) -> Result<DeviceKind> {
-    s.parse().map_err(|e| Error::bad_arg("--device", e))
+    s.parse().map_err(|e| Error::invalid("device", e))
 }
 
 /// The GPU context for `kind`, or `None` for the CPU; `auto` without a hardware GPU gives

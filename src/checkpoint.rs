@@ -31,10 +31,7 @@ use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Loss, MlpSpec, Params};
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 /// The value of the `format` metadata key.
 pub const FORMAT: &str = "gpunn-mlp";
@@ -78,14 +75,14 @@ pub struct ModelMeta {
 /// directory). On error the temporary file is removed and a previous file at `path` is intact.
 pub fn save(path: &Path, params: &Params, meta: &ModelMeta) -> Result<()> {
     let bytes = encode(path, params, meta)?;
-    write_atomic(path, &bytes)
+    crate::io::write_atomic(path, &bytes)
 }
 
 /// Reads a checkpoint written by [`save`], checking everything: the safetensors structure,
 /// the metadata, every tensor's name, dtype and shape against the spec, and that every value is
 /// finite.
 pub fn load(path: &Path) -> Result<(Params, ModelMeta)> {
-    let bytes = read_capped(path)?;
+    let bytes = crate::io::read_capped(path, MAX_FILE_BYTES, "checkpoint")?;
     from_bytes(path, &bytes)
 }
 
@@ -213,133 +210,9 @@ fn encode(path: &Path, params: &Params, meta: &ModelMeta) -> Result<Vec<u8>> {
         .map_err(|e| refuse(one_line(&e.to_string())))
 }
 
-/// Distinguishes temporary files of concurrent saves within one process.
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Removes the temporary file when dropped, unless it has been renamed into place.
-struct TempFile {
-    path: PathBuf,
-    armed: bool,
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// An I/O error on `target` that says which step failed (the temporary file's name included).
-fn io_err(target: &Path, what: String, e: io::Error) -> Error {
-    Error::io(target, io::Error::new(e.kind(), format!("{what}: {e}")))
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::bad_file(
-            path,
-            "cannot save checkpoint: the path does not name a file",
-        )
-    })?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let tmp_name = format!(
-        ".{}.tmp-{}-{}",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        n
-    );
-    let tmp_path = dir.join(tmp_name);
-
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp_path)
-        .map_err(|e| io_err(path, format!("creating {}", tmp_path.display()), e))?;
-    // From here on the guard removes the temporary file on every early return.
-    let mut guard = TempFile {
-        path: tmp_path,
-        armed: true,
-    };
-    file.write_all(bytes)
-        .map_err(|e| io_err(path, format!("writing {}", guard.path.display()), e))?;
-    file.sync_all()
-        .map_err(|e| io_err(path, format!("syncing {}", guard.path.display()), e))?;
-    drop(file);
-    fs::rename(&guard.path, path).map_err(|e| {
-        io_err(
-            path,
-            format!("renaming {} over it", guard.path.display()),
-            e,
-        )
-    })?;
-    guard.armed = false;
-    sync_dir(&dir);
-    Ok(())
-}
-
-/// Makes the rename durable. Best effort: not every platform or file system can open or sync a
-/// directory, and the data itself is already on disk.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Reading
 // ------------------------------------------------------------------------------------------------
-
-/// Reads the whole file, refusing one larger than [`MAX_FILE_BYTES`] before allocating, and
-/// one whose header length field claims more than the file holds.
-fn read_capped(path: &Path) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-    if !meta.is_file() {
-        return Err(Error::bad_file(path, "not a regular file"));
-    }
-    let len = meta.len();
-    if len > MAX_FILE_BYTES {
-        return Err(Error::bad_file(
-            path,
-            format!("checkpoint is {len} bytes, more than the {MAX_FILE_BYTES}-byte limit"),
-        ));
-    }
-    check_header_len(path, &file, len)?;
-    let mut bytes = Vec::with_capacity(len as usize);
-    // `take` caps the read even if the file grows after the size check.
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(Error::bad_file(
-            path,
-            format!("checkpoint grew past the {MAX_FILE_BYTES}-byte limit while being read"),
-        ));
-    }
-    Ok(bytes)
-}
-
-/// Validates the safetensors length prefix against the file size.
-fn check_header_len(path: &Path, mut file: &File, len: u64) -> Result<()> {
-    if len < 8 {
-        return check_prefix(path, None, len);
-    }
-    let mut prefix = [0u8; 8];
-    file.read_exact(&mut prefix)
-        .map_err(|e| Error::io(path, e))?;
-    // `file` is read again from the start by the caller.
-    io::Seek::rewind(&mut file).map_err(|e| Error::io(path, e))?;
-    check_prefix(path, Some(prefix), len)
-}
 
 /// Checks the 8-byte header length `prefix` (`None`: the data is shorter than 8 bytes) of
 /// `len` bytes of checkpoint.
@@ -464,7 +337,7 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
     spec.validate().map_err(|e| {
         // The spec's own errors name command-line flags, which mean nothing here.
         let msg = match e {
-            Error::BadArg { msg, .. } => msg,
+            Error::Invalid { msg, .. } => msg,
             e => e.to_string(),
         };
         bad(format!("the spec in the metadata is invalid: {msg}"))

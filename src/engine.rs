@@ -89,6 +89,11 @@ pub trait Engine {
     /// Loss, accuracy and predictions on `data`, without training.
     fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation>;
 
+    /// The network's outputs for every sample of `data`, `[n][outputs]`, after the output
+    /// activation (softmax probabilities with `ce`, sigmoid outputs with `bce`), without
+    /// training.
+    fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>>;
+
     /// A copy of the current parameters.
     fn params(&mut self) -> Result<Params>;
 

@@ -1,5 +1,5 @@
 //! The one error type of the library. Every variant says what went wrong and where:
-//! the file, the layer, the op and its shapes, or the flag.
+//! the file, the layer, the op and its shapes, or the field of the run description.
 
 use std::path::PathBuf;
 
@@ -22,9 +22,10 @@ pub enum Error {
     #[error("layer {layer}: {msg}")]
     BadLayer { layer: usize, msg: String },
 
-    /// A bad command-line value or configuration option, named by its flag.
-    #[error("{flag}: {msg}")]
-    BadArg { flag: String, msg: String },
+    /// A bad value in a run description or another option, named by its field (`train.lr`,
+    /// `data.digits`, `model.layers`). The command line maps a field to its flag when it prints.
+    #[error("{field}: {msg}")]
+    Invalid { field: String, msg: String },
 
     /// Operands whose shapes do not fit together.
     #[error("{op}: shape mismatch: {msg}")]
@@ -71,10 +72,10 @@ impl Error {
         }
     }
 
-    /// A bad flag or option value.
-    pub fn bad_arg(flag: impl Into<String>, msg: impl Into<String>) -> Self {
-        Error::BadArg {
-            flag: flag.into(),
+    /// A bad value of the field `field` (e.g. `train.lr`).
+    pub fn invalid(field: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::Invalid {
+            field: field.into(),
             msg: msg.into(),
         }
     }

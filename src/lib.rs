@@ -19,10 +19,12 @@ pub mod digit;
 pub mod engine;
 pub mod error;
 pub mod gpu;
+pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod netfile;
 pub mod plots;
+pub mod run;
 pub mod step;
 pub mod train;
 

@@ -36,7 +36,7 @@ pub fn parse_batch(text: &str, width: usize, flag: &str) -> Result<(Vec<f32>, us
                     .ok()
                     .filter(|v| v.is_finite())
                     .ok_or_else(|| {
-                        Error::bad_arg(
+                        Error::invalid(
                             flag,
                             format!("sample {}: '{}' is not a number", s + 1, t.trim()),
                         )
@@ -44,7 +44,7 @@ pub fn parse_batch(text: &str, width: usize, flag: &str) -> Result<(Vec<f32>, us
             })
             .collect::<Result<_>>()?;
         if row.len() != width {
-            return Err(Error::bad_arg(
+            return Err(Error::invalid(
                 flag,
                 format!(
                     "sample {} has {} values, expected {width}",
@@ -71,7 +71,7 @@ pub fn parse_targets(text: &str, loss: Loss, outputs: usize, batch: usize) -> Re
                 if c >= 0.0 && c.fract() == 0.0 && (c as usize) < outputs {
                     Ok(c as u32)
                 } else {
-                    Err(Error::bad_arg(
+                    Err(Error::invalid(
                         "--target",
                         format!("sample {}: {c} is not a class index in 0..{outputs}", s + 1),
                     ))
@@ -86,7 +86,7 @@ pub fn parse_targets(text: &str, loss: Loss, outputs: usize, batch: usize) -> Re
         // Binary cross-entropy compares with probabilities; outside [0, 1] its loss is
         // meaningless (and can go negative).
         if let (Loss::Bce, Some(k)) = (loss, v.iter().position(|t| !(0.0..=1.0).contains(t))) {
-            return Err(Error::bad_arg(
+            return Err(Error::invalid(
                 "--target",
                 format!(
                     "sample {}: {} is not a probability in [0, 1], which --loss bce needs",
@@ -102,7 +102,7 @@ pub fn parse_targets(text: &str, loss: Loss, outputs: usize, batch: usize) -> Re
 
 fn check_batch(targets: usize, inputs: usize) -> Result<()> {
     if targets != inputs {
-        return Err(Error::bad_arg(
+        return Err(Error::invalid(
             "--target",
             format!("{targets} samples but --input has {inputs}"),
         ));

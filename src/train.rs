@@ -10,8 +10,7 @@ use rand::SeedableRng;
 use std::time::Instant;
 
 /// How the learning rate changes over the epochs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LrSchedule {
     /// The same rate every epoch.
     Constant,
@@ -46,7 +45,19 @@ impl std::str::FromStr for LrSchedule {
     }
 }
 
-/// How to train.
+impl std::fmt::Display for LrSchedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LrSchedule::Constant => "constant",
+            LrSchedule::Cosine => "cosine",
+        })
+    }
+}
+
+crate::model::serde_as_name!(LrSchedule);
+
+/// How the loop trains: built from a resolved [`crate::run::Run`] by
+/// [`crate::run::Run::train_config`], which is where its values come from.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
     pub epochs: usize,
@@ -67,35 +78,20 @@ pub struct TrainConfig {
     pub start_epoch: usize,
 }
 
-impl Default for TrainConfig {
-    fn default() -> Self {
-        TrainConfig {
-            epochs: 10,
-            batch_size: 128,
-            lr: 0.1,
-            schedule: LrSchedule::Constant,
-            seed: 42,
-            early_stopping: None,
-            steps_per_chunk: 32,
-            start_epoch: 1,
-        }
-    }
-}
-
 impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {
-            return Err(Error::bad_arg("--batch-size", "must be at least 1"));
+            return Err(Error::invalid("train.batch_size", "must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(Error::bad_arg(
-                "--lr",
+            return Err(Error::invalid(
+                "train.lr",
                 format!("must be a positive number, got {}", self.lr),
             ));
         }
         if self.early_stopping == Some(0) {
-            return Err(Error::bad_arg(
-                "--early-stopping",
+            return Err(Error::invalid(
+                "train.early_stopping",
                 "patience must be at least 1",
             ));
         }
@@ -160,8 +156,8 @@ pub fn train(
 ) -> Result<History> {
     cfg.validate()?;
     if train.is_empty() {
-        return Err(Error::bad_arg(
-            "--dataset",
+        return Err(Error::invalid(
+            "data.dataset",
             format!("{}: no training samples", train.name),
         ));
     }

@@ -29,8 +29,8 @@ impl CpuReference {
 /// Checks that a dataset fits the network's input and output.
 pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
     if data.dim != params.inputs() {
-        return Err(Error::bad_arg(
-            "--layers",
+        return Err(Error::invalid(
+            "model.layers",
             format!(
                 "the network takes {} inputs but {} has {} features per sample",
                 params.inputs(),
@@ -42,8 +42,8 @@ pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
     let outputs = params.outputs();
     let needed = if outputs == 1 { 2 } else { data.classes };
     if (outputs == 1 && data.classes > 2) || (outputs > 1 && outputs < needed) {
-        return Err(Error::bad_arg(
-            "--layers",
+        return Err(Error::invalid(
+            "model.layers",
             format!(
                 "the network has {outputs} outputs but {} has {} classes",
                 data.name, data.classes
@@ -92,6 +92,10 @@ impl Engine for CpuReference {
         evaluate_with(&self.params, data, net::forward)
     }
 
+    fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        outputs_with(&self.params, data)
+    }
+
     fn params(&mut self) -> Result<Params> {
         Ok(self.params.clone())
     }
@@ -100,6 +104,23 @@ impl Engine for CpuReference {
         self.params = params.clone();
         Ok(())
     }
+}
+
+/// The outputs `[n][outputs]` of the reference forward pass over `data`, in chunks; shared by
+/// the CPU backends.
+pub fn outputs_with(params: &Params, data: &Dataset) -> Result<Vec<f32>> {
+    const CHUNK: usize = 1024;
+    if data.dim != params.inputs() {
+        return check_fits(params, data).map(|_| Vec::new());
+    }
+    let mut x = Vec::new();
+    let mut out = Vec::with_capacity(data.len() * params.outputs());
+    let all: Vec<u32> = (0..data.len() as u32).collect();
+    for idx in all.chunks(CHUNK) {
+        data.gather(idx, &mut x);
+        out.extend_from_slice(net::forward(params, &x, idx.len()).output());
+    }
+    Ok(out)
 }
 
 /// Evaluates `data` in chunks with a forward function; shared by the CPU backends.

@@ -111,9 +111,9 @@ impl FastCpu {
         let data = self
             .train
             .as_ref()
-            .ok_or_else(|| Error::bad_arg("train_steps", "called before load_train_set"))?;
+            .ok_or_else(|| Error::invalid("train_steps", "called before load_train_set"))?;
         if let Some(&bad) = order.iter().find(|&&i| i as usize >= data.len()) {
-            return Err(Error::bad_arg(
+            return Err(Error::invalid(
                 "train_steps",
                 format!(
                     "sample {bad} is out of range: {} has {} samples",
@@ -662,6 +662,11 @@ fn on_threads<R: Send>(
 }
 
 impl Engine for FastCpu {
+    fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        // Inference on a handful of samples (`gpunn predict`): the reference loops suffice.
+        crate::cpu::engine::outputs_with(&self.params, data)
+    }
+
     fn describe(&self) -> String {
         format!("cpu (fast, {} threads)", self.threads)
     }
@@ -715,7 +720,7 @@ impl Engine for FastCpu {
         let data = self
             .train
             .as_ref()
-            .ok_or_else(|| Error::bad_arg("profile", "called before load_train_set"))?;
+            .ok_or_else(|| Error::invalid("profile", "called before load_train_set"))?;
         let n = data.len().max(1);
         let batch = self.last_batch.clamp(1, n);
         let order: Vec<u32> = (0..steps * batch).map(|i| (i % n) as u32).collect();

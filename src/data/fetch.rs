@@ -121,7 +121,7 @@ pub fn spec(name: &str) -> Result<&'static DatasetSpec> {
     match name {
         "mnist" => Ok(&MNIST),
         "fashion-mnist" => Ok(&FASHION_MNIST),
-        _ => Err(Error::bad_arg(
+        _ => Err(Error::invalid(
             "data fetch",
             format!(
                 "unknown dataset '{name}': can download {}",
@@ -200,7 +200,7 @@ pub fn fetch_report(
     fs::create_dir_all(dest).map_err(|e| Error::io(dest, e))?;
     let mirrors: Vec<String> = opts.mirrors.clone().unwrap_or_else(|| spec.mirrors.clone());
     if mirrors.is_empty() {
-        return Err(Error::bad_arg(
+        return Err(Error::invalid(
             "data fetch",
             format!("no mirror to download {} from", spec.name),
         ));
@@ -402,11 +402,7 @@ fn try_mirror(
         let _ = fs::remove_file(&part);
         return Err(e);
     }
-    // Make the rename itself durable (directories can be opened and synced on Unix only).
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dest) {
-        let _ = d.sync_all();
-    }
+    crate::io::sync_dir(dest);
     Ok(Ok(()))
 }
 

@@ -110,8 +110,8 @@ pub fn locate_in(name: &str, dirs: &[PathBuf]) -> Result<PathBuf> {
     } else {
         format!("; set {DATA_ENV} to a directory holding it, or pass a directory with --data")
     };
-    Err(Error::bad_arg(
-        "--dataset",
+    Err(Error::invalid(
+        "data.dataset",
         format!(
             "{name}: no directory with the four IDX files ({}, raw or .gz); looked in: {}{hint}",
             STEMS.join(", "),
@@ -126,8 +126,8 @@ pub fn locate(name: &str) -> Result<PathBuf> {
     match name {
         "mnist" | "fashion-mnist" => locate_in(name, &candidates(name)),
         "mnist-sample" => sample_dir(),
-        _ => Err(Error::bad_arg(
-            "--dataset",
+        _ => Err(Error::invalid(
+            "data.dataset",
             format!(
                 "unknown dataset '{name}': expected one of {} (or a directory of IDX files)",
                 NAMES.join(", ")
@@ -189,8 +189,8 @@ pub fn best_mnist() -> Result<(Dataset, Dataset, String)> {
 /// sample in `data`.
 pub fn keep_digits(data: &Dataset, digits: &[u32]) -> Result<Dataset> {
     let &[a, b] = digits else {
-        return Err(Error::bad_arg(
-            "--digits",
+        return Err(Error::invalid(
+            "data.digits",
             format!(
                 "the binary task needs exactly 2 labels, e.g. 3,6; got {}: {digits:?}",
                 digits.len()
@@ -198,15 +198,15 @@ pub fn keep_digits(data: &Dataset, digits: &[u32]) -> Result<Dataset> {
         ));
     };
     if a == b {
-        return Err(Error::bad_arg(
-            "--digits",
+        return Err(Error::invalid(
+            "data.digits",
             format!("the two labels must differ; got {a} twice"),
         ));
     }
     for d in [a, b] {
         if !data.labels.contains(&d) {
-            return Err(Error::bad_arg(
-                "--digits",
+            return Err(Error::invalid(
+                "data.digits",
                 format!(
                     "label {d} does not occur in {} ({} samples, labels 0..{})",
                     data.name,
@@ -242,8 +242,8 @@ pub fn split_validation(
     seed: u64,
 ) -> Result<(Dataset, Option<Dataset>)> {
     if !(0.0..1.0).contains(&fraction) {
-        return Err(Error::bad_arg(
-            "--val-split",
+        return Err(Error::invalid(
+            "data.val_split",
             format!("{fraction} is not a fraction in [0, 1), e.g. 0.1 holds out 10%"),
         ));
     }
@@ -254,14 +254,14 @@ pub fn split_validation(
     // f64 so that the rounding of e.g. 0.1 * 60000 is exact.
     let n_val = (f64::from(fraction) * n as f64).round() as usize;
     if n_val == 0 {
-        return Err(Error::bad_arg(
-            "--val-split",
+        return Err(Error::invalid(
+            "data.val_split",
             format!("{fraction} of {n} samples rounds to no validation sample; raise it or use 0"),
         ));
     }
     if n_val >= n {
-        return Err(Error::bad_arg(
-            "--val-split",
+        return Err(Error::invalid(
+            "data.val_split",
             format!("{fraction} of {n} samples leaves no training sample"),
         ));
     }

@@ -101,6 +101,8 @@ impl fmt::Display for DeviceKind {
     }
 }
 
+crate::model::serde_as_name!(DeviceKind);
+
 /// How a storage binding is accessed by a shader; used to build explicit bind-group layouts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BindingKind {

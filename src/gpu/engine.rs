@@ -198,7 +198,7 @@ impl GpuEngine {
     pub fn new(ctx: Arc<GpuContext>, params: &Params, batch: usize, report: bool) -> Result<Self> {
         params.spec().validate()?;
         if batch == 0 {
-            return Err(Error::bad_arg("--batch-size", "must be at least 1"));
+            return Err(Error::invalid("train.batch_size", "must be at least 1"));
         }
         let (mm, k) = kernels_for(&ctx)?;
         let depth = params.layers.len();
@@ -734,8 +734,8 @@ impl Engine for GpuEngine {
 
     fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> Result<()> {
         if batch != self.batch {
-            return Err(Error::bad_arg(
-                "--batch-size",
+            return Err(Error::invalid(
+                "train.batch_size",
                 format!(
                     "the GPU engine was built for batches of {}, not {batch}",
                     self.batch
@@ -796,6 +796,28 @@ impl Engine for GpuEngine {
         });
         self.eval_set = Some(set);
         out
+    }
+
+    fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        if data.dim != self.params_host.inputs() {
+            return check_fits(&self.params_host, data).map(|_| Vec::new());
+        }
+        // Keep the training totals apart from these forward passes'.
+        let pending = self.read_totals()?;
+        self.pending = std::mem::take(&mut self.pending).merge(pending);
+        let set = self.upload(data, false)?;
+        let (b, outputs) = (self.batch, self.params_host.outputs());
+        self.reset_state(set.n);
+        let mut out = Vec::with_capacity(set.n * outputs);
+        // One forward pass per batch, reading the output layer's activations after each: the
+        // `out` buffer holds one batch.
+        for start in (0..set.n).step_by(b) {
+            self.submit_steps(&set, 1, false)?;
+            let rows = b.min(set.n - start);
+            out.extend(self.ctx.read_f32(&self.out, 0, (rows * outputs) as u64)?);
+        }
+        self.read_totals()?;
+        Ok(out)
     }
 
     fn params(&mut self) -> Result<Params> {

@@ -5,7 +5,6 @@ use super::context::{BindingKind, GpuContext};
 use crate::Result;
 use std::sync::Arc;
 
-const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
 const GATHER_WGSL: &str = include_str!("../../shaders/gather.wgsl");
 const LOSS_WGSL: &str = include_str!("../../shaders/loss.wgsl");
 const BIAS_WGSL: &str = include_str!("../../shaders/bias.wgsl");
@@ -80,9 +79,14 @@ impl StepKernels {
     pub fn new(ctx: &Arc<GpuContext>) -> Result<Self> {
         use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
         let gather = |u8: bool| {
-            let src = format!("const DATA_U8: bool = {u8};\n{GATHER_WGSL}");
             let label = if u8 { "gather_u8" } else { "gather_f32" };
-            Kernel::build(ctx, label, &src, &[U, R, R, R, R, W, W, W], 256)
+            Kernel::build(
+                ctx,
+                label,
+                &gather_source(u8),
+                &[U, R, R, R, R, W, W, W],
+                256,
+            )
         };
         Ok(StepKernels {
             gather_u8: gather(true)?,
@@ -90,7 +94,7 @@ impl StepKernels {
             loss: Kernel::build(
                 ctx,
                 "loss",
-                &format!("{COMMON_WGSL}\n{LOSS_WGSL}"),
+                &loss_source(),
                 &[U, R, R, R, R, W, W, W, W],
                 64,
             )?,
@@ -98,4 +102,25 @@ impl StepKernels {
             metrics: Kernel::build(ctx, "metrics", METRICS_WGSL, &[U, R, W, W], 1)?,
         })
     }
+}
+
+/// The gather kernel for a u8 or an f32 dataset.
+fn gather_source(u8: bool) -> String {
+    format!("const DATA_U8: bool = {u8};\n{GATHER_WGSL}")
+}
+
+/// The loss kernel: the generated ids and common.wgsl, then shaders/loss.wgsl.
+fn loss_source() -> String {
+    format!("{}\n{LOSS_WGSL}", super::shaders::common())
+}
+
+/// The step kernels' sources as (file name, WGSL), for `gpunn shaders --dump`.
+pub fn sources() -> Vec<(String, String)> {
+    vec![
+        ("gather_u8.wgsl".into(), gather_source(true)),
+        ("gather_f32.wgsl".into(), gather_source(false)),
+        ("loss.wgsl".into(), loss_source()),
+        ("bias_sgd.wgsl".into(), BIAS_WGSL.into()),
+        ("metrics.wgsl".into(), METRICS_WGSL.into()),
+    ]
 }

@@ -29,7 +29,6 @@ use crate::model::Activation;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
 const MATMUL_WGSL: &str = include_str!("../../shaders/matmul.wgsl");
 const MATMUL_SUBGROUP_WGSL: &str = include_str!("../../shaders/matmul_subgroup.wgsl");
 
@@ -53,7 +52,7 @@ impl Trans {
     fn b_nk(self) -> bool {
         self == Trans::NT
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Trans::NT => "nt",
             Trans::NN => "nn",
@@ -80,6 +79,19 @@ pub enum Epilogue {
 }
 
 impl Epilogue {
+    /// One of each kind (the SGD one without a stored gradient), for listing variants.
+    pub const ALL: [Epilogue; 5] = [
+        Epilogue::Store,
+        Epilogue::BiasAct,
+        Epilogue::ActGrad,
+        Epilogue::Sgd { store_grad: false },
+        Epilogue::Sgd { store_grad: true },
+    ];
+
+    /// The WGSL names (`EPILOGUE_<NAME>`) and ids, generated into every matmul shader.
+    pub const IDS: [(&'static str, u32); 4] =
+        [("STORE", 0), ("BIAS_ACT", 1), ("ACT_GRAD", 2), ("SGD", 3)];
+
     fn id(self) -> u32 {
         match self {
             Epilogue::Store => 0,
@@ -91,7 +103,7 @@ impl Epilogue {
     fn store_grad(self) -> bool {
         matches!(self, Epilogue::Sgd { store_grad: true })
     }
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Epilogue::Store => "store",
             Epilogue::BiasAct => "bias_act",
@@ -273,7 +285,7 @@ impl MatmulConfig {
 
     /// Checks the shape rules of the kernel and the adapter's workgroup limits.
     pub fn check(&self, limits: &wgpu::Limits) -> Result<()> {
-        let bad = |msg: String| Err(Error::bad_arg("matmul config", format!("{self:?}: {msg}")));
+        let bad = |msg: String| Err(Error::invalid("matmul config", format!("{self:?}: {msg}")));
         if [
             self.tile_m,
             self.tile_n,
@@ -327,13 +339,13 @@ impl MatmulConfig {
         self.check(&ctx.limits)?;
         if self.kernel == MatmulKernel::Subgroup {
             if !ctx.has_subgroups() {
-                return Err(Error::bad_arg(
+                return Err(Error::invalid(
                     "matmul config",
                     format!("{self:?}: the device has no subgroup operations"),
                 ));
             }
             if ctx.info.subgroup_min_size < 8 {
-                return Err(Error::bad_arg(
+                return Err(Error::invalid(
                     "matmul config",
                     format!(
                         "{self:?}: subgroups may have {} lanes, the kernel needs 8 in one",
@@ -451,7 +463,8 @@ fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> {
     );
     if cfg.kernel == MatmulKernel::Tiled {
         return Ok(format!(
-            "{COMMON_WGSL}\n{consts}// ---- end of generated part\n\n{MATMUL_WGSL}"
+            "{}\n{consts}// ---- end of generated part\n\n{MATMUL_WGSL}",
+            super::shaders::common()
         ));
     }
     // An operand bound as vec4 still gets a scalar loader (and the reverse) so that the
@@ -505,7 +518,8 @@ fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> {
     )
     .map_err(|e| Error::Gpu(format!("expanding shaders/matmul_subgroup.wgsl: {e}")))?;
     Ok(format!(
-        "{COMMON_WGSL}\n{consts}{}{}// ---- end of generated part\n\n{body}",
+        "{}\n{consts}{}{}// ---- end of generated part\n\n{body}",
+        super::shaders::common(),
         operand("a", a_what, a_vec4),
         operand("b", b_what, b_vec4),
     ))

@@ -686,7 +686,7 @@ fn keep_digits_relabels_in_the_order_given() {
 }
 
 #[test]
-fn keep_digits_errors_name_the_flag() {
+fn keep_digits_errors_name_the_field() {
     let d = indexed(&[3, 6, 1], 10);
     for (digits, want) in [
         (&[3][..], "exactly 2"),
@@ -696,7 +696,7 @@ fn keep_digits_errors_name_the_flag() {
         (&[3, 7][..], "label 7 does not occur"),
     ] {
         let msg = mnist::keep_digits(&d, digits).unwrap_err().to_string();
-        assert!(msg.starts_with("--digits"), "{msg}");
+        assert!(msg.starts_with("data.digits"), "{msg}");
         assert!(msg.contains(want), "{digits:?}: lacks {want:?}: {msg}");
     }
 }
@@ -743,7 +743,7 @@ fn split_validation_zero_keeps_everything() {
 }
 
 #[test]
-fn split_validation_errors_name_the_flag() {
+fn split_validation_errors_name_the_field() {
     let d = indexed(&[0; 10], 1);
     for (f, want) in [
         (1.0, "[0, 1)"),
@@ -753,7 +753,7 @@ fn split_validation_errors_name_the_flag() {
         (0.97, "no training sample"),
     ] {
         let msg = mnist::split_validation(&d, f, 1).unwrap_err().to_string();
-        assert!(msg.starts_with("--val-split"), "{msg}");
+        assert!(msg.starts_with("data.val_split"), "{msg}");
         assert!(msg.contains(want), "{f}: lacks {want:?}: {msg}");
     }
 }

@@ -10,6 +10,8 @@
 //! - `checkpoint`: safetensors save/load, atomic writes, and every kind of broken file.
 //! - `plots`: learning-curve and confusion-matrix PNGs.
 //! - `digit`: PNG/JPEG images to MNIST-style 28x28 input, and unreadable files.
+//! - `run_config`: the run description: defaults, TOML, errors, metrics, checkpoints, resume.
+//! - `train_loop`: the loop alone with a scripted engine (early stopping).
 //! - `faults`: broken inputs through the binary, divergence, resume, kills during saves, GPU faults.
 
 mod checkpoint;
@@ -26,3 +28,5 @@ mod gpu_step;
 mod metrics;
 mod mnist_cli;
 mod plots;
+mod run_config;
+mod train_loop;

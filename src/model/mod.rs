@@ -3,231 +3,15 @@
 //! Weights of a dense layer are stored `[out][in]` row-major: row `j` holds the weights into
 //! neuron `j`, as in PyTorch and in course notation `w[j][i]` (from input `i` to neuron `j`).
 
+mod kinds;
+
+pub(crate) use kinds::serde_as_name;
+pub use kinds::{Activation, Init, Loss, LEAKY_SLOPE};
+
 use crate::cpu::Real;
 use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
-use std::fmt;
-use std::str::FromStr;
-
-/// An elementwise activation (softmax is row-wise and allowed on the output layer only).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Activation {
-    Sigmoid,
-    Tanh,
-    Relu,
-    /// Leaky ReLU with slope [`LEAKY_SLOPE`] below zero.
-    LeakyRelu,
-    Identity,
-    Softmax,
-}
-
-/// Slope of leaky ReLU for negative inputs.
-pub const LEAKY_SLOPE: f32 = 0.01;
-
-impl Activation {
-    pub const ALL: [Activation; 6] = [
-        Activation::Sigmoid,
-        Activation::Tanh,
-        Activation::Relu,
-        Activation::LeakyRelu,
-        Activation::Identity,
-        Activation::Softmax,
-    ];
-
-    /// The name used on the command line and in files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Tanh => "tanh",
-            Activation::Relu => "relu",
-            Activation::LeakyRelu => "leaky_relu",
-            Activation::Identity => "identity",
-            Activation::Softmax => "softmax",
-        }
-    }
-
-    /// The id used by the GPU kernels (kept in sync with shaders/common.wgsl).
-    pub fn gpu_id(self) -> u32 {
-        match self {
-            Activation::Identity => 0,
-            Activation::Sigmoid => 1,
-            Activation::Tanh => 2,
-            Activation::Relu => 3,
-            Activation::LeakyRelu => 4,
-            Activation::Softmax => 5,
-        }
-    }
-}
-
-impl FromStr for Activation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim().to_ascii_lowercase().replace('-', "_");
-        Activation::ALL
-            .into_iter()
-            .find(|a| a.name() == t || (t == "linear" && *a == Activation::Identity))
-            .ok_or_else(|| {
-                format!(
-                    "unknown activation '{s}' (expected one of: sigmoid, tanh, relu, leaky_relu, identity, softmax)"
-                )
-            })
-    }
-}
-
-impl fmt::Display for Activation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A loss function. All are means over the batch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Loss {
-    /// Mean over batch and outputs of (y − ŷ)².
-    Mse,
-    /// ½·Σ over outputs of (y − ŷ)², then the mean over the batch (the E of textbook exercises).
-    HalfMse,
-    /// Binary cross-entropy of a sigmoid output, mean over batch and outputs.
-    Bce,
-    /// Softmax + cross-entropy against integer class labels, mean over the batch.
-    Ce,
-}
-
-impl Loss {
-    pub const ALL: [Loss; 4] = [Loss::Mse, Loss::HalfMse, Loss::Bce, Loss::Ce];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Loss::Mse => "mse",
-            Loss::HalfMse => "half-mse",
-            Loss::Bce => "bce",
-            Loss::Ce => "ce",
-        }
-    }
-
-    /// The output activation this loss is defined on, if it requires one.
-    pub fn required_output(self) -> Option<Activation> {
-        match self {
-            Loss::Bce => Some(Activation::Sigmoid),
-            Loss::Ce => Some(Activation::Softmax),
-            Loss::Mse | Loss::HalfMse => None,
-        }
-    }
-
-    /// The output activation used when none is given: the required one, else sigmoid.
-    pub fn default_output(self) -> Activation {
-        self.required_output().unwrap_or(Activation::Sigmoid)
-    }
-
-    /// The id used by the GPU kernels.
-    pub fn gpu_id(self) -> u32 {
-        match self {
-            Loss::Mse => 0,
-            Loss::HalfMse => 1,
-            Loss::Bce => 2,
-            Loss::Ce => 3,
-        }
-    }
-}
-
-impl FromStr for Loss {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
-            "mse" => Ok(Loss::Mse),
-            "half-mse" => Ok(Loss::HalfMse),
-            "bce" => Ok(Loss::Bce),
-            "ce" | "cross-entropy" => Ok(Loss::Ce),
-            _ => Err(format!(
-                "unknown loss '{s}' (expected one of: mse, half-mse, bce, ce)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Loss {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// How weights are initialised. Biases start at zero except with `Constant`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Init {
-    Zeros,
-    /// Every weight and bias set to the value.
-    Constant(f32),
-    /// Uniform in ±sqrt(6 / fan_in) (He-scaled uniform).
-    Uniform,
-    /// Normal with std sqrt(2 / (fan_in + fan_out)).
-    XavierNormal,
-    /// Uniform in ±sqrt(6 / (fan_in + fan_out)) (Glorot).
-    XavierUniform,
-    /// Normal with std sqrt(2 / fan_in).
-    HeNormal,
-    /// Normal with the given std.
-    Normal(f32),
-}
-
-impl FromStr for Init {
-    type Err = String;
-    /// `zeros`, `constant[:V]`, `uniform`, `xavier-normal`, `xavier-uniform`, `he-normal`, `normal[:STD]`.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let t = s.trim().to_ascii_lowercase().replace('_', "-");
-        let (name, arg) = match t.split_once([':', '=']) {
-            Some((n, a)) => (n.to_string(), Some(a.to_string())),
-            None => (t.clone(), None),
-        };
-        let num = |default: f32| -> Result<f32, String> {
-            match &arg {
-                None => Ok(default),
-                Some(a) => a
-                    .parse::<f32>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| format!("bad number '{a}' in init '{s}'")),
-            }
-        };
-        let init = match name.as_str() {
-            "zeros" | "zero" => Init::Zeros,
-            "constant" | "const" => Init::Constant(num(1.0)?),
-            "uniform" => Init::Uniform,
-            "xavier-normal" | "glorot-normal" => Init::XavierNormal,
-            "xavier-uniform" | "glorot-uniform" | "xavier" | "glorot" => Init::XavierUniform,
-            "he-normal" | "he" | "kaiming" => Init::HeNormal,
-            "normal" => Init::Normal(num(0.01)?),
-            _ => {
-                return Err(format!(
-                    "unknown init '{s}' (expected one of: zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD])"
-                ))
-            }
-        };
-        if arg.is_some() && !matches!(init, Init::Constant(_) | Init::Normal(_)) {
-            return Err(format!("init '{name}' takes no value"));
-        }
-        if let Init::Normal(std) = init {
-            if std < 0.0 {
-                return Err(format!("init '{s}': std must be >= 0"));
-            }
-        }
-        Ok(init)
-    }
-}
-
-impl fmt::Display for Init {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Init::Zeros => write!(f, "zeros"),
-            Init::Constant(v) => write!(f, "constant:{v}"),
-            Init::Uniform => write!(f, "uniform"),
-            Init::XavierNormal => write!(f, "xavier-normal"),
-            Init::XavierUniform => write!(f, "xavier-uniform"),
-            Init::HeNormal => write!(f, "he-normal"),
-            Init::Normal(s) => write!(f, "normal:{s}"),
-        }
-    }
-}
 
 /// The architecture: all layer sizes including input and output (`784,128,64,10`), one
 /// activation per layer (so `sizes.len() - 1` of them) and the loss.
@@ -270,8 +54,8 @@ impl MlpSpec {
     /// Checks sizes, the activation count, softmax placement, and loss/output compatibility.
     pub fn validate(&self) -> Result<()> {
         if self.sizes.len() < 2 {
-            return Err(Error::bad_arg(
-                "--layers",
+            return Err(Error::invalid(
+                "model.layers",
                 format!(
                     "need at least an input and an output size, got {:?}",
                     self.sizes
@@ -279,14 +63,14 @@ impl MlpSpec {
             ));
         }
         if let Some(i) = self.sizes.iter().position(|&s| s == 0) {
-            return Err(Error::bad_arg(
-                "--layers",
+            return Err(Error::invalid(
+                "model.layers",
                 format!("size {} (position {}) is zero", self.sizes[i], i + 1),
             ));
         }
         if self.activations.len() != self.depth() {
-            return Err(Error::bad_arg(
-                "--activation",
+            return Err(Error::invalid(
+                "model.activations",
                 format!(
                     "{} activations for {} layers",
                     self.activations.len(),
@@ -458,7 +242,10 @@ pub fn parse_sizes(s: &str) -> Result<Vec<usize>> {
         .split(',')
         .map(|t| {
             t.trim().parse::<usize>().map_err(|_| {
-                Error::bad_arg("--layers", format!("'{t}' is not a layer size in '{s}'"))
+                Error::invalid(
+                    "model.layers",
+                    format!("'{t}' is not a layer size in '{s}'"),
+                )
             })
         })
         .collect::<Result<Vec<_>>>()?;

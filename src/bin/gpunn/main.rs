@@ -1,0 +1,163 @@
+//! The `gpunn` command line. It maps flags onto library types and prints; the library owns
+//! every behaviour. The only place that uses `anyhow`: library errors arrive as `gpunn::Error`
+//! and are printed once, with their chain and with fields named by their flags, before a
+//! non-zero exit.
+
+mod bench;
+mod data;
+mod eval;
+mod predict;
+mod shaders;
+mod step;
+mod train;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "gpunn",
+    version,
+    about = "Train multilayer perceptrons on the GPU, proven against a CPU reference"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a network and report loss and accuracy per epoch.
+    Train(Box<train::TrainArgs>),
+    /// One SGD step on a network from a JSON file, showing every number of a worked exercise.
+    Step(step::StepArgs),
+    /// Accuracy, confusion matrix and per-class precision/recall/F1 of a saved model.
+    Eval(eval::EvalArgs),
+    /// Classify digit images (PNG or JPEG) with a saved model.
+    Predict(predict::PredictArgs),
+    /// Training throughput per device on MNIST-shaped data, side by side.
+    Bench(bench::BenchArgs),
+    /// List every GPU adapter with the limits and features that matter here.
+    Devices,
+    /// Datasets: where they are found, and downloading them.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Write the expanded WGSL of every kernel variant, as it is compiled.
+    Shaders(shaders::ShadersArgs),
+}
+
+fn main() -> ExitCode {
+    // wgpu's GL backend logs an error for every EGL display it cannot open while probing
+    // adapters; that is noise unless the user asks for logs with RUST_LOG.
+    env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("warn,wgpu_hal=off,wgpu_core=off"),
+    )
+    .init();
+    // The Vulkan loader complains on stderr when XDG_RUNTIME_DIR is unset; give it one.
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => train::run(*a),
+        Command::Step(a) => step::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Predict(a) => predict::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Devices => devices(),
+        Command::Data(c) => data::run(c),
+        Command::Shaders(a) => shaders::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_message(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, with run-description fields named by their flags.
+fn one_message(e: &anyhow::Error) -> String {
+    let mut msg = match e.downcast_ref::<gpunn::Error>() {
+        Some(gpunn::Error::Invalid { field, msg }) => format!("{}: {msg}", flags_of(field)),
+        _ => e.to_string(),
+    };
+    // The chain once: gpunn's I/O errors already show their cause (`path: os error`), which
+    // `{e:#}` would print a second time.
+    for cause in e.chain().skip(1).map(|c| c.to_string()) {
+        if !msg.contains(&cause) {
+            msg = format!("{msg}: {cause}");
+        }
+    }
+    msg
+}
+
+/// The flag of each run-description field.
+const FIELD_FLAGS: [(&str, &str); 19] = [
+    ("seed", "--seed"),
+    ("device", "--device"),
+    ("data", "--dataset/--data"),
+    ("data.dataset", "--dataset"),
+    ("data.dir", "--data"),
+    ("data.digits", "--digits"),
+    ("data.val_split", "--val-split"),
+    ("data.samples", "--samples"),
+    ("data.factor", "--factor"),
+    ("data.noise", "--noise"),
+    ("model.layers", "--layers"),
+    ("model.activations", "--activation"),
+    ("model.loss", "--loss"),
+    ("model.init", "--init"),
+    ("train.epochs", "--epochs"),
+    ("train.batch_size", "--batch-size"),
+    ("train.lr", "--lr"),
+    ("train.schedule", "--lr-schedule"),
+    ("train.early_stopping", "--early-stopping"),
+];
+
+/// `train.lr` → `--lr`; `model.activations/model.loss` → `--activation/--loss`; a name that is
+/// no field stays as it is.
+fn flags_of(field: &str) -> String {
+    field
+        .split('/')
+        .map(|f| {
+            FIELD_FLAGS
+                .iter()
+                .find(|(name, _)| *name == f)
+                .map_or(f, |(_, flag)| flag)
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Parses a flag's value with the type's `FromStr`, naming the flag in the error.
+fn parse_flag<T: std::str::FromStr<Err = String>>(flag: &str, v: &str) -> anyhow::Result<T> {
+    v.parse::<T>()
+        .map_err(|e| gpunn::Error::invalid(flag, e).into())
+}
+
+/// Opens the engine for a device, telling the user in one line when `auto` fell back to the
+/// CPU.
+fn open_engine(
+    device: gpunn::gpu::DeviceKind,
+    params: &gpunn::model::Params,
+    batch: usize,
+) -> anyhow::Result<Box<dyn gpunn::engine::Engine>> {
+    let opened = gpunn::backend::open(device, params, batch)?;
+    if let Some(note) = opened.fallback {
+        eprintln!("note: {note}");
+    }
+    Ok(opened.engine)
+}
+
+fn devices() -> anyhow::Result<()> {
+    let adapters = gpunn::gpu::list_adapters();
+    if adapters.is_empty() {
+        println!("no GPU adapters found (install your GPU's driver, or mesa-vulkan-drivers for the software adapter); --device cpu still works");
+    }
+    for (i, a) in adapters.iter().enumerate() {
+        println!("[{i}] {a}");
+    }
+    Ok(())
+}

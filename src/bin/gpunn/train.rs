@@ -1,0 +1,340 @@
+//! `gpunn train`: flags → run description → resolved run → the library's loop; printing only.
+
+use crate::{open_engine, parse_flag};
+use anyhow::Result;
+use clap::Args;
+use gpunn::metrics::ConfusionMatrix;
+use gpunn::model::parse_sizes;
+use gpunn::plots;
+use gpunn::run::{self, CheckpointSaver, DataSpec, ModelSpec, Resumed, RunSpec, TrainSpec};
+use gpunn::train::{EpochRecord, Observer};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A run description (TOML) to start from; flags given here override it.
+    #[arg(long, value_name = "RUN.toml")]
+    config: Option<PathBuf>,
+    /// Print the resolved run description as TOML and stop; nothing is trained.
+    #[arg(long)]
+    dry_run: bool,
+    /// mnist, fashion-mnist, mnist-sample, xor, linear or circles [default: the full MNIST if
+    /// found, else the bundled mnist-sample].
+    #[arg(long)]
+    dataset: Option<String>,
+    /// A directory with the four IDX files (train-images-idx3-ubyte, ... raw or .gz).
+    #[arg(long, conflicts_with = "dataset")]
+    data: Option<PathBuf>,
+    /// Keep two digits and relabel them 0/1 for a binary task, e.g. 3,6.
+    #[arg(long)]
+    digits: Option<String>,
+    /// All layer sizes including input and output [default: 784,128,64,10 for images (one
+    /// output with --digits), 2,8,1 for the synthetic sets].
+    #[arg(long)]
+    layers: Option<String>,
+    /// Hidden-layer activation (one for all), or a comma list: one per hidden layer, or one per
+    /// layer including the output [default: relu].
+    #[arg(long)]
+    activation: Option<String>,
+    /// mse, half-mse, bce or ce [default: bce with one output, else ce].
+    #[arg(long)]
+    loss: Option<String>,
+    /// zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD]
+    /// [default: he-normal for relu networks, else xavier-uniform].
+    #[arg(long)]
+    init: Option<String>,
+    /// Learning rate [default: 0.1 for images, 0.5 for the synthetic sets].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Learning-rate schedule: constant, or cosine (decays to 0 over the epochs) [default:
+    /// cosine for images, constant for the synthetic sets].
+    #[arg(long)]
+    lr_schedule: Option<String>,
+    /// Samples per SGD step [default: 32].
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// [default: 10 for images, 100 for the synthetic sets]
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Seed for initialisation, shuffling, the validation split and synthetic data [default: 42].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Hold out this fraction of the (shuffled) training set for validation [default: 0.1;
+    /// 0 for sets of fewer than 50 samples, such as xor].
+    #[arg(long)]
+    val_split: Option<f32>,
+    /// Stop when the validation loss has not improved for this many epochs; keep the best.
+    #[arg(long, value_name = "PATIENCE")]
+    early_stopping: Option<usize>,
+    /// Write the run, history, test figures and confusion matrix as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    metrics: Option<PathBuf>,
+    /// Save the model (weights, run description and history) as safetensors after every epoch
+    /// and at the end, each time atomically: an interrupted or diverged run keeps its last good
+    /// epoch.
+    #[arg(long, value_name = "MODEL.safetensors")]
+    save: Option<PathBuf>,
+    /// Continue the run saved in this checkpoint from its last epoch, with its data, seed and
+    /// batch size; --epochs is the total to reach. Saves back to it unless --save names another
+    /// file.
+    #[arg(long, value_name = "CKPT", conflicts_with_all = ["config", "dataset", "data", "digits", "layers", "activation", "loss", "init", "batch_size", "seed", "val_split", "samples", "factor", "noise"])]
+    resume: Option<PathBuf>,
+    /// Write learning curves and the confusion matrix as PNG files into this directory.
+    #[arg(long, value_name = "DIR")]
+    plots: Option<PathBuf>,
+    /// Synthetic sets: number of samples [default: 1000].
+    #[arg(long)]
+    samples: Option<usize>,
+    /// circles: radius of the inner circle relative to the outer one [default: 0.4].
+    #[arg(long)]
+    factor: Option<f32>,
+    /// circles: std of the Gaussian noise added to each coordinate [default: 0.05].
+    #[arg(long)]
+    noise: Option<f32>,
+    /// auto (a hardware GPU, else the CPU), vulkan, metal, dx12, gl, software or cpu
+    /// [default: auto].
+    #[arg(long)]
+    device: Option<String>,
+}
+
+impl TrainArgs {
+    /// The run description the flags give (only what was given).
+    fn spec(&self) -> Result<RunSpec> {
+        let digits = match &self.digits {
+            Some(d) => Some(
+                d.split(',')
+                    .map(|t| {
+                        t.trim().parse::<u32>().map_err(|_| {
+                            gpunn::Error::invalid(
+                                "data.digits",
+                                format!("'{t}' is not a class label in '{d}'"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        let activations = match &self.activation {
+            Some(a) => Some(
+                a.split(',')
+                    .map(|s| parse_flag("--activation", s))
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            None => None,
+        };
+        Ok(RunSpec {
+            seed: self.seed,
+            device: self
+                .device
+                .as_deref()
+                .map(|d| parse_flag("--device", d))
+                .transpose()?,
+            data: DataSpec {
+                dataset: self.dataset.clone(),
+                dir: self.data.clone(),
+                digits,
+                val_split: self.val_split,
+                samples: self.samples,
+                factor: self.factor,
+                noise: self.noise,
+            },
+            model: ModelSpec {
+                layers: self.layers.as_deref().map(parse_sizes).transpose()?,
+                activations,
+                loss: self
+                    .loss
+                    .as_deref()
+                    .map(|l| parse_flag("--loss", l))
+                    .transpose()?,
+                init: self
+                    .init
+                    .as_deref()
+                    .map(|i| parse_flag("--init", i))
+                    .transpose()?,
+            },
+            train: TrainSpec {
+                epochs: self.epochs,
+                batch_size: self.batch_size,
+                lr: self.lr,
+                schedule: self
+                    .lr_schedule
+                    .as_deref()
+                    .map(|s| parse_flag("--lr-schedule", s))
+                    .transpose()?,
+                early_stopping: self.early_stopping,
+            },
+            optimizer: Default::default(),
+        })
+    }
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    let flags = a.spec()?;
+    let resumed = a.resume.as_deref().map(Resumed::load).transpose()?;
+    let base = match (&resumed, &a.config) {
+        (Some(r), _) => r.spec.clone(),
+        (None, Some(path)) => RunSpec::from_toml_file(path)?,
+        (None, None) => RunSpec::default(),
+    };
+    let spec = base.overlay(flags);
+    let data = spec.load_data()?;
+    let run = spec.resolve(&data)?;
+    if a.dry_run {
+        eprintln!(
+            "note: --dry-run: the resolved run on {}; nothing is trained",
+            data.description
+        );
+        print!("{}", run.to_toml());
+        return Ok(());
+    }
+    let (train, val) = run.split(&data)?;
+    let (params, earlier, start) = match resumed {
+        Some(r) => {
+            let start = r.next_epoch();
+            println!("resuming after epoch {} of {}", start - 1, r.path.display());
+            (r.params, r.history, start)
+        }
+        None => (run.init_params()?, Vec::new(), 1),
+    };
+    let save = a.save.clone().or(a.resume.clone());
+    let mut engine = open_engine(run.device, &params, run.train.batch_size)?;
+    let m = &run.model;
+    println!(
+        "training {} ({}, {}, {}) on {}: {} train, {} validation; lr {}, batch {}, {} epochs; {}",
+        m.layers
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .join("-"),
+        m.activations
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(","),
+        m.loss,
+        m.init,
+        data.description,
+        train.len(),
+        val.as_ref().map_or(0, |v| v.len()),
+        run.train.lr,
+        run.train.batch_size,
+        run.train.epochs,
+        engine.describe()
+    );
+    let mut printer = Printer::new(run.train.epochs);
+    let mut history = match &save {
+        Some(path) => {
+            let mut saver = CheckpointSaver {
+                path: path.clone(),
+                run: &run,
+                data: &data,
+                earlier: earlier.clone(),
+                inner: &mut printer,
+            };
+            let h = run.fit(engine.as_mut(), &train, val.as_ref(), start, &mut saver)?;
+            // Once more at the end: with early stopping the engine now holds the best epoch.
+            saver.save(engine.as_mut(), &h.epochs)?;
+            h
+        }
+        None => run.fit(engine.as_mut(), &train, val.as_ref(), start, &mut printer)?,
+    };
+    if history.stopped_early {
+        println!(
+            "early stopping: no better validation loss for {} epochs; restored epoch {}",
+            run.train.early_stopping.unwrap_or(0),
+            history.best_epoch.unwrap_or(0)
+        );
+    }
+    if let Some(path) = &save {
+        println!("saved model to {}", path.display());
+    }
+    history.epochs = earlier.into_iter().chain(history.epochs).collect();
+    let test = match &data.test {
+        Some(test) if !test.is_empty() => {
+            let e = engine.evaluate(test)?;
+            let cm = ConfusionMatrix::new(data.train.classes, &test.labels, &e.predictions);
+            println!(
+                "test: loss {:.4}  accuracy {:.2}% ({} samples)",
+                e.loss,
+                100.0 * e.accuracy,
+                test.len()
+            );
+            Some((e, cm))
+        }
+        _ => None,
+    };
+    let test = test.as_ref().map(|(e, cm)| (e, cm));
+    if let Some(path) = &a.metrics {
+        let v = run::metrics_json(&run, &data, &engine.describe(), &history, test);
+        let text = serde_json::to_string_pretty(&v)? + "\n";
+        gpunn::io::write_atomic(path, text.as_bytes())?;
+        println!("wrote metrics to {}", path.display());
+    }
+    if let Some(dir) = &a.plots {
+        std::fs::create_dir_all(dir).map_err(|e| gpunn::Error::io(dir, e))?;
+        let curves = dir.join("learning_curves.png");
+        plots::learning_curves(&curves, &history.epochs)?;
+        println!("wrote {}", curves.display());
+        if let Some((_, m)) = test {
+            let path = dir.join("confusion_matrix.png");
+            let title = format!("{} test set", data.name);
+            plots::confusion_matrix(&path, &m.counts, &data.class_names, &title)?;
+            println!("wrote {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// A progress bar over each epoch's samples and one line per epoch.
+struct Printer {
+    bar: Option<indicatif::ProgressBar>,
+    epochs: usize,
+}
+
+impl Printer {
+    fn new(epochs: usize) -> Self {
+        Printer { bar: None, epochs }
+    }
+}
+
+impl Observer for Printer {
+    fn progress(&mut self, epoch: usize, done: usize, total: usize) {
+        let epochs = self.epochs;
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "epoch {msg} [{bar:30}] {pos}/{len} samples ({per_sec}, eta {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        bar.set_message(format!("{epoch}/{epochs}"));
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
+
+    fn epoch_end(&mut self, r: &EpochRecord) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        let mut line = format!(
+            "epoch {:>3}/{}  train loss {:.4}  acc {:6.2}%",
+            r.epoch,
+            self.epochs,
+            r.train_loss,
+            100.0 * r.train_accuracy
+        );
+        if let (Some(l), Some(a)) = (r.val_loss, r.val_accuracy) {
+            line.push_str(&format!("  val loss {l:.4}  acc {:6.2}%", 100.0 * a));
+        }
+        line.push_str(&format!(
+            "  {:>8.0} samples/s  {:.2} s",
+            r.samples_per_sec, r.seconds
+        ));
+        println!("{line}");
+    }
+}

@@ -1,0 +1,129 @@
+//! File helpers shared by every writer and reader: atomic writes (checkpoints, metrics,
+//! sweeps' results) and reads capped at a size decided before anything is allocated.
+
+use crate::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Distinguishes temporary files of concurrent writes within one process.
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Removes the temporary file when dropped, unless it has been renamed into place.
+struct TempFile {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// An I/O error on `target` that says which step failed (the temporary file's name included).
+fn io_err(target: &Path, what: String, e: io::Error) -> Error {
+    Error::io(target, io::Error::new(e.kind(), format!("{what}: {e}")))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename
+/// over `path`, fsync of the directory. On error the temporary file is removed and a previous
+/// file at `path` is intact; a reader never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::bad_file(path, "cannot write: the path does not name a file"))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp_name = format!(
+        ".{}.tmp-{}-{}",
+        file_name.to_string_lossy(),
+        std::process::id(),
+        n
+    );
+    let tmp_path = dir.join(tmp_name);
+
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp_path)
+        .map_err(|e| io_err(path, format!("creating {}", tmp_path.display()), e))?;
+    // From here on the guard removes the temporary file on every early return.
+    let mut guard = TempFile {
+        path: tmp_path,
+        armed: true,
+    };
+    file.write_all(bytes)
+        .map_err(|e| io_err(path, format!("writing {}", guard.path.display()), e))?;
+    file.sync_all()
+        .map_err(|e| io_err(path, format!("syncing {}", guard.path.display()), e))?;
+    drop(file);
+    fs::rename(&guard.path, path).map_err(|e| {
+        io_err(
+            path,
+            format!("renaming {} over it", guard.path.display()),
+            e,
+        )
+    })?;
+    guard.armed = false;
+    sync_dir(&dir);
+    Ok(())
+}
+
+/// Makes a rename in `dir` durable. Best effort: not every platform or file system can open or
+/// sync a directory, and the data itself is already on disk.
+pub fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+}
+
+/// Reads the whole regular file at `path`, refusing one larger than `max` bytes before
+/// allocating (`what` names the kind of file in that error: `checkpoint is N bytes, more than
+/// the M-byte limit`).
+pub fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::bad_file(path, "not a regular file"));
+    }
+    let len = meta.len();
+    if len > max {
+        return Err(Error::bad_file(
+            path,
+            format!("{what} is {len} bytes, more than the {max}-byte limit"),
+        ));
+    }
+    let mut bytes = Vec::with_capacity(len as usize);
+    // `take` caps the read even if the file grows after the size check.
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::bad_file(
+            path,
+            format!("{what} grew past the {max}-byte limit while being read"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// [`read_capped`] for a UTF-8 text file.
+pub fn read_text_capped(path: &Path, max: u64, what: &str) -> Result<String> {
+    let bytes = read_capped(path, max, what)?;
+    String::from_utf8(bytes).map_err(|e| {
+        Error::bad_file(
+            path,
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
+}

@@ -1,0 +1,302 @@
+//! [`RunSpec::resolve`]: the one home of the defaults, and the resolved [`Run`].
+
+use super::{DataSource, DataSpec, LoadedData, ModelSpec, OptimizerSpec, RunSpec, TrainSpec};
+use crate::data::{mnist, Dataset};
+use crate::gpu::DeviceKind;
+use crate::model::{Activation, Init, Loss, MlpSpec, Params};
+use crate::train::{LrSchedule, TrainConfig};
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The optimizer rule.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OptimizerKind {
+    /// Plain stochastic gradient descent, fused into every engine's backward pass.
+    #[default]
+    Sgd,
+}
+
+impl std::fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OptimizerKind::Sgd => "sgd",
+        })
+    }
+}
+
+impl std::str::FromStr for OptimizerKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sgd" => Ok(OptimizerKind::Sgd),
+            _ => Err(format!("unknown optimizer '{s}' (expected sgd)")),
+        }
+    }
+}
+
+crate::model::serde_as_name!(OptimizerKind);
+
+/// A run with every default filled in: what is trained, printed and saved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    pub seed: u64,
+    pub device: DeviceKind,
+    pub data: DataRun,
+    pub model: ModelRun,
+    pub train: TrainRun,
+    pub optimizer: OptimizerRun,
+}
+
+/// `[data]`, resolved: exactly one of `dataset` and `dir` is set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRun {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digits: Option<Vec<u32>>,
+    pub val_split: f32,
+    /// Set for the synthetic sets only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f32>,
+}
+
+/// `[model]`, resolved: one activation per dense layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRun {
+    pub layers: Vec<usize>,
+    pub activations: Vec<Activation>,
+    pub loss: Loss,
+    pub init: Init,
+}
+
+/// `[train]`, resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRun {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    pub schedule: LrSchedule,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<usize>,
+}
+
+/// `[optimizer]`, resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerRun {
+    pub kind: OptimizerKind,
+}
+
+impl RunSpec {
+    /// Fills in every default from `data` (loaded with [`DataSpec::load`]): the layer sizes from
+    /// the input size and class count, the loss from the output count, the output activation
+    /// from the loss, the initialiser from the activations, and the loop's settings from the
+    /// kind of data (images or a synthetic set). Checks the result: errors name the field.
+    pub fn resolve(&self, data: &LoadedData) -> Result<Run> {
+        let (m, t) = (&self.model, &self.train);
+        let images = data.images;
+        let train = &data.train;
+        let outputs = if train.classes == 2 && (!images || self.data.digits.is_some()) {
+            1
+        } else {
+            train.classes
+        };
+        let layers = match &m.layers {
+            Some(l) => l.clone(),
+            None if images => vec![train.dim, 128, 64, outputs],
+            None => vec![train.dim, 8, outputs],
+        };
+        let out = *layers.last().unwrap_or(&1);
+        let loss = m
+            .loss
+            .unwrap_or(if out == 1 { Loss::Bce } else { Loss::Ce });
+        let depth = layers.len().saturating_sub(1).max(1);
+        let activations = full_activations(m.activations.as_deref(), depth, loss)?;
+        // A layer that cannot be (softmax inside, ce on one output...) comes from these fields.
+        let spec =
+            MlpSpec::new(layers.clone(), activations.clone(), loss).map_err(|e| match e {
+                Error::BadLayer { .. } => {
+                    Error::invalid("model.activations/model.loss", e.to_string())
+                }
+                e => e,
+            })?;
+        let hidden_relu = spec.activations[..depth - 1]
+            .iter()
+            .all(|&x| x == Activation::Relu || x == Activation::LeakyRelu);
+        let init = m.init.unwrap_or(if hidden_relu {
+            Init::HeNormal
+        } else {
+            Init::XavierUniform
+        });
+        let (dataset, dir) = match &data.source {
+            DataSource::Dataset(n) => (Some(n.clone()), None),
+            DataSource::Dir(d) => (None, Some(d.clone())),
+        };
+        let run = Run {
+            seed: self.seed(),
+            device: self.device.unwrap_or(DeviceKind::Auto),
+            data: DataRun {
+                dataset,
+                dir,
+                digits: self.data.digits.clone(),
+                val_split: self
+                    .data
+                    .val_split
+                    .unwrap_or(if train.len() < 50 { 0.0 } else { 0.1 }),
+                samples: data.synthetic.map(|s| s.0),
+                factor: data.synthetic.map(|s| s.1),
+                noise: data.synthetic.map(|s| s.2),
+            },
+            model: ModelRun {
+                layers,
+                activations,
+                loss,
+                init,
+            },
+            train: TrainRun {
+                epochs: t.epochs.unwrap_or(if images { 10 } else { 100 }),
+                batch_size: t.batch_size.unwrap_or(32),
+                lr: t.lr.unwrap_or(if images { 0.1 } else { 0.5 }),
+                schedule: t.schedule.unwrap_or(if images {
+                    LrSchedule::Cosine
+                } else {
+                    LrSchedule::Constant
+                }),
+                early_stopping: t.early_stopping,
+            },
+            optimizer: OptimizerRun {
+                kind: self.optimizer.kind.unwrap_or_default(),
+            },
+        };
+        run.check(data)?;
+        Ok(run)
+    }
+}
+
+/// One activation per dense layer from the `activations` field: one for every hidden layer,
+/// one per hidden layer, or one per layer; the output's follows the loss unless given.
+fn full_activations(
+    given: Option<&[Activation]>,
+    depth: usize,
+    loss: Loss,
+) -> Result<Vec<Activation>> {
+    let list = given.unwrap_or(&[Activation::Relu]);
+    let hidden = depth - 1;
+    let mut acts = match list.len() {
+        n if n == depth => return Ok(list.to_vec()),
+        1 => vec![list[0]; hidden],
+        n if n == hidden => list.to_vec(),
+        n => {
+            return Err(Error::invalid(
+                "model.activations",
+                format!(
+                    "{n} activations given for {hidden} hidden layers (give 1, {hidden} or {depth})"
+                ),
+            ))
+        }
+    };
+    acts.push(loss.default_output());
+    Ok(acts)
+}
+
+impl Run {
+    /// Checks the loop's settings and that the network fits `data`.
+    fn check(&self, data: &LoadedData) -> Result<()> {
+        self.train_config(1).validate()?;
+        if self.train.early_stopping.is_some() && self.data.val_split == 0.0 {
+            return Err(Error::invalid(
+                "train.early_stopping",
+                "needs a validation set: set data.val_split above 0",
+            ));
+        }
+        let params = Params::init(&self.mlp()?, Init::Zeros, 0)?;
+        crate::cpu::engine::check_fits(&params, &data.train)
+    }
+
+    /// The network's architecture.
+    pub fn mlp(&self) -> Result<MlpSpec> {
+        let m = &self.model;
+        MlpSpec::new(m.layers.clone(), m.activations.clone(), m.loss)
+    }
+
+    /// Fresh parameters, drawn from the run's initialiser and seed.
+    pub fn init_params(&self) -> Result<Params> {
+        Params::init(&self.mlp()?, self.model.init, self.seed)
+    }
+
+    /// The loop's settings, starting at epoch `start_epoch` (1 for a new run).
+    pub fn train_config(&self, start_epoch: usize) -> TrainConfig {
+        let t = &self.train;
+        TrainConfig {
+            epochs: t.epochs,
+            batch_size: t.batch_size,
+            lr: t.lr,
+            schedule: t.schedule,
+            seed: self.seed,
+            early_stopping: t.early_stopping,
+            steps_per_chunk: 32,
+            start_epoch,
+        }
+    }
+
+    /// The training and validation sets: the seeded split of `data.train`.
+    pub fn split(&self, data: &LoadedData) -> Result<(Dataset, Option<Dataset>)> {
+        mnist::split_validation(&data.train, self.data.val_split, self.seed)
+    }
+
+    /// The run as a description that resolves to this same run (for `--config` files and for
+    /// overlaying flags on a resumed run).
+    pub fn to_spec(&self) -> RunSpec {
+        let (d, m, t) = (&self.data, &self.model, &self.train);
+        RunSpec {
+            seed: Some(self.seed),
+            device: Some(self.device),
+            data: DataSpec {
+                dataset: d.dataset.clone(),
+                dir: d.dir.clone(),
+                digits: d.digits.clone(),
+                val_split: Some(d.val_split),
+                samples: d.samples,
+                factor: d.factor,
+                noise: d.noise,
+            },
+            model: ModelSpec {
+                layers: Some(m.layers.clone()),
+                activations: Some(m.activations.clone()),
+                loss: Some(m.loss),
+                init: Some(m.init),
+            },
+            train: TrainSpec {
+                epochs: Some(t.epochs),
+                batch_size: Some(t.batch_size),
+                lr: Some(t.lr),
+                schedule: Some(t.schedule),
+                early_stopping: t.early_stopping,
+            },
+            optimizer: OptimizerSpec {
+                kind: Some(self.optimizer.kind),
+            },
+        }
+    }
+
+    /// The run as TOML (what `gpunn train --dry-run` prints).
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a resolved run serialises as TOML")
+    }
+
+    /// Reads a resolved run back from TOML (as written by [`Run::to_toml`]).
+    pub fn from_toml_str(text: &str) -> std::result::Result<Run, String> {
+        toml::from_str(text).map_err(|e| e.message().trim().to_string())
+    }
+}

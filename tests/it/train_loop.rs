@@ -1,0 +1,111 @@
+//! The training loop on its own, driven through a scripted engine: early stopping restores the
+//! parameters of the best validation epoch.
+
+use gpunn::data::{Dataset, Features};
+use gpunn::engine::{Engine, Evaluation, Stats};
+use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
+use gpunn::train::{self, LrSchedule, TrainConfig};
+
+/// An engine whose "parameters" are one bias holding the number of the last trained epoch, and
+/// whose validation loss follows a script.
+struct Scripted {
+    params: Params,
+    val_losses: Vec<f32>,
+    epoch: usize,
+    restored: Vec<f32>,
+}
+
+impl Engine for Scripted {
+    fn describe(&self) -> String {
+        "scripted".into()
+    }
+    fn load_train_set(&mut self, _: &Dataset) -> gpunn::Result<()> {
+        Ok(())
+    }
+    fn train_steps(&mut self, order: &[u32], _: usize, _: f32) -> gpunn::Result<()> {
+        if order.len() == 4 {
+            self.epoch += 1;
+        }
+        self.params.layers[0].bias[0] = self.epoch as f32;
+        Ok(())
+    }
+    fn take_stats(&mut self) -> gpunn::Result<Stats> {
+        let mut s = Stats::default();
+        s.add_step(1.0, 4, 2);
+        Ok(s)
+    }
+    fn evaluate(&mut self, data: &Dataset) -> gpunn::Result<Evaluation> {
+        Ok(Evaluation {
+            loss: self.val_losses[self.epoch - 1],
+            accuracy: 0.5,
+            predictions: vec![0; data.len()],
+        })
+    }
+    fn outputs(&mut self, _: &Dataset) -> gpunn::Result<Vec<f32>> {
+        Ok(Vec::new())
+    }
+    fn params(&mut self) -> gpunn::Result<Params> {
+        Ok(self.params.clone())
+    }
+    fn set_params(&mut self, p: &Params) -> gpunn::Result<()> {
+        self.restored.push(p.layers[0].bias[0]);
+        self.params = p.clone();
+        Ok(())
+    }
+}
+
+fn four_samples() -> Dataset {
+    Dataset {
+        name: "four".into(),
+        dim: 1,
+        features: Features::F32(vec![0.0, 1.0, 2.0, 3.0]),
+        labels: vec![0, 1, 0, 1],
+        classes: 2,
+    }
+}
+
+fn run(val_losses: &[f32], patience: usize) -> (Scripted, train::History) {
+    let spec = MlpSpec::new(vec![1, 1], vec![Activation::Sigmoid], Loss::Bce).unwrap();
+    let mut engine = Scripted {
+        params: Params::init(&spec, Init::Zeros, 0).unwrap(),
+        val_losses: val_losses.to_vec(),
+        epoch: 0,
+        restored: Vec::new(),
+    };
+    let cfg = TrainConfig {
+        epochs: val_losses.len(),
+        batch_size: 4,
+        lr: 0.1,
+        schedule: LrSchedule::Constant,
+        seed: 1,
+        early_stopping: Some(patience),
+        steps_per_chunk: 8,
+        start_epoch: 1,
+    };
+    let data = four_samples();
+    let h = train::train(&mut engine, &data, Some(&data), &cfg, &mut train::Quiet).unwrap();
+    (engine, h)
+}
+
+#[test]
+fn early_stopping_restores_the_best_epoch() {
+    // Best at epoch 2; epochs 3 and 4 are worse, so patience 2 stops after epoch 4.
+    let (engine, h) = run(&[0.9, 0.5, 0.6, 0.7, 0.1, 0.1], 2);
+    assert!(h.stopped_early);
+    assert_eq!(h.epochs.len(), 4);
+    assert_eq!(h.best_epoch, Some(2));
+    assert_eq!(
+        engine.restored,
+        [2.0],
+        "the parameters of epoch 2 are put back"
+    );
+    assert_eq!(engine.params.layers[0].bias[0], 2.0);
+}
+
+#[test]
+fn no_restore_when_the_last_epoch_is_the_best() {
+    let (engine, h) = run(&[0.9, 0.8, 0.7], 2);
+    assert!(!h.stopped_early);
+    assert_eq!(h.best_epoch, Some(3));
+    assert!(engine.restored.is_empty());
+}
