@@ -28,12 +28,18 @@ pub fn context(kind: DeviceKind) -> Result<(Option<Arc<GpuContext>>, Option<Stri
                 log::info!("--device auto: using {}", ctx.info.name);
                 Ok((Some(Arc::new(ctx)), None))
             }
-            Err(e) => Ok((
-                None,
-                Some(format!(
-                    "--device auto: no hardware GPU ({e}); using the CPU engine (a software adapter would be slower)"
-                )),
-            )),
+            Err(e) => {
+                // The full adapter list is for RUST_LOG=info; the user gets one line.
+                log::info!("--device auto: {e}");
+                Ok((
+                    None,
+                    Some(
+                        "--device auto: no hardware GPU, training on the CPU engine (--device software \
+                         forces the slower software adapter; `gpunn devices` lists adapters)"
+                            .into(),
+                    ),
+                ))
+            }
         },
         other => Ok((Some(Arc::new(GpuContext::new(other)?)), None)),
     }

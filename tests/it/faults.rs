@@ -418,6 +418,41 @@ fn faults_images_through_predict() {
         &gpunn(&["predict", "--model", s(&model), s(&good)]),
     );
 
+    // The same probabilities on the CPU and the GPU engine (a batch of 3 images).
+    let second = dir.join("second.png");
+    fs::write(&second, png(40, 33)).unwrap();
+    let probs = |device: &str| -> Vec<f32> {
+        let out = gpunn(&[
+            "predict",
+            "--model",
+            s(&model),
+            "--json",
+            "--device",
+            device,
+            s(&good),
+            s(&second),
+            s(&good),
+        ]);
+        expect_ok(device, &out);
+        stdout(&out)
+            .lines()
+            .flat_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["probabilities"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_f64().unwrap() as f32)
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let cpu = probs("cpu");
+    assert_eq!(cpu.len(), 30);
+    if crate::common::gpu_or_skip("predict on the GPU").is_some() {
+        crate::common::assert_close("predict cpu vs gpu", &probs("software"), &cpu, 1e-5, 1e-4);
+    }
+
     let whole = png(40, 40);
     let garbage: Vec<u8> = (0..1000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
@@ -1263,7 +1298,15 @@ fn faults_no_vulkan_driver_errors_with_a_hint_or_falls_back_on_auto() {
         eprintln!("SKIPPED the fallback check: auto found a non-Vulkan hardware GPU: {err}");
         return;
     }
-    assert!(err.contains("using the CPU engine"), "{err}");
+    assert!(err.contains("training on the CPU engine"), "{err}");
+    let note = err
+        .lines()
+        .find(|l| l.starts_with("note:"))
+        .unwrap_or_default();
+    assert!(
+        note.len() < 160,
+        "the fallback note fits on one line: {note}"
+    );
     let text = stdout(&out);
     assert!(
         text.contains("cpu (") && text.contains("epoch   1/1"),

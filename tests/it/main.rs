@@ -11,6 +11,7 @@
 //! - `plots`: learning-curve and confusion-matrix PNGs.
 //! - `digit`: PNG/JPEG images to MNIST-style 28x28 input, and unreadable files.
 //! - `run_config`: the run description: defaults, TOML, errors, metrics, checkpoints, resume.
+//! - `shaders`: ids generated into the WGSL, every dumped variant compiles.
 //! - `train_loop`: the loop alone with a scripted engine (early stopping).
 //! - `faults`: broken inputs through the binary, divergence, resume, kills during saves, GPU faults.
 
@@ -29,4 +30,5 @@ mod metrics;
 mod mnist_cli;
 mod plots;
 mod run_config;
+mod shaders;
 mod train_loop;
