@@ -107,3 +107,18 @@ pub trait Engine {
         Ok(Vec::new())
     }
 }
+
+/// The numbers of one step. `output`, `loss`, `acts` and the gradients are from before the
+/// update; `after` holds the updated parameters.
+#[derive(Clone, Debug)]
+pub struct StepResult {
+    pub batch: usize,
+    pub loss: f32,
+    /// `[batch][outputs]`
+    pub output: Vec<f32>,
+    /// `[batch][inputs]`
+    pub grad_input: Vec<f32>,
+    /// Per layer `([out][in], [out])`.
+    pub grads: Vec<(Vec<f32>, Vec<f32>)>,
+    pub after: Params,
+}

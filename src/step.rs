@@ -8,20 +8,7 @@ use crate::{Error, Result};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 
-/// The numbers of one step. `output`, `loss`, `acts` and the gradients are from before the
-/// update; `after` holds the updated parameters.
-#[derive(Clone, Debug)]
-pub struct StepResult {
-    pub batch: usize,
-    pub loss: f32,
-    /// `[batch][outputs]`
-    pub output: Vec<f32>,
-    /// `[batch][inputs]`
-    pub grad_input: Vec<f32>,
-    /// Per layer `([out][in], [out])`.
-    pub grads: Vec<(Vec<f32>, Vec<f32>)>,
-    pub after: Params,
-}
+pub use crate::engine::StepResult;
 
 /// Parses `"1,0;0,1"` into a `[batch][width]` batch. `flag` names the option in errors.
 pub fn parse_batch(text: &str, width: usize, flag: &str) -> Result<(Vec<f32>, usize)> {

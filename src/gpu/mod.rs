@@ -1,8 +1,10 @@
 //! The GPU engine: the wgpu context and the WGSL kernels with their launchers.
 //!
 //! - [`context`]: adapter choice, device, limits, buffers, readback, error scopes.
-//! - [`matmul`]: the tiled matmul family (forward, input gradient, fused SGD weight update).
-//! - [`kernels`]: the small kernels of a step (gather, loss, bias SGD, metrics).
+//! - [`kernels`]: one module per kernel family, each owning its shader, its uniform struct and
+//!   a typed bind function: [`kernels::matmul`] (forward, input gradient, fused SGD weight
+//!   update), gather, loss, bias and metrics.
+//! - [`template`]: the preprocessor that unrolls the subgroup matmul's WGSL.
 //! - [`shaders`]: the ids shared with WGSL, generated from the Rust enums; every variant's
 //!   expanded source.
 //! - [`engine`]: the GPU backend that the training loop drives.
@@ -10,8 +12,10 @@
 pub mod context;
 pub mod engine;
 pub mod kernels;
-pub mod matmul;
 pub mod shaders;
+pub mod template;
+
+pub use kernels::matmul;
 
 pub use context::{list_adapters, AdapterReport, BindingKind, DeviceKind, GpuContext};
 pub use engine::GpuEngine;

@@ -21,7 +21,7 @@
 
 use crate::common::{assert_close, gpu_or_skip};
 use gpunn::cpu::{activation, ops};
-use gpunn::gpu::matmul::{expand_template, MatmulKernel};
+use gpunn::gpu::matmul::MatmulKernel;
 use gpunn::gpu::{
     DeviceKind, Epilogue, GpuContext, MatmulConfig, MatmulKernels, MatmulSpec, Trans,
 };
@@ -483,57 +483,6 @@ fn for_adapter_picks_the_kernel_by_adapter_type() {
     };
     let err = bad.check(&ctx.limits).unwrap_err().to_string();
     assert!(err.contains("tile_n = 8·reg_n"), "{err}");
-}
-
-/// The template expansion behind the subgroup kernel's source.
-#[test]
-fn template_expansion() {
-    let consts = |name: &str| (name == "ROWS").then_some(3);
-    let flags = |name: &str| match name {
-        "ON" => Some(true),
-        "OFF" => Some(false),
-        _ => None,
-    };
-    let src = "a\n\
-               // @for i in 0..ROWS\n\
-               x[${i}] = y[${i*4+1}] + ${(i + 1) % 2};\n\
-               // @for j in 0..2\n\
-               z${i}_${j} = ${i*2+j};\n\
-               // @end\n\
-               // @end\n\
-               // @if ON\n\
-               on\n\
-               // @else\n\
-               off\n\
-               // @end\n\
-               // @if OFF || !OFF && ON\n\
-               // @if ON && OFF\n\
-               no\n\
-               // @end\n\
-               yes\n\
-               // @end\n\
-               // comment keeps ${i}\n\
-               // @for k in 0..0\n\
-               never\n\
-               // @end\n\
-               b";
-    let got = expand_template(src, consts, flags).unwrap();
-    let want = "a\nx[0] = y[1] + 1;\nz0_0 = 0;\nz0_1 = 1;\nx[1] = y[5] + 0;\nz1_0 = 2;\n\
-                z1_1 = 3;\nx[2] = y[9] + 1;\nz2_0 = 4;\nz2_1 = 5;\non\nyes\n// comment keeps ${i}\nb\n";
-    assert_eq!(got, want);
-    for (bad, needle) in [
-        ("// @for i in 0..3\nx", "without @end"),
-        ("x\n// @end", "unmatched"),
-        ("// @for i in 0..N\n// @end", "unknown bound N"),
-        ("// @if ON && MAYBE\n// @end", "unknown flag MAYBE"),
-        ("${j}", "unknown variable `j`"),
-        ("${1/0}", "division by zero"),
-        ("${(1}", "missing `)`"),
-        ("${1 2}", "unexpected"),
-    ] {
-        let err = expand_template(bad, consts, flags).unwrap_err();
-        assert!(err.contains(needle), "{bad:?}: {err}");
-    }
 }
 
 /// Large pre-activations: sigmoid must not overflow and tanh must not turn into NaN.

@@ -1,0 +1,318 @@
+//! Building the GPU engine: buffers for the parameters and a batch's activations, every
+//! matmul call site prepared and every bind group made once; uploading a dataset.
+
+use super::{bytes, kernels_for, GpuData, GpuEngine};
+use crate::data::{Dataset, Features};
+use crate::engine::Stats;
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernels::{
+    BiasBindings, BiasParams, GatherBindings, GatherParams, LossBindings, LossParams,
+    MetricsBindings, MetricsParams,
+};
+use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
+use crate::model::{Activation, Params};
+use crate::{Error, Result};
+use std::sync::Arc;
+
+impl GpuEngine {
+    /// Uploads `params` and prepares every call for batches of `batch` samples. With `report`,
+    /// the step also keeps every gradient (for `gpunn step`).
+    pub fn new(ctx: Arc<GpuContext>, params: &Params, batch: usize, report: bool) -> Result<Self> {
+        params.spec().validate()?;
+        if batch == 0 {
+            return Err(Error::invalid("train.batch_size", "must be at least 1"));
+        }
+        let (mm, k) = kernels_for(&ctx)?;
+        let depth = params.layers.len();
+        let b = batch;
+        let f32s = |label: &str, n: usize| ctx.storage_buffer_zeroed(label, (n.max(1) * 4) as u64);
+        let mut weights = Vec::new();
+        let mut biases = Vec::new();
+        let mut acts = Vec::new();
+        let mut dz = Vec::new();
+        let mut grad_w = Vec::new();
+        let mut grad_b = Vec::new();
+        for (l, layer) in params.layers.iter().enumerate() {
+            weights.push(ctx.storage_buffer_f32(&format!("W{}", l + 1), &layer.weights)?);
+            biases.push(ctx.storage_buffer_f32(&format!("b{}", l + 1), &layer.bias)?);
+            acts.push(f32s(&format!("a{}", l + 1), b * layer.outputs)?);
+            dz.push(f32s(&format!("dz{}", l + 1), b * layer.outputs)?);
+            let gn = if report { layer.weights.len() } else { 1 };
+            grad_w.push(f32s(&format!("dW{}", l + 1), gn)?);
+            grad_b.push(f32s(
+                &format!("db{}", l + 1),
+                if report { layer.outputs } else { 1 },
+            )?);
+        }
+        let inputs = params.inputs();
+        let outputs = params.outputs();
+        let x = f32s("x", b * inputs)?;
+        let out = f32s("output", b * outputs)?;
+        let y = f32s("targets", b * outputs)?;
+        let cls = f32s("classes", b)?;
+        let rows = f32s("per-sample loss", 2 * b)?;
+        let state = f32s("step state", 4)?;
+        let totals = f32s("totals", 8)?;
+        let grad_in = f32s("dx", if report { b * inputs } else { 1 })?;
+
+        let mut forward = Vec::new();
+        let mut back_dx = Vec::new();
+        let mut back_dw = Vec::new();
+        let mut bias_bind = Vec::new();
+        let lr = 0.0f32;
+        for (l, layer) in params.layers.iter().enumerate() {
+            let input = if l == 0 { &x } else { &acts[l - 1] };
+            let last = l + 1 == depth;
+            // forward: a_l [B][out] = act(input [B][in] · W [out][in]ᵀ + b)
+            forward.push(mm.prepare(MatmulSpec {
+                trans: Trans::NT,
+                epilogue: Epilogue::BiasAct,
+                act: if last {
+                    Activation::Identity
+                } else {
+                    layer.activation
+                },
+                m: b as u32,
+                k: layer.inputs as u32,
+                n: layer.outputs as u32,
+                lr,
+                a: input,
+                b: &weights[l],
+                out: &acts[l],
+                extra: Some(&biases[l]),
+            })?);
+            // input gradient: dz_{l-1} [B][in] = (dz_l [B][out] · W [out][in]) ⊙ act'(a_{l-1})
+            back_dx.push(if l > 0 {
+                Some(mm.prepare(MatmulSpec {
+                    trans: Trans::NN,
+                    epilogue: Epilogue::ActGrad,
+                    act: params.layers[l - 1].activation,
+                    m: b as u32,
+                    k: layer.outputs as u32,
+                    n: layer.inputs as u32,
+                    lr,
+                    a: &dz[l],
+                    b: &weights[l],
+                    out: &dz[l - 1],
+                    extra: Some(&acts[l - 1]),
+                })?)
+            } else if report {
+                Some(mm.prepare(MatmulSpec {
+                    trans: Trans::NN,
+                    epilogue: Epilogue::Store,
+                    act: Activation::Identity,
+                    m: b as u32,
+                    k: layer.outputs as u32,
+                    n: layer.inputs as u32,
+                    lr,
+                    a: &dz[0],
+                    b: &weights[0],
+                    out: &grad_in,
+                    extra: None,
+                })?)
+            } else {
+                None
+            });
+            // weights: W [out][in] -= lr · dz_l [B][out]ᵀ · input [B][in]
+            back_dw.push(mm.prepare(MatmulSpec {
+                trans: Trans::TN,
+                epilogue: Epilogue::Sgd { store_grad: report },
+                act: Activation::Identity,
+                m: layer.outputs as u32,
+                k: b as u32,
+                n: layer.inputs as u32,
+                lr,
+                a: &dz[l],
+                b: input,
+                out: &weights[l],
+                extra: if report { Some(&grad_w[l]) } else { None },
+            })?);
+            let bp = ctx.uniform_buffer(
+                "bias params",
+                bytes(&BiasParams {
+                    rows: b as u32,
+                    cols: layer.outputs as u32,
+                    store_grad: report as u32,
+                    _pad: 0,
+                    lr,
+                    _pad1: [0; 3],
+                }),
+            )?;
+            let bg = k.bias.bind(
+                &ctx,
+                BiasBindings {
+                    params: &bp,
+                    dz: &dz[l],
+                    bias: &biases[l],
+                    grad: &grad_b[l],
+                },
+            )?;
+            bias_bind.push((bg, bp));
+        }
+        let loss_params = |train: bool| {
+            ctx.uniform_buffer(
+                "loss params",
+                bytes(&LossParams {
+                    batch: b as u32,
+                    outputs: outputs as u32,
+                    act: params.layers[depth - 1].activation.gpu_id(),
+                    loss: params.loss.gpu_id(),
+                    train: train as u32,
+                    _pad: [0; 3],
+                }),
+            )
+        };
+        let loss_train_params = loss_params(true)?;
+        let loss_eval_params = loss_params(false)?;
+        let metrics_params = ctx.uniform_buffer(
+            "metrics params",
+            bytes(&MetricsParams {
+                batch: b as u32,
+                advance: 1,
+                _pad: [0; 2],
+            }),
+        )?;
+        let metrics_bind = k.metrics.bind(
+            &ctx,
+            MetricsBindings {
+                params: &metrics_params,
+                rows: &rows,
+                state: &state,
+                totals: &totals,
+            },
+        )?;
+        let gather_params = ctx.uniform_buffer(
+            "gather params",
+            bytes(&GatherParams {
+                dim: inputs as u32,
+                batch: b as u32,
+                outputs: outputs as u32,
+                _pad: 0,
+            }),
+        )?;
+        let (report_loss, report_preds) = if report {
+            let preds = f32s("step predictions", b)?;
+            let bind = k.loss.bind(
+                &ctx,
+                LossBindings {
+                    params: &loss_train_params,
+                    z: &acts[depth - 1],
+                    y: &y,
+                    cls: &cls,
+                    state: &state,
+                    a: &out,
+                    dz: &dz[depth - 1],
+                    rows: &rows,
+                    pred: &preds,
+                },
+            )?;
+            (Some(bind), Some(preds))
+        } else {
+            (None, None)
+        };
+        Ok(GpuEngine {
+            report_loss,
+            _report_preds: report_preds,
+            ctx,
+            mm,
+            k,
+            params_host: params.clone(),
+            batch,
+            report,
+            weights,
+            biases,
+            x,
+            acts,
+            out,
+            y,
+            cls,
+            dz,
+            rows,
+            state,
+            totals,
+            grad_w,
+            grad_b,
+            grad_in,
+            forward,
+            back_dx,
+            back_dw,
+            bias_bind,
+            loss_train_params,
+            loss_eval_params,
+            metrics_bind,
+            gather_params,
+            lr,
+            train_set: None,
+            eval_set: None,
+            pending: Stats::default(),
+            last_submission: None,
+        })
+    }
+
+    /// Uploads a dataset: features as packed u8 (or f32), labels, an order buffer of its size
+    /// (identity for evaluation) and a prediction buffer; binds them for gather and loss.
+    pub(super) fn upload(&self, data: &Dataset, train: bool) -> Result<GpuData> {
+        let ctx = &self.ctx;
+        let n = data.len();
+        let (words, u8s): (Vec<u32>, bool) = match &data.features {
+            Features::U8(v) => {
+                let mut w = vec![0u32; v.len().div_ceil(4)];
+                bytemuck::cast_slice_mut::<u32, u8>(&mut w)[..v.len()].copy_from_slice(v);
+                (w, true)
+            }
+            Features::F32(v) => (v.iter().map(|f| f.to_bits()).collect(), false),
+        };
+        let what = format!("dataset {}", data.name);
+        let as_f32 = |w: &[u32]| -> Vec<f32> { w.iter().map(|&u| f32::from_bits(u)).collect() };
+        let data_buf = ctx.storage_buffer_f32(&what, &as_f32(&words))?;
+        let labels = ctx.storage_buffer_f32(&format!("{what} labels"), &as_f32(&data.labels))?;
+        let identity: Vec<u32> = (0..n as u32).collect();
+        let order = ctx.storage_buffer_f32(&format!("{what} order"), &as_f32(&identity))?;
+        let preds =
+            ctx.storage_buffer_zeroed(&format!("{what} predictions"), (n.max(1) * 4) as u64)?;
+        let gather = self.k.gather(u8s).bind(
+            ctx,
+            GatherBindings {
+                params: &self.gather_params,
+                data: &data_buf,
+                labels: &labels,
+                order: &order,
+                state: &self.state,
+                x: &self.x,
+                y: &self.y,
+                cls: &self.cls,
+            },
+        )?;
+        let loss_params = if train {
+            &self.loss_train_params
+        } else {
+            &self.loss_eval_params
+        };
+        let last = self.acts.last().expect("layers");
+        let loss = self.k.loss.bind(
+            ctx,
+            LossBindings {
+                params: loss_params,
+                z: last,
+                y: &self.y,
+                cls: &self.cls,
+                state: &self.state,
+                a: &self.out,
+                dz: self.dz.last().expect("layers"),
+                rows: &self.rows,
+                pred: &preds,
+            },
+        )?;
+        Ok(GpuData {
+            key: (data.labels.as_ptr() as usize, n),
+            n,
+            u8: u8s,
+            order,
+            preds,
+            gather,
+            loss,
+            _data: data_buf,
+            _labels: labels,
+        })
+    }
+}

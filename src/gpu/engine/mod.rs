@@ -1,0 +1,331 @@
+//! The GPU backend: parameters, activations and the dataset stay on the device for the whole
+//! run. A run of steps is encoded into one compute pass and one submission; nothing is read
+//! back inside a step. Loss and accuracy are summed on the GPU and read back by `take_stats`.
+//!
+//! One step, for layers `l = 0..L`:
+//! ```text
+//! gather      x [B][in]        ← dataset[order[step·B + r]]            (+ targets, classes)
+//! forward     a_l [B][n_l+1]   ← act(a_{l−1}·W_lᵀ + b_l)                matmul NT, bias+act epilogue
+//!             z_L              ← a_{L−1}·W_Lᵀ + b_L                     (the loss applies the output act)
+//! loss        a_L, dz_L, loss and hit per sample
+//! backward    dz_{l−1}         ← (dz_l·W_l) ⊙ act'(a_{l−1})             matmul NN, act-grad epilogue,
+//!                                                                        with W_l before its update
+//!             W_l             −= lr · dz_lᵀ·a_{l−1}                     matmul TN, fused SGD epilogue
+//!             b_l             −= lr · Σ_rows dz_l                        bias kernel
+//! metrics     totals += Σ losses, hits; step += 1
+//! ```
+
+mod build;
+mod run;
+
+use super::context::GpuContext;
+use super::kernels::StepKernels;
+use super::matmul::{MatmulCall, MatmulConfig, MatmulKernels};
+use crate::cpu::engine::check_fits;
+use crate::data::Dataset;
+use crate::engine::{Engine, Evaluation, FamilyTime, Stats};
+use crate::model::Params;
+use crate::{Error, Result};
+use bytemuck::Pod;
+use std::sync::Arc;
+
+/// The kernel families of a step, as `gpunn bench` reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Gather,
+    Forward,
+    Loss,
+    InputGrad,
+    WeightSgd,
+    Bias,
+    Metrics,
+}
+
+impl Family {
+    const ALL: [Family; 7] = [
+        Family::Gather,
+        Family::Forward,
+        Family::Loss,
+        Family::InputGrad,
+        Family::WeightSgd,
+        Family::Bias,
+        Family::Metrics,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::Gather => "gather",
+            Family::Forward => "matmul forward (bias+act)",
+            Family::Loss => "softmax/loss",
+            Family::InputGrad => "matmul input grad (act')",
+            Family::WeightSgd => "matmul weight grad + SGD",
+            Family::Bias => "bias grad + SGD",
+            Family::Metrics => "metrics",
+        }
+    }
+}
+
+/// A dataset resident on the GPU, with the bind groups that read it.
+struct GpuData {
+    /// Identifies the host dataset (address and length of its labels).
+    key: (usize, usize),
+    n: usize,
+    /// Features are packed u8 (else f32).
+    u8: bool,
+    order: wgpu::Buffer,
+    preds: wgpu::Buffer,
+    gather: wgpu::BindGroup,
+    loss: wgpu::BindGroup,
+    // Kept alive for the bind groups.
+    _data: wgpu::Buffer,
+    _labels: wgpu::Buffer,
+}
+
+/// The parameters, activations and prepared kernel calls of one network at one batch size.
+pub struct GpuEngine {
+    ctx: Arc<GpuContext>,
+    mm: Arc<MatmulKernels>,
+    k: Arc<StepKernels>,
+    params_host: Params,
+    batch: usize,
+    report: bool,
+    weights: Vec<wgpu::Buffer>,
+    biases: Vec<wgpu::Buffer>,
+    x: wgpu::Buffer,
+    /// `acts[l]`: output of layer l; the last one holds the output layer's z.
+    acts: Vec<wgpu::Buffer>,
+    out: wgpu::Buffer,
+    y: wgpu::Buffer,
+    cls: wgpu::Buffer,
+    dz: Vec<wgpu::Buffer>,
+    rows: wgpu::Buffer,
+    state: wgpu::Buffer,
+    totals: wgpu::Buffer,
+    grad_w: Vec<wgpu::Buffer>,
+    grad_b: Vec<wgpu::Buffer>,
+    grad_in: wgpu::Buffer,
+    forward: Vec<MatmulCall>,
+    /// Per layer: the input-gradient product (layer 0 only in report mode).
+    back_dx: Vec<Option<MatmulCall>>,
+    back_dw: Vec<MatmulCall>,
+    bias_bind: Vec<(wgpu::BindGroup, wgpu::Buffer)>,
+    loss_train_params: wgpu::Buffer,
+    loss_eval_params: wgpu::Buffer,
+    metrics_bind: wgpu::BindGroup,
+    gather_params: wgpu::Buffer,
+    /// In report mode, the loss bind group of a step given directly (no dataset).
+    report_loss: Option<wgpu::BindGroup>,
+    _report_preds: Option<wgpu::Buffer>,
+    lr: f32,
+    train_set: Option<GpuData>,
+    eval_set: Option<GpuData>,
+    /// Totals read back early (before an evaluation) and not yet taken.
+    pending: Stats,
+    last_submission: Option<wgpu::SubmissionIndex>,
+}
+
+/// The pipelines of a context, compiled once per context and process and shared by every
+/// engine made on it (an LLVM compile on lavapipe takes milliseconds to tens of milliseconds
+/// per kernel; `gpunn step` or an evaluation should not pay them again).
+fn kernels_for(ctx: &Arc<GpuContext>) -> Result<(Arc<MatmulKernels>, Arc<StepKernels>)> {
+    type Cache = Vec<(
+        std::sync::Weak<GpuContext>,
+        Arc<MatmulKernels>,
+        Arc<StepKernels>,
+    )>;
+    static CACHE: std::sync::Mutex<Cache> = std::sync::Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    // MatmulKernels holds one reference to its context: an entry whose context has no other
+    // holder is dropped, so the cache does not keep a context alive on its own.
+    cache.retain(|(w, _, _)| w.strong_count() > 1);
+    if let Some((_, mm, k)) = cache
+        .iter()
+        .find(|(w, _, _)| w.as_ptr() == Arc::as_ptr(ctx))
+    {
+        return Ok((mm.clone(), k.clone()));
+    }
+    let mm = Arc::new(MatmulKernels::new(ctx, MatmulConfig::for_adapter(ctx))?);
+    let k = Arc::new(StepKernels::new(ctx)?);
+    cache.push((Arc::downgrade(ctx), mm.clone(), k.clone()));
+    Ok((mm, k))
+}
+
+fn bytes<T: Pod>(v: &T) -> &[u8] {
+    bytemuck::bytes_of(v)
+}
+
+impl Engine for GpuEngine {
+    fn describe(&self) -> String {
+        format!(
+            "{} ({:?}, {:?})",
+            self.ctx.info.name, self.ctx.info.backend, self.ctx.info.device_type
+        )
+    }
+
+    fn load_train_set(&mut self, data: &Dataset) -> Result<()> {
+        check_fits(&self.params_host, data)?;
+        self.train_set = Some(self.upload(data, true)?);
+        Ok(())
+    }
+
+    fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> Result<()> {
+        if batch != self.batch {
+            return Err(Error::invalid(
+                "train.batch_size",
+                format!(
+                    "the GPU engine was built for batches of {}, not {batch}",
+                    self.batch
+                ),
+            ));
+        }
+        let set = self
+            .train_set
+            .take()
+            .ok_or_else(|| Error::Gpu("train_steps before load_train_set".into()))?;
+        if order.len() > set.n {
+            self.train_set = Some(set);
+            return Err(Error::Shape {
+                op: "train_steps",
+                msg: format!(
+                    "{} indices for a set of {}",
+                    order.len(),
+                    self.train_set.as_ref().map_or(0, |s| s.n)
+                ),
+            });
+        }
+        self.set_lr(lr);
+        self.ctx
+            .queue
+            .write_buffer(&set.order, 0, bytemuck::cast_slice(order));
+        self.reset_state(order.len());
+        let result = self.submit_steps(&set, order.len().div_ceil(batch), true);
+        self.train_set = Some(set);
+        result
+    }
+
+    fn take_stats(&mut self) -> Result<Stats> {
+        let s = self.read_totals()?;
+        let p = std::mem::take(&mut self.pending);
+        Ok(p.merge(s))
+    }
+
+    fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
+        check_fits(&self.params_host, data)?;
+        // Keep the training totals apart from the evaluation's.
+        let pending = self.read_totals()?;
+        self.pending = std::mem::take(&mut self.pending).merge(pending);
+        let key = (data.labels.as_ptr() as usize, data.len());
+        let set = match self.eval_set.take() {
+            Some(s) if s.key == key => s,
+            _ => self.upload(data, false)?,
+        };
+        self.reset_state(set.n);
+        let result = self.submit_steps(&set, set.n.div_ceil(self.batch), false);
+        let out = result.and_then(|_| {
+            let stats = self.read_totals()?;
+            let predictions = self.ctx.read_u32(&set.preds, 0, set.n as u64)?;
+            Ok(Evaluation {
+                loss: stats.mean_loss(),
+                accuracy: stats.accuracy(),
+                predictions,
+            })
+        });
+        self.eval_set = Some(set);
+        out
+    }
+
+    fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        if data.dim != self.params_host.inputs() {
+            return check_fits(&self.params_host, data).map(|_| Vec::new());
+        }
+        // Keep the training totals apart from these forward passes'.
+        let pending = self.read_totals()?;
+        self.pending = std::mem::take(&mut self.pending).merge(pending);
+        let set = self.upload(data, false)?;
+        let (b, outputs) = (self.batch, self.params_host.outputs());
+        self.reset_state(set.n);
+        let mut out = Vec::with_capacity(set.n * outputs);
+        // One forward pass per batch, reading the output layer's activations after each: the
+        // `out` buffer holds one batch.
+        for start in (0..set.n).step_by(b) {
+            self.submit_steps(&set, 1, false)?;
+            let rows = b.min(set.n - start);
+            out.extend(self.ctx.read_f32(&self.out, 0, (rows * outputs) as u64)?);
+        }
+        self.read_totals()?;
+        Ok(out)
+    }
+
+    fn params(&mut self) -> Result<Params> {
+        let mut p = self.params_host.clone();
+        for (l, layer) in p.layers.iter_mut().enumerate() {
+            layer.weights = self
+                .ctx
+                .read_f32(&self.weights[l], 0, layer.weights.len() as u64)?;
+            layer.bias = self
+                .ctx
+                .read_f32(&self.biases[l], 0, layer.bias.len() as u64)?;
+        }
+        Ok(p)
+    }
+
+    fn profile(&mut self, steps: usize) -> Result<Vec<FamilyTime>> {
+        let set = self
+            .train_set
+            .take()
+            .ok_or_else(|| Error::Gpu("profile before load_train_set".into()))?;
+        let saved = self.params();
+        let ctx = self.ctx.clone();
+        let mut out = Vec::new();
+        let mut run = || -> Result<()> {
+            ctx.wait_idle()?;
+            for family in Family::ALL {
+                self.reset_state(set.n);
+                let start = std::time::Instant::now();
+                let flops = ctx.scoped("profiling kernels", || {
+                    let mut enc = ctx.device.create_command_encoder(&Default::default());
+                    let mut flops = 0.0;
+                    {
+                        let mut pass = enc.begin_compute_pass(&Default::default());
+                        for _ in 0..steps {
+                            flops += self.encode_family(&mut pass, &set, family);
+                        }
+                    }
+                    ctx.queue.submit([enc.finish()]);
+                    flops
+                })?;
+                ctx.wait_idle()?;
+                out.push(FamilyTime {
+                    name: family.name().to_string(),
+                    seconds: start.elapsed().as_secs_f64(),
+                    flops,
+                });
+            }
+            Ok(())
+        };
+        let result = run();
+        self.train_set = Some(set);
+        // The families ran out of order (SGD alone, metrics alone): restore what they changed.
+        self.read_totals()?;
+        self.set_params(&saved?)?;
+        result.map(|_| out)
+    }
+
+    fn set_params(&mut self, params: &Params) -> Result<()> {
+        if params.spec() != self.params_host.spec() {
+            return Err(Error::Shape {
+                op: "set_params",
+                msg: "the parameters are for another network".into(),
+            });
+        }
+        for (l, layer) in params.layers.iter().enumerate() {
+            self.ctx
+                .queue
+                .write_buffer(&self.weights[l], 0, bytemuck::cast_slice(&layer.weights));
+            self.ctx
+                .queue
+                .write_buffer(&self.biases[l], 0, bytemuck::cast_slice(&layer.bias));
+        }
+        Ok(())
+    }
+}

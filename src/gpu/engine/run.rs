@@ -1,0 +1,244 @@
+//! Running the GPU engine: encoding steps into one pass and one submission, the running
+//! totals, and the single reported step of `gpunn step`.
+
+use super::{Family, GpuData, GpuEngine};
+use crate::cpu::loss::Targets;
+use crate::engine::{Engine, Stats, StepResult};
+use crate::gpu::context::GpuContext;
+use crate::{Error, Result};
+use std::sync::Arc;
+
+impl GpuEngine {
+    pub fn context(&self) -> &Arc<GpuContext> {
+        &self.ctx
+    }
+
+    /// The batch size the buffers were made for.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    pub(super) fn set_lr(&mut self, lr: f32) {
+        if lr == self.lr {
+            return;
+        }
+        self.lr = lr;
+        for call in &self.back_dw {
+            self.mm.set_lr(call, lr);
+        }
+        for (_, p) in &self.bias_bind {
+            self.ctx.queue.write_buffer(
+                p,
+                crate::gpu::kernels::bias::LR_OFFSET,
+                bytemuck::bytes_of(&lr),
+            );
+        }
+    }
+
+    /// Encodes one step. `set` is `None` in report mode, where x, targets and classes were
+    /// written directly and the report's own loss bind group is used.
+    pub(super) fn encode_step(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        set: Option<&GpuData>,
+        train: bool,
+    ) {
+        let b = self.batch as u32;
+        let loss_bind = match set {
+            Some(set) => {
+                let elems = b * self.params_host.inputs() as u32;
+                self.k.gather(set.u8).encode(pass, &set.gather, elems);
+                &set.loss
+            }
+            None => self
+                .report_loss
+                .as_ref()
+                .expect("report mode has its loss bind group"),
+        };
+        for call in &self.forward {
+            self.mm.encode(pass, call);
+        }
+        self.k.loss.encode(pass, loss_bind, b);
+        if train {
+            for l in (0..self.forward.len()).rev() {
+                // The input gradient reads W_l before the SGD product below updates it.
+                if let Some(dx) = &self.back_dx[l] {
+                    self.mm.encode(pass, dx);
+                }
+                self.mm.encode(pass, &self.back_dw[l]);
+                let outputs = self.params_host.layers[l].outputs as u32;
+                self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
+            }
+        }
+        self.k.metrics.encode(pass, &self.metrics_bind);
+    }
+
+    /// Encodes one kernel family of a step, alone (for profiling); returns its FLOPs.
+    pub(super) fn encode_family(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        set: &GpuData,
+        family: Family,
+    ) -> f64 {
+        let b = self.batch as u32;
+        let mut flops = 0.0;
+        match family {
+            Family::Gather => {
+                let elems = b * self.params_host.inputs() as u32;
+                self.k.gather(set.u8).encode(pass, &set.gather, elems);
+            }
+            Family::Forward => {
+                for call in &self.forward {
+                    self.mm.encode(pass, call);
+                    flops += call.flops();
+                }
+            }
+            Family::Loss => self.k.loss.encode(pass, &set.loss, b),
+            Family::InputGrad => {
+                for call in self.back_dx.iter().flatten() {
+                    self.mm.encode(pass, call);
+                    flops += call.flops();
+                }
+            }
+            Family::WeightSgd => {
+                for call in &self.back_dw {
+                    self.mm.encode(pass, call);
+                    flops += call.flops();
+                }
+            }
+            Family::Bias => {
+                for (l, (bind, _)) in self.bias_bind.iter().enumerate() {
+                    self.k
+                        .bias
+                        .encode(pass, bind, self.params_host.layers[l].outputs as u32);
+                }
+            }
+            Family::Metrics => self.k.metrics.encode(pass, &self.metrics_bind),
+        }
+        flops
+    }
+
+    /// Encodes `steps` steps over `set` in one pass and submits them, keeping at most two
+    /// submissions in flight so the host never runs far ahead of the GPU.
+    pub(super) fn submit_steps(&mut self, set: &GpuData, steps: usize, train: bool) -> Result<()> {
+        let ctx = self.ctx.clone();
+        let submission = ctx.scoped("encoding training steps", || {
+            let mut enc = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("gpunn steps"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("gpunn steps"),
+                    timestamp_writes: None,
+                });
+                for _ in 0..steps {
+                    self.encode_step(&mut pass, Some(set), train);
+                }
+            }
+            ctx.queue.submit([enc.finish()])
+        })?;
+        if let Some(prev) = self.last_submission.replace(submission) {
+            ctx.wait_for(prev, "running training steps")?;
+        }
+        Ok(())
+    }
+
+    /// Starts a run over the first `n` entries of a set's order buffer.
+    pub(super) fn reset_state(&self, n: usize) {
+        self.ctx
+            .queue
+            .write_buffer(&self.state, 0, bytemuck::cast_slice(&[0u32, n as u32]));
+    }
+
+    /// Reads and clears the GPU's running totals (and the step count they cover).
+    pub(super) fn read_totals(&mut self) -> Result<Stats> {
+        let t = self.ctx.read_u32(&self.totals, 0, 6)?;
+        self.ctx.queue.write_buffer(&self.totals, 0, &[0u8; 32]);
+        self.ctx.queue.write_buffer(&self.state, 8, &[0u8; 4]);
+        self.last_submission = None;
+        let loss = f32::from_bits(t[0]);
+        let nonfinite_step = (t[4] != 0).then_some(t[4] as u64);
+        Ok(Stats {
+            loss_sum: if nonfinite_step.is_some() {
+                f64::NAN
+            } else {
+                loss as f64
+            },
+            correct: t[2] as u64,
+            samples: t[3] as u64,
+            steps: t[5] as u64,
+            nonfinite_step,
+        })
+    }
+
+    /// One step on a batch given directly (report mode): every gradient is kept and read back.
+    pub fn step_report(&mut self, x: &[f32], targets: &Targets, lr: f32) -> Result<StepResult> {
+        if !self.report {
+            return Err(Error::Gpu(
+                "step_report needs an engine made with report = true".into(),
+            ));
+        }
+        let b = self.batch;
+        let (inputs, outputs) = (self.params_host.inputs(), self.params_host.outputs());
+        if x.len() != b * inputs {
+            return Err(Error::Shape {
+                op: "step",
+                msg: format!("input has {} values, expected {b}×{inputs}", x.len()),
+            });
+        }
+        let (y, cls): (Vec<f32>, Vec<u32>) = match targets {
+            Targets::Values(v) => (v.clone(), vec![0; b]),
+            Targets::Classes(c) => (vec![0.0; b * outputs], c.clone()),
+        };
+        if y.len() != b * outputs || cls.len() != b {
+            return Err(Error::Shape {
+                op: "step",
+                msg: format!("targets do not match a batch of {b}"),
+            });
+        }
+        self.set_lr(lr);
+        let q = &self.ctx.queue;
+        q.write_buffer(&self.x, 0, bytemuck::cast_slice(x));
+        q.write_buffer(&self.y, 0, bytemuck::cast_slice(&y));
+        q.write_buffer(&self.cls, 0, bytemuck::cast_slice(&cls));
+        self.reset_state(b);
+        let ctx = self.ctx.clone();
+        ctx.scoped("encoding the step", || {
+            let mut enc = ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("gpunn step"),
+                });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("gpunn step"),
+                    timestamp_writes: None,
+                });
+                self.encode_step(&mut pass, None, true);
+            }
+            ctx.queue.submit([enc.finish()]);
+        })?;
+        let stats = self.read_totals()?;
+        let read = |buf: &wgpu::Buffer, n: usize| ctx.read_f32(buf, 0, n as u64);
+        let output = read(&self.out, b * outputs)?;
+        let grad_input = read(&self.grad_in, b * inputs)?;
+        let mut grads = Vec::new();
+        for (l, layer) in self.params_host.layers.iter().enumerate() {
+            grads.push((
+                read(&self.grad_w[l], layer.weights.len())?,
+                read(&self.grad_b[l], layer.outputs)?,
+            ));
+        }
+        let after = self.params()?;
+        Ok(StepResult {
+            batch: b,
+            loss: (stats.loss_sum / b as f64) as f32,
+            output,
+            grad_input,
+            grads,
+            after,
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! The gather kernel (shaders/gather.wgsl): one batch `x [B][dim]`, its targets `y [B][O]` and
+//! classes `cls [B]`, built on the GPU from the resident dataset and the run's sample order.
+//! CPU twin: [`crate::data::Dataset::gather`] and [`crate::cpu::loss::Targets::from_labels`].
+
+use super::Kernel;
+use crate::gpu::context::{BindingKind, GpuContext};
+use crate::Result;
+
+const WGSL: &str = include_str!("../../../shaders/gather.wgsl");
+
+/// The kernel's source: `DATA_U8` (pixels packed 4 per u32) or f32 bits.
+pub fn source(u8: bool) -> String {
+    format!("const DATA_U8: bool = {u8};\n{WGSL}")
+}
+
+/// gather.wgsl's `Params`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct GatherParams {
+    pub dim: u32,
+    pub batch: u32,
+    pub outputs: u32,
+    pub _pad: u32,
+}
+
+/// The buffers of one gather call site, in binding order.
+pub struct GatherBindings<'a> {
+    /// [`GatherParams`]
+    pub params: &'a wgpu::Buffer,
+    /// `[n_total][dim]`, u8 packed 4 per word or f32 bits.
+    pub data: &'a wgpu::Buffer,
+    /// `[n_total]` class ids.
+    pub labels: &'a wgpu::Buffer,
+    /// `[n]` sample ids of this run of steps.
+    pub order: &'a wgpu::Buffer,
+    /// `[0]` step within the run, `[1]` n.
+    pub state: &'a wgpu::Buffer,
+    /// Out: `[B][dim]`.
+    pub x: &'a wgpu::Buffer,
+    /// Out: `[B][O]` targets.
+    pub y: &'a wgpu::Buffer,
+    /// Out: `[B]` class ids.
+    pub cls: &'a wgpu::Buffer,
+}
+
+/// The compiled gather kernel, for one storage type.
+pub struct GatherKernel(Kernel);
+
+impl GatherKernel {
+    pub fn new(ctx: &GpuContext, u8: bool) -> Result<Self> {
+        use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+        let label = if u8 { "gather_u8" } else { "gather_f32" };
+        let kinds = [U, R, R, R, R, W, W, W];
+        Kernel::build(ctx, label, &source(u8), &kinds, 256).map(GatherKernel)
+    }
+
+    pub fn bind(&self, ctx: &GpuContext, b: GatherBindings<'_>) -> Result<wgpu::BindGroup> {
+        let list = [
+            b.params, b.data, b.labels, b.order, b.state, b.x, b.y, b.cls,
+        ];
+        self.0.bind(ctx, &list)
+    }
+
+    /// One dispatch: a thread per element of `x` (`B·dim`).
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, bind: &wgpu::BindGroup, elems: u32) {
+        self.0.encode(pass, bind, elems);
+    }
+}
