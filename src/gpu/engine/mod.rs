@@ -282,17 +282,10 @@ impl Engine for GpuEngine {
             for family in Family::ALL {
                 self.reset_state(set.n);
                 let start = std::time::Instant::now();
-                let flops = ctx.scoped("profiling kernels", || {
-                    let mut enc = ctx.device.create_command_encoder(&Default::default());
-                    let mut flops = 0.0;
-                    {
-                        let mut pass = enc.begin_compute_pass(&Default::default());
-                        for _ in 0..steps {
-                            flops += self.encode_family(&mut pass, &set, family);
-                        }
-                    }
-                    ctx.queue.submit([enc.finish()]);
-                    flops
+                let (flops, _) = ctx.submit_pass("profiling kernels", |pass| {
+                    (0..steps)
+                        .map(|_| self.encode_family(pass, &set, family))
+                        .sum::<f64>()
                 })?;
                 ctx.wait_idle()?;
                 out.push(FamilyTime {

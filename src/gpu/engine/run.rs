@@ -122,22 +122,10 @@ impl GpuEngine {
     /// submissions in flight so the host never runs far ahead of the GPU.
     pub(super) fn submit_steps(&mut self, set: &GpuData, steps: usize, train: bool) -> Result<()> {
         let ctx = self.ctx.clone();
-        let submission = ctx.scoped("encoding training steps", || {
-            let mut enc = ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("gpunn steps"),
-                });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("gpunn steps"),
-                    timestamp_writes: None,
-                });
-                for _ in 0..steps {
-                    self.encode_step(&mut pass, Some(set), train);
-                }
+        let ((), submission) = ctx.submit_pass("encoding training steps", |pass| {
+            for _ in 0..steps {
+                self.encode_step(pass, Some(set), train);
             }
-            ctx.queue.submit([enc.finish()])
         })?;
         if let Some(prev) = self.last_submission.replace(submission) {
             ctx.wait_for(prev, "running training steps")?;
@@ -205,20 +193,8 @@ impl GpuEngine {
         q.write_buffer(&self.cls, 0, bytemuck::cast_slice(&cls));
         self.reset_state(b);
         let ctx = self.ctx.clone();
-        ctx.scoped("encoding the step", || {
-            let mut enc = ctx
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("gpunn step"),
-                });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("gpunn step"),
-                    timestamp_writes: None,
-                });
-                self.encode_step(&mut pass, None, true);
-            }
-            ctx.queue.submit([enc.finish()]);
+        ctx.submit_pass("encoding the step", |pass| {
+            self.encode_step(pass, None, true);
         })?;
         let stats = self.read_totals()?;
         let read = |buf: &wgpu::Buffer, n: usize| ctx.read_f32(buf, 0, n as u64);

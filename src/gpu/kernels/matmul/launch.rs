@@ -353,23 +353,8 @@ impl MatmulKernels {
         let call = self.prepare(spec)?;
         let ctx = &self.ctx;
         ctx.check_alive()?;
-        ctx.scoped(
-            &format!("running matmul {:?} {:?}", call.trans, call.epilogue),
-            || {
-                let mut enc = ctx
-                    .device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                        label: Some("matmul once"),
-                    });
-                {
-                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("matmul once"),
-                        timestamp_writes: None,
-                    });
-                    self.encode(&mut pass, &call);
-                }
-                ctx.queue.submit([enc.finish()]);
-            },
-        )
+        let what = format!("running matmul {:?} {:?}", call.trans, call.epilogue);
+        ctx.submit_pass(&what, |pass| self.encode(pass, &call))?;
+        Ok(())
     }
 }
