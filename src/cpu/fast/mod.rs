@@ -1,0 +1,330 @@
+//! The fast CPU path: the reference's mathematics on the `gemm` crate's kernels, with every
+//! buffer allocated once, the elementwise work fused around the products, and each step split
+//! over worker threads.
+//!
+//! # One step on T threads
+//! Thread `t` owns a contiguous block of the batch rows and a contiguous block of each layer's
+//! neurons (`sync::split`). Row-wise work needs nobody else's rows; the weight update needs
+//! every row of `dz` but only its own neurons' weights. So a step is:
+//!
+//! ```text
+//! gather my rows of x                       u8 → f32 and the 1/255 scaling in one pass
+//! forward my rows through every layer       z = x·Wᵀ (gemm), then z ← act(z + b) in one pass
+//! loss, ∂L/∂z_out, predictions of my rows   one pass over the output rows
+//! for each layer l, top first:
+//!   A  my rows of dz_{l−1} = (dz_l·W_l) ⊙ act'(a_{l−1})    gemm, then one pass; W_l unchanged
+//!   ── barrier ──                           dz_l complete; everyone is done reading W_l
+//!   B  my neurons: W_l ← W_l − lr·dz_lᵀ·x_l                gemm with alpha 1, beta −lr: the
+//!                  b_l ← b_l − lr·Σ_rows dz_l              gradient never goes through memory
+//! ── barrier ──                             every weight updated before the next forward
+//! ```
+//!
+//! Phase B of layer l overlaps phase A of layer l − 1, which touches other buffers (each layer
+//! has its own `dz`). Each thread calls `gemm` single-threaded on its block: one split of the
+//! whole step beats letting gemm split each product (which it does with rayon, per call), and
+//! it splits the elementwise passes too.
+//!
+//! A layer whose weights do not fit one core's cache (784×1024 and up) is split by columns
+//! instead (`Split::Columns`): in the forward pass each thread computes its own neurons for
+//! every row, reading only its half of W, and in phase A its own inputs of `dz_{l−1}` — at the
+//! cost of a barrier on each side of the forward product.
+//!
+//! Evaluation splits the samples by rows only and needs no barrier at all.
+
+mod elementwise;
+mod products;
+mod sync;
+mod views;
+mod workspace;
+
+use self::elementwise::OutputStats;
+use self::sync::{PoisonOnPanic, Shared};
+use self::views::{Views, COLUMN_SPLIT_MIN_WEIGHTS};
+use self::workspace::{Clock, Phase, Scratch, Workspace, PHASES};
+use super::engine::check_fits;
+use crate::data::Dataset;
+use crate::engine::{Engine, Evaluation, FamilyTime, Stats};
+use crate::model::Params;
+use crate::{Error, Result};
+
+/// The most threads [`FastCpu::new`] takes: a batch of 128 split further leaves each thread
+/// too few rows for the products to run well, and more threads wait longer at each barrier.
+pub const DEFAULT_MAX_THREADS: usize = 8;
+
+/// Rows the workspace holds at least, so that evaluation runs the products on blocks of a
+/// useful height even when training uses small batches.
+const MIN_ROWS: usize = 512;
+
+/// Trains with the fast path; the same mathematics as [`super::engine::CpuReference`].
+pub struct FastCpu {
+    params: Params,
+    train: Option<Dataset>,
+    stats: Stats,
+    threads: usize,
+    column_split_min: usize,
+    ws: Workspace,
+    /// The batch size and learning rate of the last `train_steps`, for `profile`.
+    last_batch: usize,
+    last_lr: f32,
+}
+
+impl FastCpu {
+    /// On all the cores the machine reports, up to [`DEFAULT_MAX_THREADS`].
+    pub fn new(params: Params) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_threads(params, threads.min(DEFAULT_MAX_THREADS))
+    }
+
+    /// On `threads` worker threads (at least 1; the calling thread is one of them).
+    pub fn with_threads(params: Params, threads: usize) -> Self {
+        FastCpu {
+            params,
+            train: None,
+            stats: Stats::default(),
+            threads: threads.max(1),
+            column_split_min: COLUMN_SPLIT_MIN_WEIGHTS,
+            ws: Workspace::default(),
+            last_batch: 128,
+            last_lr: 0.01,
+        }
+    }
+
+    /// Splits the work of layers with at least `weights` weights between the threads by
+    /// neurons and inputs rather than by batch rows (see the module docs); 0 splits every layer
+    /// so (the tests do, to cover that path on small networks). The default, 2^18 weights
+    /// (1 MiB), suits a core with about 2 MiB of L2 cache.
+    pub fn with_column_split_min(mut self, weights: usize) -> Self {
+        self.column_split_min = weights;
+        self
+    }
+
+    /// The number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// SGD steps as `Engine::train_steps` describes; with `profile`, also the time per phase.
+    fn run_steps(
+        &mut self,
+        order: &[u32],
+        batch: usize,
+        lr: f32,
+        profile: bool,
+    ) -> Result<[f64; PHASES.len()]> {
+        let data = self
+            .train
+            .as_ref()
+            .ok_or_else(|| Error::invalid("train_steps", "called before load_train_set"))?;
+        if let Some(&bad) = order.iter().find(|&&i| i as usize >= data.len()) {
+            return Err(Error::invalid(
+                "train_steps",
+                format!(
+                    "sample {bad} is out of range: {} has {} samples",
+                    data.name,
+                    data.len()
+                ),
+            ));
+        }
+        if order.is_empty() {
+            return Ok([0.0; PHASES.len()]);
+        }
+        (self.last_batch, self.last_lr) = (batch.max(1), lr);
+        let batch = batch.clamp(1, order.len());
+        let threads = self.threads;
+        self.ws.ensure(&self.params, batch, threads);
+        let views = Views::new(
+            &mut self.params,
+            &mut self.ws,
+            threads,
+            self.column_split_min,
+        );
+        let parts = on_threads(&mut self.ws.scratch, |t, scratch| {
+            let _poison = PoisonOnPanic(&views.barrier);
+            let mut total = OutputStats::default();
+            // The first step (from 1) whose loss this thread's rows made NaN or infinite.
+            let mut nonfinite = None;
+            let mut clock = Clock::new(profile && t == 0);
+            for (step, idx) in order.chunks(batch).enumerate() {
+                let s = views.train_batch(t, data, idx, lr, scratch, &mut clock);
+                if !s.loss_sum.is_finite() && nonfinite.is_none() {
+                    nonfinite = Some(step as u64 + 1);
+                }
+                total.loss_sum += s.loss_sum;
+                total.correct += s.correct;
+            }
+            (total, nonfinite, clock.seconds)
+        });
+        // As `Stats::add_step` once per step: a step's loss is non-finite if any thread's
+        // part of it is.
+        let stats = &mut self.stats;
+        if stats.nonfinite_step.is_none() {
+            stats.nonfinite_step = parts
+                .iter()
+                .filter_map(|p| p.1)
+                .min()
+                .map(|s| s + stats.steps);
+        }
+        for (p, _, _) in &parts {
+            stats.loss_sum += p.loss_sum;
+            stats.correct += p.correct;
+        }
+        stats.steps += order.len().div_ceil(batch) as u64;
+        stats.samples += order.len() as u64;
+        Ok(parts[0].2)
+    }
+}
+
+/// Checks what the products rely on: a valid spec, and weights and biases of the sizes the
+/// layers state, each layer taking the one below's outputs.
+fn check_shapes(params: &Params) -> Result<()> {
+    if params.layers.is_empty() {
+        return Err(Error::Shape {
+            op: "fast cpu",
+            msg: "a network with no layers".into(),
+        });
+    }
+    for (l, layer) in params.layers.iter().enumerate() {
+        let (i, o) = (layer.inputs, layer.outputs);
+        let below = if l == 0 {
+            i
+        } else {
+            params.layers[l - 1].outputs
+        };
+        if layer.weights.len() != i * o || layer.bias.len() != o || below != i {
+            return Err(Error::Shape {
+                op: "fast cpu",
+                msg: format!(
+                    "layer {}: {i} inputs (the layer below gives {below}), {o} outputs, but {} \
+                     weights and {} biases",
+                    l + 1,
+                    layer.weights.len(),
+                    layer.bias.len()
+                ),
+            });
+        }
+    }
+    params.spec().validate()
+}
+
+/// Runs `work(t, scratch_t)` on threads `0..scratch.len()`, thread 0 being the caller, and
+/// returns the results in thread order. A panic in any thread reaches the caller.
+fn on_threads<R: Send>(
+    scratch: &mut [Scratch],
+    work: impl Fn(usize, &mut Scratch) -> R + Sync,
+) -> Vec<R> {
+    let (first, rest) = scratch.split_first_mut().expect("at least one thread");
+    std::thread::scope(|s| {
+        let work = &work;
+        let handles: Vec<_> = rest
+            .iter_mut()
+            .enumerate()
+            .map(|(i, sc)| s.spawn(move || work(i + 1, sc)))
+            .collect();
+        let mut results = vec![work(0, first)];
+        for h in handles {
+            results.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+        }
+        results
+    })
+}
+
+impl Engine for FastCpu {
+    fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        // Inference on a handful of samples (`gpunn predict`): the reference loops suffice.
+        crate::cpu::engine::outputs_with(&self.params, data)
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu (fast, {} threads)", self.threads)
+    }
+
+    fn load_train_set(&mut self, data: &Dataset) -> Result<()> {
+        check_shapes(&self.params)?;
+        check_fits(&self.params, data)?;
+        self.train = Some(data.clone());
+        Ok(())
+    }
+
+    fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> Result<()> {
+        self.run_steps(order, batch, lr, false).map(|_| ())
+    }
+
+    fn take_stats(&mut self) -> Result<Stats> {
+        Ok(std::mem::take(&mut self.stats))
+    }
+
+    fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
+        check_shapes(&self.params)?;
+        check_fits(&self.params, data)?;
+        let threads = self.threads;
+        self.ws.ensure(&self.params, MIN_ROWS, threads);
+        let rows = self.ws.rows;
+        let mut predictions = vec![0u32; data.len()];
+        let preds = Shared::new(&mut predictions);
+        let views = Views::new(
+            &mut self.params,
+            &mut self.ws,
+            threads,
+            self.column_split_min,
+        );
+        let parts = on_threads(&mut self.ws.scratch, |t, _| {
+            views.evaluate_part(t, data, preds, rows)
+        });
+        let n = data.len().max(1);
+        let loss_sum: f64 = parts.iter().map(|p| p.loss_sum).sum();
+        let correct: u64 = parts.iter().map(|p| p.correct).sum();
+        Ok(Evaluation {
+            loss: (loss_sum / n as f64) as f32,
+            accuracy: correct as f32 / n as f32,
+            predictions,
+        })
+    }
+
+    /// Times the phases of `steps` steps (at the last `train_steps` batch size and learning
+    /// rate, 128 and 0.01 before any) as thread 0 sees them, while the steps run as usual; the
+    /// parameters and stats are restored afterwards.
+    fn profile(&mut self, steps: usize) -> Result<Vec<FamilyTime>> {
+        let data = self
+            .train
+            .as_ref()
+            .ok_or_else(|| Error::invalid("profile", "called before load_train_set"))?;
+        let n = data.len().max(1);
+        let batch = self.last_batch.clamp(1, n);
+        let order: Vec<u32> = (0..steps * batch).map(|i| (i % n) as u32).collect();
+        let (saved_params, saved_stats) = (self.params.clone(), self.stats);
+        let seconds = self.run_steps(&order, batch, self.last_lr, true);
+        (self.params, self.stats) = (saved_params, saved_stats);
+        let seconds = seconds?;
+        // Multiply-adds of the three products over all the steps.
+        let macs = |layers: &mut dyn Iterator<Item = &crate::model::Layer>| {
+            layers.map(|l| (l.inputs * l.outputs) as f64).sum::<f64>() * order.len() as f64
+        };
+        let forward = macs(&mut self.params.layers.iter());
+        let input_grad = macs(&mut self.params.layers.iter().skip(1));
+        Ok(PHASES
+            .iter()
+            .map(|&(phase, name)| FamilyTime {
+                name: name.to_string(),
+                seconds: seconds[phase as usize],
+                flops: match phase {
+                    Phase::Forward | Phase::WeightSgd => 2.0 * forward,
+                    Phase::InputGrad => 2.0 * input_grad,
+                    _ => 0.0,
+                },
+            })
+            .collect())
+    }
+
+    fn params(&mut self) -> Result<Params> {
+        Ok(self.params.clone())
+    }
+
+    fn set_params(&mut self, params: &Params) -> Result<()> {
+        check_shapes(params)?;
+        if let Some(data) = &self.train {
+            check_fits(params, data)?;
+        }
+        self.params = params.clone();
+        Ok(())
+    }
+}

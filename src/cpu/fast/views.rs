@@ -1,0 +1,334 @@
+//! The network as the worker threads see it: per-layer views of the shared buffers, and one
+//! thread's part of a training batch or an evaluation.
+
+use super::elementwise::{self, OutputRows, OutputStats};
+use super::products;
+use super::sync::{split, Shared, SpinBarrier};
+use super::workspace::{Clock, Phase, Scratch, Workspace};
+use crate::data::Dataset;
+use crate::model::{Activation, Loss, Params};
+
+/// How the threads share a layer's row-wise work. `Rows`: each thread takes its batch rows, and
+/// needs nobody else's. `Columns`: each thread takes its own neurons (forward) or inputs
+/// (input gradient) for every row, which reads only that part of the weights — better when
+/// the weight matrix is too large to stay in one core's cache, at the cost of barriers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Split {
+    Rows,
+    Columns,
+}
+
+/// By default, weight matrices with at least this many elements (1 MiB of f32) are split by
+/// columns.
+pub(super) const COLUMN_SPLIT_MIN_WEIGHTS: usize = 1 << 18;
+
+/// A layer as the worker threads see it.
+pub(super) struct LayerView {
+    pub(super) w: Shared<f32>,
+    pub(super) b: Shared<f32>,
+    pub(super) inputs: usize,
+    pub(super) outputs: usize,
+    pub(super) act: Activation,
+    /// How the forward product and bias + activation are shared (never `Columns` on the
+    /// output layer, whose loss needs whole rows).
+    pub(super) forward: Split,
+    /// How the input-gradient product and activation backward are shared.
+    pub(super) input_grad: Split,
+}
+
+/// The parameters and the workspace as the worker threads see them: see [`sync::Shared`] for
+/// the rules, and the module docs for who touches what when.
+pub(super) struct Views {
+    pub(super) layers: Vec<LayerView>,
+    pub(super) loss: Loss,
+    pub(super) x: Shared<f32>,
+    pub(super) acts: Vec<Shared<f32>>,
+    pub(super) z_out: Shared<f32>,
+    pub(super) dz: Vec<Shared<f32>>,
+    pub(super) threads: usize,
+    /// Where the threads of a training step meet.
+    pub(super) barrier: SpinBarrier,
+}
+
+impl Views {
+    /// Views of `params` and of `ws` without its scratch (each thread gets its own of those).
+    pub(super) fn new(
+        params: &mut Params,
+        ws: &mut Workspace,
+        threads: usize,
+        column_split_min: usize,
+    ) -> Self {
+        let depth = params.layers.len();
+        Views {
+            layers: params
+                .layers
+                .iter_mut()
+                .enumerate()
+                .map(|(l, layer)| {
+                    let big = threads > 1 && layer.inputs * layer.outputs >= column_split_min;
+                    let split = |columns: bool| if columns { Split::Columns } else { Split::Rows };
+                    LayerView {
+                        w: Shared::new(&mut layer.weights),
+                        b: Shared::new(&mut layer.bias),
+                        inputs: layer.inputs,
+                        outputs: layer.outputs,
+                        act: layer.activation,
+                        forward: split(big && l + 1 < depth),
+                        input_grad: split(big),
+                    }
+                })
+                .collect(),
+            loss: params.loss,
+            x: Shared::new(&mut ws.x),
+            acts: ws.acts.iter_mut().map(|v| Shared::new(v)).collect(),
+            z_out: Shared::new(&mut ws.z_out),
+            dz: ws.dz.iter_mut().map(|v| Shared::new(v)).collect(),
+            threads,
+            barrier: SpinBarrier::new(threads),
+        }
+    }
+
+    pub(super) fn top(&self) -> &LayerView {
+        self.layers.last().expect("at least one layer")
+    }
+
+    /// The input of layer `l`: the batch or the layer below's output.
+    pub(super) fn input(&self, l: usize) -> Shared<f32> {
+        if l == 0 {
+            self.x
+        } else {
+            self.acts[l - 1]
+        }
+    }
+
+    /// Forward through layer `l` for the rows `rows` and the neurons `cols` of the workspace,
+    /// whose input rows are ready.
+    ///
+    /// # Safety
+    /// The calling thread must own that block of the layer's output (and of `z_out` for the
+    /// output layer, which must be given whole rows); nobody may write the input rows or the
+    /// layer's parameters meanwhile.
+    unsafe fn forward_block(&self, l: usize, rows: (usize, usize), cols: (usize, usize)) {
+        let layer = &self.layers[l];
+        let (n_in, n_out) = (layer.inputs, layer.outputs);
+        let last = l + 1 == self.layers.len();
+        // SAFETY: the contract: our block of the output, the input rows and W, b read-only.
+        unsafe {
+            let input = self.input(l).mat(n_in, rows, (0, n_in));
+            let w = layer.w.mat(n_in, cols, (0, n_in));
+            let out = if last { self.z_out } else { self.acts[l] };
+            products::product(out.mat_mut(n_out, rows, cols), input, w.t(), None);
+            let bias = layer.b.slice(cols.0, cols.1);
+            for r in rows.0..rows.1 {
+                let z = out.slice_mut(r * n_out + cols.0, r * n_out + cols.1);
+                if last {
+                    let a = self.acts[l].slice_mut(r * n_out, (r + 1) * n_out);
+                    elementwise::bias_output(layer.act, z, a, bias);
+                } else {
+                    elementwise::bias_activation(layer.act, z, bias);
+                }
+            }
+        }
+    }
+
+    /// Phase A of layer `l > 0`: `dz_{l−1} = (dz_l · W_l) ⊙ act'(a_{l−1})` for the rows `rows`
+    /// and the inputs `cols` of layer `l`.
+    ///
+    /// # Safety
+    /// The calling thread must own that block of `dz_{l−1}`; nobody may write the rows `rows`
+    /// of `dz_l`, that block of `a_{l−1}`, or `W_l` meanwhile.
+    unsafe fn input_grad_block(&self, l: usize, rows: (usize, usize), cols: (usize, usize)) {
+        let layer = &self.layers[l];
+        let (n_in, n_out) = (layer.inputs, layer.outputs);
+        let act_below = self.layers[l - 1].act;
+        // SAFETY: the contract.
+        unsafe {
+            let dz = self.dz[l].mat(n_out, rows, (0, n_out));
+            let w = layer.w.mat(n_in, (0, n_out), cols);
+            products::product(self.dz[l - 1].mat_mut(n_in, rows, cols), dz, w, None);
+            for r in rows.0..rows.1 {
+                let (s, e) = (r * n_in + cols.0, r * n_in + cols.1);
+                elementwise::activation_backward(
+                    act_below,
+                    self.dz[l - 1].slice_mut(s, e),
+                    self.acts[l - 1].slice(s, e),
+                );
+            }
+        }
+    }
+
+    /// Forward through every layer for the workspace rows `r0..r1`, all by this thread (the
+    /// evaluation path: no barriers).
+    ///
+    /// # Safety
+    /// The calling thread must own rows `r0..r1` of every buffer, whose input is in `x`, and
+    /// nobody may write the parameters.
+    unsafe fn forward_rows(&self, r0: usize, r1: usize) {
+        for (l, layer) in self.layers.iter().enumerate() {
+            // SAFETY: the contract.
+            unsafe { self.forward_block(l, (r0, r1), (0, layer.outputs)) };
+        }
+    }
+
+    /// One SGD step on the samples `idx` of `data`, run by every thread `t` at once.
+    pub(super) fn train_batch(
+        &self,
+        t: usize,
+        data: &Dataset,
+        idx: &[u32],
+        lr: f32,
+        scratch: &mut Scratch,
+        clock: &mut Clock,
+    ) -> OutputStats {
+        let barrier = &self.barrier;
+        let batch = idx.len();
+        let threads = self.threads;
+        let mine = split(batch, threads, t);
+        let (r0, r1) = mine;
+        let all = (0, batch);
+        let n_in = self.layers[0].inputs;
+        let depth = self.layers.len();
+        let top = self.top();
+        let outputs = top.outputs;
+
+        // The previous step ended with a barrier: every buffer is free.
+        // SAFETY: our rows of x.
+        elementwise::gather(data, &idx[r0..r1], unsafe {
+            self.x.slice_mut(r0 * n_in, r1 * n_in)
+        });
+        let labels = &mut scratch.labels[..r1 - r0];
+        for (l, &i) in labels.iter_mut().zip(&idx[r0..r1]) {
+            *l = data.labels[i as usize];
+        }
+        clock.lap(Phase::Gather);
+
+        // Forward. A row-split layer needs only our rows of its input; a column-split one needs
+        // every row, so it waits for the layer below to be complete, and the layer above waits
+        // for it.
+        let mut input_complete = false;
+        for (l, layer) in self.layers.iter().enumerate() {
+            match layer.forward {
+                Split::Rows => {
+                    // SAFETY: our rows of the output; the input rows are ours or complete
+                    // (after the barrier below a column-split layer); no weight is written
+                    // before the backward pass.
+                    unsafe { self.forward_block(l, mine, (0, layer.outputs)) };
+                    clock.lap(Phase::Forward);
+                    input_complete = false;
+                }
+                Split::Columns => {
+                    if !input_complete {
+                        clock.wait(Phase::Forward, barrier);
+                    }
+                    // SAFETY: our neurons of the output for all rows; the input is complete.
+                    unsafe { self.forward_block(l, all, split(layer.outputs, threads, t)) };
+                    clock.wait(Phase::Forward, barrier);
+                    input_complete = true;
+                }
+            }
+        }
+
+        // SAFETY: our rows of z_out, the output and the top dz.
+        let stats = unsafe {
+            let out = OutputRows {
+                loss: self.loss,
+                act: top.act,
+                outputs,
+                batch,
+                z: self.z_out.slice(r0 * outputs, r1 * outputs),
+                a: self.acts[depth - 1].slice(r0 * outputs, r1 * outputs),
+                labels,
+            };
+            out.run(
+                Some(self.dz[depth - 1].slice_mut(r0 * outputs, r1 * outputs)),
+                None,
+            )
+        };
+        clock.lap(Phase::Loss);
+
+        // Backward, top layer first. `dz_complete`: every row of dz_l is written.
+        let mut dz_complete = false;
+        for l in (0..depth).rev() {
+            let layer = &self.layers[l];
+            let (n_in, n_out) = (layer.inputs, layer.outputs);
+            if l > 0 {
+                // Phase A. W_l is written only after the next barrier; the other threads, in
+                // phase B of layer l + 1, write W_{l+1} and read dz_{l+1} and a_l.
+                match layer.input_grad {
+                    // SAFETY: our rows of dz_{l−1}; our rows of dz_l are ours or complete.
+                    Split::Rows => unsafe { self.input_grad_block(l, mine, (0, n_in)) },
+                    Split::Columns => {
+                        if !dz_complete {
+                            clock.wait(Phase::InputGrad, barrier);
+                        }
+                        // SAFETY: our inputs' columns of dz_{l−1}; dz_l is complete.
+                        unsafe { self.input_grad_block(l, all, split(n_in, threads, t)) }
+                    }
+                }
+            }
+            clock.wait(Phase::InputGrad, barrier);
+            dz_complete = true;
+            // Phase B: our neurons of W_l and b_l, from every row of dz_l and x_l.
+            let (j0, j1) = split(n_out, threads, t);
+            // SAFETY: all rows of dz_l and x_l, which nobody writes until the step's last
+            // barrier (phase A of the layers below writes other dz buffers); our neurons' rows
+            // of W_l and entries of b_l, which nobody else touches in this phase.
+            unsafe {
+                let dz = self.dz[l].mat(n_out, all, (j0, j1));
+                let x = self.input(l).mat(n_in, all, (0, n_in));
+                let w = layer.w.mat_mut(n_in, (j0, j1), (0, n_in));
+                products::product(w, dz.t(), x, Some(-lr));
+                clock.lap(Phase::WeightSgd);
+                let dz = self.dz[l].slice(0, batch * n_out);
+                let b = layer.b.slice_mut(j0, j1);
+                elementwise::sgd_bias(b, dz, j0, n_out, lr, &mut scratch.sums);
+                clock.lap(Phase::Bias);
+            }
+        }
+        clock.wait(Phase::Bias, barrier);
+        stats
+    }
+
+    /// Forward, loss and predictions for this thread's share of `data`.
+    pub(super) fn evaluate_part(
+        &self,
+        t: usize,
+        data: &Dataset,
+        predictions: Shared<u32>,
+        rows: usize,
+    ) -> OutputStats {
+        let (s0, s1) = split(data.len(), self.threads, t);
+        // A fixed block of workspace rows per thread: the threads never wait for each other.
+        let (r0, r1) = split(rows, self.threads, t);
+        let block = (r1 - r0).max(1);
+        let n_in = self.layers[0].inputs;
+        let top = self.top();
+        let outputs = top.outputs;
+        let mut total = OutputStats::default();
+        let mut s = s0;
+        while s < s1 {
+            let n = block.min(s1 - s);
+            let r1 = r0 + n;
+            // SAFETY: rows r0..r1 of every buffer and predictions s..s + n are this thread's
+            // alone; nobody writes the parameters while evaluating.
+            unsafe {
+                elementwise::gather_range(data, s, self.x.slice_mut(r0 * n_in, r1 * n_in));
+                self.forward_rows(r0, r1);
+                let out = OutputRows {
+                    loss: self.loss,
+                    act: top.act,
+                    outputs,
+                    batch: n,
+                    z: self.z_out.slice(r0 * outputs, r1 * outputs),
+                    a: self.acts[self.layers.len() - 1].slice(r0 * outputs, r1 * outputs),
+                    labels: &data.labels[s..s + n],
+                };
+                let st = out.run(None, Some(predictions.slice_mut(s, s + n)));
+                total.loss_sum += st.loss_sum;
+                total.correct += st.correct;
+            }
+            s += n;
+        }
+        total
+    }
+}

@@ -1,0 +1,86 @@
+//! PNG plots of a training run: learning curves and confusion matrices.
+//!
+//! Rendering is headless and needs no system fonts: plotters draws text with `ab_glyph` from
+//! DejaVu Sans, bundled in `assets/fonts/` (licence alongside) and compiled into the binary.
+//! Each plot is drawn into an in-memory RGB buffer and encoded with the `image` crate, so a
+//! failure leaves no half-drawn file behind and every error names the output path.
+
+use crate::error::{Error, Result};
+use crate::train::EpochRecord;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+use std::sync::OnceLock;
+
+mod confusion;
+mod curves;
+
+pub use confusion::confusion_matrix;
+pub use curves::learning_curves;
+
+/// DejaVu Sans 2.37 from Debian's `fonts-dejavu-core` (Bitstream Vera licence, see
+/// `assets/fonts/DejaVuSans-LICENSE.txt`).
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+/// The family every text style here asks for.
+const FAMILY: &str = "sans-serif";
+
+/// Size of the learning-curves image.
+pub const CURVES_SIZE: (u32, u32) = (1200, 500);
+
+const TRAIN_COLOR: RGBColor = RGBColor(31, 119, 180); // blue
+const VAL_COLOR: RGBColor = RGBColor(230, 97, 1); // orange, distinct from blue for colour-blind eyes
+const TEXT_COLOR: RGBColor = RGBColor(33, 33, 33);
+const GRID: RGBColor = RGBColor(220, 220, 220);
+
+/// Registers the bundled font with plotters, once per process.
+fn ensure_font(path: &Path) -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::bad_file(
+            path,
+            "cannot draw plot: the bundled font failed to load",
+        ))
+    }
+}
+
+fn font(size: f64) -> TextStyle<'static> {
+    (FAMILY, size).into_font().color(&TEXT_COLOR)
+}
+
+/// Draws with `draw` on a white `size` canvas and writes it to `path` as PNG.
+fn render<F>(path: &Path, size: (u32, u32), draw: F) -> Result<()>
+where
+    F: FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> std::result::Result<(), String>,
+{
+    ensure_font(path)?;
+    let (w, h) = size;
+    let mut buf = vec![255u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, size).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(|e| e.to_string())
+            .and_then(|_| draw(&root))
+            .and_then(|_| root.present().map_err(|e| e.to_string()))
+            .map_err(|e| Error::bad_file(path, format!("cannot draw plot: {e}")))?;
+    }
+    let mut png = Vec::new();
+    image::ImageEncoder::write_image(
+        image::codecs::png::PngEncoder::new(&mut png),
+        &buf,
+        w,
+        h,
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| Error::bad_file(path, format!("cannot encode PNG: {e}")))?;
+    std::fs::write(path, png).map_err(|e| Error::io(path, e))
+}
+
+/// Turns any displayable plotters error into the string `render` reports.
+fn s<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
