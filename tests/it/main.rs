@@ -4,7 +4,8 @@
 //! - `cpu_reference`: worked examples, finite differences and convergence of the reference.
 //! - `cpu_fast`: the fast CPU engine against the reference, step by step and epoch by epoch.
 //! - `cli`: the real binary, run as a user would.
-//! - `gpu_*`: every kernel and whole steps against the CPU reference.
+//! - `gpu_*`: every kernel and whole steps against the CPU reference (`gpu_kernels`: gather,
+//!   loss, bias and metrics alone; `gpu_matmul`: the matmul family; `gpu_step`: whole steps).
 //! - `data_*`: dataset readers; downloading, finding and splitting datasets.
 //! - `metrics`: confusion matrix and classification report against hand-worked numbers.
 //! - `checkpoint`: safetensors save/load, atomic writes, and every kind of broken file.
@@ -24,6 +25,7 @@ mod data_fetch;
 mod data_idx;
 mod digit;
 mod faults;
+mod gpu_kernels;
 mod gpu_matmul;
 mod gpu_step;
 mod metrics;
