@@ -6,7 +6,8 @@
 //! - `cli`: the real binary, run as a user would.
 //! - `gpu_*`: every kernel and whole steps against the CPU reference (`gpu_kernels`: gather,
 //!   loss, bias and metrics alone; `gpu_matmul`: the matmul family; `gpu_step`: whole steps).
-//! - `data_*`: dataset readers; downloading, finding and splitting datasets.
+//! - `data_*`: dataset readers (`data_idx`), downloading (`data_fetch`), finding
+//!   (`data_locate`) and splitting (`data_split`) datasets.
 //! - `metrics`: confusion matrix and classification report against hand-worked numbers.
 //! - `checkpoint`: safetensors save/load, atomic writes, and every kind of broken file.
 //! - `plots`: learning-curve and confusion-matrix PNGs.
@@ -23,6 +24,8 @@ mod cpu_fast;
 mod cpu_reference;
 mod data_fetch;
 mod data_idx;
+mod data_locate;
+mod data_split;
 mod digit;
 mod faults;
 mod gpu_kernels;
