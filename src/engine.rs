@@ -3,7 +3,7 @@
 
 use crate::data::Dataset;
 use crate::model::Params;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Loss and accuracy summed over the steps since the last call to `take_stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -121,4 +121,31 @@ pub struct StepResult {
     /// Per layer `([out][in], [out])`.
     pub grads: Vec<(Vec<f32>, Vec<f32>)>,
     pub after: Params,
+}
+
+/// Checks that a dataset fits the network's input and output.
+pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
+    if data.dim != params.inputs() {
+        return Err(Error::invalid(
+            "model.layers",
+            format!(
+                "the network takes {} inputs but {} has {} features per sample",
+                params.inputs(),
+                data.name,
+                data.dim
+            ),
+        ));
+    }
+    let outputs = params.outputs();
+    let needed = if outputs == 1 { 2 } else { data.classes };
+    if (outputs == 1 && data.classes > 2) || (outputs > 1 && outputs < needed) {
+        return Err(Error::invalid(
+            "model.layers",
+            format!(
+                "the network has {outputs} outputs but {} has {} classes",
+                data.name, data.classes
+            ),
+        ));
+    }
+    Ok(())
 }

@@ -1,14 +1,62 @@
 //! gpunn trains multilayer perceptrons on the GPU with WGSL compute shaders run through wgpu,
 //! and proves its numbers right against a plain-Rust CPU reference.
 //!
+//! # Training from Rust
+//! What `gpunn train` does, as a library user writes it (the whole program is
+//! `examples/train_mnist.rs`): a run description, its data, the resolved run with every
+//! default filled in, an engine on the best device, training with an observer, evaluation and
+//! a checkpoint.
+//!
+//! ```no_run
+//! use gpunn::run::{CheckpointSaver, RunSpec};
+//! use gpunn::train::{EpochRecord, Observer};
+//!
+//! struct Progress;
+//! impl Observer for Progress {
+//!     fn epoch_end(&mut self, r: &EpochRecord) {
+//!         println!("epoch {}: loss {:.4}", r.epoch, r.train_loss);
+//!     }
+//! }
+//!
+//! # fn main() -> gpunn::Result<()> {
+//! let spec = RunSpec::from_toml_str("[data]\ndataset = \"mnist-sample\"\n[train]\nepochs = 3\n")?;
+//! let data = spec.load_data()?;
+//! let run = spec.resolve(&data)?; // run.to_toml() is what `gpunn train --dry-run` prints
+//! let mut engine = run.open_engine(&run.init_params()?)?.engine; // a GPU, else the CPU
+//! let (train, val) = run.split(&data)?;
+//! let mut saver = CheckpointSaver {
+//!     path: "model.safetensors".into(),
+//!     run: &run,
+//!     data: &data,
+//!     earlier: Vec::new(),
+//!     inner: &mut Progress,
+//! };
+//! run.fit(engine.as_mut(), &train, val.as_ref(), 1, &mut saver)?;
+//! let test = engine.evaluate(data.test.as_ref().unwrap())?;
+//! println!("test accuracy {:.2}%", 100.0 * test.accuracy);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Modules, from the description down to the kernels
+//! Dependencies point one way: [`run`] → [`train`] → [`engine`] ← ([`cpu`], [`gpu`]) →
+//! [`model`].
+//! The model knows no engine, the engines know no command line, and the binary
+//! (`src/bin/gpunn/`) only maps flags onto these types and prints.
+//!
+//! - [`run`]: the run description ([`run::RunSpec`]), `resolve` (the one home of the
+//!   defaults) and the resolved [`run::Run`] that checkpoints and metrics record.
 //! - [`model`]: the network spec (sizes, activations, loss, init) and its parameters.
-//! - [`cpu`]: the reference mathematics, plain loops; the specification of every GPU kernel.
-//! - [`gpu`]: the wgpu context, kernels and launchers.
-//! - [`data`]: IDX datasets and synthetic toy sets.
-//! - [`engine`]: the interface a backend implements; [`train`]: the loop that drives it.
-//! - [`metrics`]: confusion matrix, precision/recall/F1; [`digit`]: images to MNIST-style input.
-//! - [`checkpoint`]: safetensors save/load; [`plots`]: learning curves and confusion matrices.
-//! - [`step`] and [`netfile`]: the single worked step of `gpunn step`.
+//! - [`data`]: IDX datasets, synthetic toy sets, splits.
+//! - [`train`]: the loop (epochs, shuffles, validation, early stopping); [`engine`]: the
+//!   interface a backend implements; [`backend`]: choosing one for a device.
+//! - [`cpu`]: the reference mathematics in plain loops (the specification of every GPU kernel)
+//!   and the fast CPU path.
+//! - [`gpu`]: the wgpu context and one module per kernel family with its WGSL.
+//! - [`checkpoint`]: safetensors save/load; [`io`]: atomic writes and capped reads.
+//! - [`metrics`]: confusion matrix, precision/recall/F1; [`plots`]: learning curves and
+//!   confusion matrices; [`digit`]: images to MNIST-style input.
+//! - [`step`] and [`netfile`]: the single worked step of `gpunn step`; [`mod@bench`]: throughput.
 
 pub mod backend;
 pub mod bench;

@@ -56,8 +56,8 @@ impl std::fmt::Display for LrSchedule {
 
 crate::model::serde_as_name!(LrSchedule);
 
-/// How the loop trains: built from a resolved [`crate::run::Run`] by
-/// [`crate::run::Run::train_config`], which is where its values come from.
+/// How the loop trains. A resolved run (`run::Run::train_config`) builds it; the defaults live
+/// there, not here.
 #[derive(Clone, Debug)]
 pub struct TrainConfig {
     pub epochs: usize,

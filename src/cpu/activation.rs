@@ -2,7 +2,7 @@
 //!
 //! The backward of every elementwise activation is written in terms of its *output* `a`,
 //! which is what the forward pass keeps (the GPU kernels do the same):
-//! sigmoid a(1−a), tanh 1−a², relu [a>0], leaky_relu [a>0] + 0.01·[a≤0], identity 1.
+//! sigmoid a(1−a), tanh 1−a², relu 𝟙(a>0), leaky_relu 𝟙(a>0) + 0.01·𝟙(a≤0), identity 1.
 //! Softmax is row-wise; its backward is the Jacobian-vector product `a ⊙ (g − Σ g·a)`.
 
 use super::Real;

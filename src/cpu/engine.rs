@@ -26,32 +26,7 @@ impl CpuReference {
     }
 }
 
-/// Checks that a dataset fits the network's input and output.
-pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
-    if data.dim != params.inputs() {
-        return Err(Error::invalid(
-            "model.layers",
-            format!(
-                "the network takes {} inputs but {} has {} features per sample",
-                params.inputs(),
-                data.name,
-                data.dim
-            ),
-        ));
-    }
-    let outputs = params.outputs();
-    let needed = if outputs == 1 { 2 } else { data.classes };
-    if (outputs == 1 && data.classes > 2) || (outputs > 1 && outputs < needed) {
-        return Err(Error::invalid(
-            "model.layers",
-            format!(
-                "the network has {outputs} outputs but {} has {} classes",
-                data.name, data.classes
-            ),
-        ));
-    }
-    Ok(())
-}
+pub use crate::engine::check_fits;
 
 impl Engine for CpuReference {
     fn describe(&self) -> String {

@@ -5,7 +5,7 @@
 
 /// Expands the template directives of a WGSL file (see shaders/matmul_subgroup.wgsl):
 /// `// @for v in 0..N` … `// @end` repeats its lines for v = 0..N-1, where N is a number or a
-/// name that `consts` knows; `// @if COND` … [`// @else` …] `// @end` keeps one branch, COND
+/// name that `consts` knows; `// @if COND` … (`// @else` …) `// @end` keeps one branch, COND
 /// being names that `flags` knows joined by `&&` and `||`, each maybe negated by `!`; `${expr}`
 /// becomes the value of an integer expression over the loop variables in
 /// scope (`+ - * / %`, parentheses), except in comment lines. Directives must be alone on their

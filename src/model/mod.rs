@@ -4,11 +4,12 @@
 //! neuron `j`, as in PyTorch and in course notation `w[j][i]` (from input `i` to neuron `j`).
 
 mod kinds;
+mod real;
 
 pub(crate) use kinds::serde_as_name;
 pub use kinds::{Activation, Init, Loss, LEAKY_SLOPE};
+pub use real::Real;
 
-use crate::cpu::Real;
 use crate::error::{Error, Result};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};

@@ -49,10 +49,10 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
-    /// Seeds initialisation, shuffling, the validation split and synthetic data [42].
+    /// Seeds initialisation, shuffling, the validation split and synthetic data (default: 42).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// `auto`, `vulkan`, `metal`, `dx12`, `gl`, `software` or `cpu` [auto].
+    /// `auto`, `vulkan`, `metal`, `dx12`, `gl`, `software` or `cpu` (default: `auto`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub device: Option<DeviceKind>,
     #[serde(default)]
@@ -69,8 +69,8 @@ pub struct RunSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// `mnist`, `fashion-mnist`, `mnist-sample`, `xor`, `linear` or `circles` [the full MNIST
-    /// if found, else `mnist-sample`].
+    /// `mnist`, `fashion-mnist`, `mnist-sample`, `xor`, `linear` or `circles` (default: the
+    /// full MNIST if found, else `mnist-sample`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
     /// A directory with the four IDX files.
@@ -79,17 +79,17 @@ pub struct DataSpec {
     /// Keep two classes, relabelled 0 and 1 in this order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digits: Option<Vec<u32>>,
-    /// The fraction of the shuffled training set held out for validation [0.1; 0 below 50
-    /// samples].
+    /// The fraction of the shuffled training set held out for validation (default: 0.1;
+    /// 0 below 50 samples).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub val_split: Option<f32>,
-    /// Synthetic sets: number of samples [1000].
+    /// Synthetic sets: number of samples (default: 1000).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<usize>,
-    /// `circles`: the inner circle's radius relative to the outer one [0.4].
+    /// `circles`: the inner circle's radius relative to the outer one (default: 0.4).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub factor: Option<f32>,
-    /// `circles`: std of the Gaussian noise on each coordinate [0.05].
+    /// `circles`: std of the Gaussian noise on each coordinate (default: 0.05).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noise: Option<f32>,
 }
@@ -98,18 +98,18 @@ pub struct DataSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// All layer sizes, input to output [`784,128,64,10` for images (one output for a binary
-    /// task), `2,8,1` for the synthetic sets].
+    /// All layer sizes, input to output (default: `784,128,64,10` for images, one output
+    /// for a binary task; `2,8,1` for the synthetic sets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layers: Option<Vec<usize>>,
     /// One for every hidden layer, one per hidden layer, or one per layer including the output
-    /// [relu; the output's follows the loss].
+    /// (default: relu; the output's follows the loss).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub activations: Option<Vec<Activation>>,
-    /// [bce with one output, else ce]
+    /// (default: bce with one output, else ce)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<Loss>,
-    /// [he-normal for ReLU networks, else xavier-uniform]
+    /// (default: he-normal for ReLU networks, else xavier-uniform)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<Init>,
 }
@@ -118,16 +118,16 @@ pub struct ModelSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSpec {
-    /// [10 for images, 100 for the synthetic sets]
+    /// (default: 10 for images, 100 for the synthetic sets)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
-    /// [32]
+    /// (default: 32)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
-    /// [0.1 for images, 0.5 for the synthetic sets]
+    /// (default: 0.1 for images, 0.5 for the synthetic sets)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lr: Option<f32>,
-    /// `constant` or `cosine` [cosine for images, constant for the synthetic sets]
+    /// `constant` or `cosine` (default: cosine for images, constant for the synthetic sets)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<LrSchedule>,
     /// Stop when the validation loss has not improved for this many epochs; keep the best.
@@ -139,7 +139,7 @@ pub struct TrainSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerSpec {
-    /// [sgd]
+    /// (default: sgd)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<OptimizerKind>,
 }

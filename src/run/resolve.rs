@@ -221,7 +221,7 @@ impl Run {
             ));
         }
         let params = Params::init(&self.mlp()?, Init::Zeros, 0)?;
-        crate::cpu::engine::check_fits(&params, &data.train)
+        crate::engine::check_fits(&params, &data.train)
     }
 
     /// The network's architecture.

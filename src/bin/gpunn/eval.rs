@@ -38,7 +38,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         None => gpunn::data::mnist::class_names(&data.name, meta.classes),
     };
     // Name the model, not --layers (a flag eval does not have), when model and data disagree.
-    gpunn::cpu::engine::check_fits(&params, &test).map_err(|e| {
+    gpunn::engine::check_fits(&params, &test).map_err(|e| {
         let msg = match e {
             gpunn::Error::Invalid { msg, .. } => msg,
             e => e.to_string(),

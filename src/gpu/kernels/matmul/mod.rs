@@ -174,7 +174,7 @@ impl MatmulConfig {
     /// For CPU-type adapters with subgroups (lavapipe on Vulkan): a 32×32 block of C per 8-lane
     /// workgroup, each lane 32 rows × 4 columns (32 vec4 accumulators). Per 8 k-steps a lane does
     /// 32 vec4 FMAs per row, 1024 scalar FMAs in all, for 32 loads of A (8 vec4 where A is
-    /// [K][M]) shared by broadcast and 8 vec4 loads of B.
+    /// `[K][M]`) shared by broadcast and 8 vec4 loads of B.
     ///
     /// Measured on lavapipe (2 cores, `matmul_gflops_by_config`, best of 5): 34-38 GFLOP/s at
     /// 128×784×128 (NT, NN) and 128×128×784 (TN), 42 at 256×784×1024, against 2.2-2.4 for the
