@@ -22,7 +22,7 @@ fn main() -> gpunn::Result<()> {
     let spec = RunSpec::from_toml_str(toml)?;
     let data = spec.load_data()?;
     let run = spec.resolve(&data)?; // every default filled in: print it with run.to_toml()
-    let opened = run.open_engine(&run.init_params()?)?; // a hardware GPU, else the CPU
+    let opened = run.open_engine(&run.init_params()?, None)?; // a hardware GPU, else the CPU
     let mut engine = opened.engine;
     println!("training {:?} on {}", run.model.layers, engine.describe());
     let (train, val) = run.split(&data)?;

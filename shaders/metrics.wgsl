@@ -20,6 +20,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> rows: array<f32>;
 @group(0) @binding(2) var<storage, read_write> state: array<u32>;
 @group(0) @binding(3) var<storage, read_write> totals: array<u32>;
+// [0] nonzero when the optimizer kernel left a NaN or an infinity in this step; cleared here.
+@group(0) @binding(4) var<storage, read_write> flags: array<u32>;
 
 @compute @workgroup_size(1)
 fn main() {
@@ -43,7 +45,8 @@ fn main() {
     totals[2] += hits;
     totals[3] += count;
     // NaN fails every comparison; infinity is larger than the largest finite f32.
-    let finite = batch_loss == batch_loss && abs(batch_loss) <= 3.4e38;
+    let finite = batch_loss == batch_loss && abs(batch_loss) <= 3.4e38 && flags[0] == 0u;
+    flags[0] = 0u;
     state[2] += 1u;
     totals[5] = state[2];
     if !finite && totals[4] == 0u {

@@ -3,6 +3,7 @@
 
 use crate::data::Dataset;
 use crate::model::Params;
+use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 
 /// Loss and accuracy summed over the steps since the last call to `take_stats`.
@@ -28,6 +29,12 @@ impl Stats {
         self.loss_sum += loss as f64 * samples as f64;
         self.correct += correct as u64;
         self.samples += samples as u64;
+    }
+
+    /// Marks the last step as non-finite (its optimizer state or parameters hold a NaN or an
+    /// infinity), unless an earlier one is.
+    pub fn flag_nonfinite(&mut self) {
+        self.nonfinite_step.get_or_insert(self.steps);
     }
 
     /// These stats followed by `later`'s.
@@ -94,6 +101,17 @@ pub trait Engine {
     /// training.
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>>;
 
+    /// Sets the optimizer, with `state` to continue from (`None`: a fresh one). Engines start
+    /// with plain SGD.
+    fn set_optimizer(
+        &mut self,
+        cfg: &OptimizerConfig,
+        state: Option<&OptimizerState>,
+    ) -> Result<()>;
+
+    /// The optimizer's state (velocities or moments, and the step count), for checkpoints.
+    fn optimizer_state(&mut self) -> Result<OptimizerState>;
+
     /// A copy of the current parameters.
     fn params(&mut self) -> Result<Params>;
 
@@ -146,6 +164,33 @@ pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
                 data.name, data.classes
             ),
         ));
+    }
+    Ok(())
+}
+
+/// Checks that `state` belongs to `cfg` and `params`: one tensor state per parameter tensor,
+/// each with the vectors of the rule at the tensor's size.
+pub fn check_optimizer_state(
+    cfg: &OptimizerConfig,
+    params: &Params,
+    state: &OptimizerState,
+) -> Result<()> {
+    let fresh = OptimizerState::new(cfg, params);
+    let shapes = |s: &OptimizerState| -> Vec<[usize; 3]> {
+        s.tensors
+            .iter()
+            .map(|t| [t.velocity.len(), t.m.len(), t.v.len()])
+            .collect()
+    };
+    if shapes(&fresh) != shapes(state) {
+        return Err(Error::Shape {
+            op: "optimizer state",
+            msg: format!(
+                "the state does not fit {} on this network ({} tensors)",
+                cfg.kind,
+                fresh.tensors.len()
+            ),
+        });
     }
     Ok(())
 }

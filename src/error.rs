@@ -39,8 +39,8 @@ pub enum Error {
     #[error("GPU error while {context}: {msg}")]
     GpuValidation { context: String, msg: String },
 
-    /// Training produced a NaN or infinite loss.
-    #[error("training diverged at epoch {epoch}, step {step}: loss is {loss}; try a lower learning rate (--lr)")]
+    /// Training produced a NaN or infinite loss or optimizer state.
+    #[error("training diverged at epoch {epoch}, step {step}: loss is {loss} (or a parameter or the optimizer's state became NaN or infinite); try a lower learning rate (--lr)")]
     Diverged {
         epoch: usize,
         step: usize,

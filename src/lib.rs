@@ -22,7 +22,7 @@
 //! let spec = RunSpec::from_toml_str("[data]\ndataset = \"mnist-sample\"\n[train]\nepochs = 3\n")?;
 //! let data = spec.load_data()?;
 //! let run = spec.resolve(&data)?; // run.to_toml() is what `gpunn train --dry-run` prints
-//! let mut engine = run.open_engine(&run.init_params()?)?.engine; // a GPU, else the CPU
+//! let mut engine = run.open_engine(&run.init_params()?, None)?.engine; // a GPU, else the CPU
 //! let (train, val) = run.split(&data)?;
 //! let mut saver = CheckpointSaver {
 //!     path: "model.safetensors".into(),
@@ -71,6 +71,7 @@ pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod netfile;
+pub mod optim;
 pub mod plots;
 pub mod run;
 pub mod step;

@@ -32,6 +32,7 @@ mod write;
 
 use crate::error::Result;
 use crate::model::Params;
+use crate::optim::OptimizerState;
 use read::{check_prefix, decode};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,6 +60,10 @@ pub const RESERVED_KEYS: [&str; 9] = [
     "epoch",
 ];
 
+/// The metadata key of the optimizer's step count, written with its state; like
+/// [`RESERVED_KEYS`], [`ModelMeta::extra`] may not use it.
+pub const OPTIMIZER_STEP_KEY: &str = "optimizer_step";
+
 /// What a checkpoint says about its network besides the parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ModelMeta {
@@ -78,7 +83,19 @@ pub struct ModelMeta {
 /// Writes `params` and `meta` to `path` atomically (temporary file, fsync, rename, fsync of the
 /// directory). On error the temporary file is removed and a previous file at `path` is intact.
 pub fn save(path: &Path, params: &Params, meta: &ModelMeta) -> Result<()> {
-    let bytes = encode(path, params, meta)?;
+    save_with_state(path, params, meta, None)
+}
+
+/// [`save`] with the optimizer's state: tensors `optimizer.{i}.{weight,bias}.{velocity,m,v}`
+/// (those the rule keeps, each of its parameter's shape) and the metadata key
+/// `optimizer_step`, so that a resumed run continues exactly.
+pub fn save_with_state(
+    path: &Path,
+    params: &Params,
+    meta: &ModelMeta,
+    state: Option<&OptimizerState>,
+) -> Result<()> {
+    let bytes = encode(path, params, meta, state)?;
     crate::io::write_atomic(path, &bytes)
 }
 
@@ -86,8 +103,17 @@ pub fn save(path: &Path, params: &Params, meta: &ModelMeta) -> Result<()> {
 /// the metadata, every tensor's name, dtype and shape against the spec, and that every value is
 /// finite.
 pub fn load(path: &Path) -> Result<(Params, ModelMeta)> {
+    load_with_state(path).map(|(p, m, _)| (p, m))
+}
+
+/// [`load`], and the optimizer's state when the checkpoint has one (checkpoints of plain SGD
+/// and those written before optimizers were saved have none).
+pub fn load_with_state(path: &Path) -> Result<(Params, ModelMeta, Option<OptimizerState>)> {
     let bytes = crate::io::read_capped(path, MAX_FILE_BYTES, "checkpoint")?;
-    from_bytes(path, &bytes)
+    let len = bytes.len() as u64;
+    let prefix: Option<[u8; 8]> = bytes.get(..8).and_then(|p| p.try_into().ok());
+    check_prefix(path, prefix, len)?;
+    decode(path, &bytes)
 }
 
 /// [`load`] on a checkpoint already in memory (the fuzz target's entry point); `source` names
@@ -96,5 +122,5 @@ pub fn from_bytes(source: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
     let len = bytes.len() as u64;
     let prefix: Option<[u8; 8]> = bytes.get(..8).and_then(|p| p.try_into().ok());
     check_prefix(source, prefix, len)?;
-    decode(source, bytes)
+    decode(source, bytes).map(|(p, m, _)| (p, m))
 }

@@ -1,9 +1,10 @@
 //! Reading a checkpoint strictly: the safetensors structure, the metadata, every tensor's
 //! name, dtype and shape against the spec, and that every value is finite.
 
-use super::{ModelMeta, FORMAT, MAX_HEADER_BYTES, RESERVED_KEYS, VERSION};
+use super::{ModelMeta, FORMAT, MAX_HEADER_BYTES, OPTIMIZER_STEP_KEY, RESERVED_KEYS, VERSION};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Loss, MlpSpec, Params};
+use crate::optim::{OptimizerState, TensorState};
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use std::path::Path;
 
@@ -77,7 +78,10 @@ pub(super) fn check_input_shape(shape: &[usize], inputs: usize) -> std::result::
     Ok(())
 }
 
-pub(super) fn decode(path: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
+pub(super) fn decode(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(Params, ModelMeta, Option<OptimizerState>)> {
     let bad = |msg: String| Error::bad_file(path, one_line(&msg));
     let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| match e {
         SafeTensorError::MetadataIncompleteBuffer => bad(
@@ -149,30 +153,35 @@ pub(super) fn decode(path: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
     let dataset = get("dataset")?.to_string();
     let extra = md
         .iter()
-        .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()))
+        .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()) && k.as_str() != OPTIMIZER_STEP_KEY)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
 
     // Every tensor must be one the spec asks for (checked here) and every one it asks for must be
     // there (checked by name below).
     let is_expected = |name: &str| -> bool {
+        // `n.to_string() == i` refuses spellings such as `layers.01.bias`.
+        let index_ok = |i: &str| {
+            i.parse::<usize>()
+                .is_ok_and(|n| n < spec.depth() && n.to_string() == i)
+        };
+        if let Some(rest) = name.strip_prefix("optimizer.") {
+            let parts: Vec<&str> = rest.split('.').collect();
+            return matches!(parts[..], [i, "weight" | "bias", "velocity" | "m" | "v"] if index_ok(i));
+        }
         let Some(rest) = name.strip_prefix("layers.") else {
             return false;
         };
         let Some((i, kind)) = rest.split_once('.') else {
             return false;
         };
-        // `n.to_string() == i` refuses spellings such as `layers.01.bias`.
-        let index_ok = i
-            .parse::<usize>()
-            .is_ok_and(|n| n < spec.depth() && n.to_string() == i);
-        index_ok && (kind == "weight" || kind == "bias")
+        index_ok(i) && (kind == "weight" || kind == "bias")
     };
     let mut names = st.names();
     names.sort_unstable();
     if let Some(odd) = names.iter().find(|n| !is_expected(n)) {
         return Err(bad(format!(
-            "unexpected tensor '{odd}' (the spec has {} layers: layers.0 to layers.{})",
+            "unexpected tensor '{odd}' (the spec has {} layers: layers.0 to layers.{}, and their optimizer.* state)",
             spec.depth(),
             spec.depth() - 1
         )));
@@ -230,6 +239,50 @@ pub(super) fn decode(path: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
         layers,
         loss: spec.loss,
     };
+    // The optimizer's state, when saved: each tensor of its parameter's shape.
+    let saved_state = names.iter().any(|n| n.starts_with("optimizer."));
+    let state = match (saved_state, md.get(OPTIMIZER_STEP_KEY)) {
+        (false, None) => None,
+        (_, None) => {
+            return Err(bad(
+                "optimizer tensors without the metadata key optimizer_step".into(),
+            ))
+        }
+        (_, Some(step)) => {
+            let step = step.parse::<u64>().map_err(|_| {
+                bad(format!(
+                    "metadata optimizer_step: '{}' is not a step count",
+                    one_line(step)
+                ))
+            })?;
+            let mut tensors = Vec::with_capacity(2 * params.layers.len());
+            for (i, l) in params.layers.iter().enumerate() {
+                for (kind, shape) in [
+                    ("weight", vec![l.outputs, l.inputs]),
+                    ("bias", vec![l.outputs]),
+                ] {
+                    let slot = |s: &str| -> Result<Vec<f32>> {
+                        let name = format!("optimizer.{i}.{kind}.{s}");
+                        if names.iter().any(|n| *n == name) {
+                            tensor(
+                                &name,
+                                &shape,
+                                format!("the shape of layers.{i}.{kind}, {shape:?}"),
+                            )
+                        } else {
+                            Ok(Vec::new())
+                        }
+                    };
+                    tensors.push(TensorState {
+                        velocity: slot("velocity")?,
+                        m: slot("m")?,
+                        v: slot("v")?,
+                    });
+                }
+            }
+            Some(OptimizerState { step, tensors })
+        }
+    };
     let meta = ModelMeta {
         input_shape,
         classes,
@@ -237,5 +290,5 @@ pub(super) fn decode(path: &Path, bytes: &[u8]) -> Result<(Params, ModelMeta)> {
         epoch,
         extra,
     };
-    Ok((params, meta))
+    Ok((params, meta, state))
 }

@@ -2,9 +2,10 @@
 //! a written checkpoint always reads back.
 
 use super::read::{check_classes, check_input_shape, one_line};
-use super::{ModelMeta, FORMAT, RESERVED_KEYS, VERSION};
+use super::{ModelMeta, FORMAT, OPTIMIZER_STEP_KEY, RESERVED_KEYS, VERSION};
 use crate::error::{Error, Result};
 use crate::model::Params;
+use crate::optim::OptimizerState;
 use safetensors::Dtype;
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,7 +44,12 @@ pub(super) fn join<T: ToString>(items: &[T]) -> String {
 
 /// Checks what is being saved and serialises it. Refuses parameters that [`load`] would refuse,
 /// so a checkpoint that was written can always be read back.
-pub(super) fn encode(path: &Path, params: &Params, meta: &ModelMeta) -> Result<Vec<u8>> {
+pub(super) fn encode(
+    path: &Path,
+    params: &Params,
+    meta: &ModelMeta,
+    state: Option<&OptimizerState>,
+) -> Result<Vec<u8>> {
     let refuse = |msg: String| Error::bad_file(path, format!("cannot save checkpoint: {msg}"));
     if params.layers.is_empty() {
         return Err(refuse("the network has no layers".into()));
@@ -79,7 +85,7 @@ pub(super) fn encode(path: &Path, params: &Params, meta: &ModelMeta) -> Result<V
     if let Some(k) = meta
         .extra
         .keys()
-        .find(|k| RESERVED_KEYS.contains(&k.as_str()))
+        .find(|k| RESERVED_KEYS.contains(&k.as_str()) || k.as_str() == OPTIMIZER_STEP_KEY)
     {
         return Err(refuse(format!("extra metadata key '{k}' is reserved")));
     }
@@ -99,7 +105,7 @@ pub(super) fn encode(path: &Path, params: &Params, meta: &ModelMeta) -> Result<V
         md.insert(k.to_string(), v);
     }
 
-    let tensors: Vec<(String, F32Tensor)> = params
+    let mut tensors: Vec<(String, F32Tensor)> = params
         .layers
         .iter()
         .enumerate()
@@ -116,6 +122,38 @@ pub(super) fn encode(path: &Path, params: &Params, meta: &ModelMeta) -> Result<V
             ]
         })
         .collect();
+    if let Some(state) = state {
+        if state.tensors.len() != 2 * params.layers.len() {
+            return Err(refuse(format!(
+                "the optimizer state has {} tensors, the network {}",
+                state.tensors.len(),
+                2 * params.layers.len()
+            )));
+        }
+        md.insert(OPTIMIZER_STEP_KEY.into(), state.step.to_string());
+        for (k, t) in state.tensors.iter().enumerate() {
+            let l = &params.layers[k / 2];
+            let (kind, shape) = if k % 2 == 0 {
+                ("weight", vec![l.outputs, l.inputs])
+            } else {
+                ("bias", vec![l.outputs])
+            };
+            let n: usize = shape.iter().product();
+            for (slot, v) in [("velocity", &t.velocity), ("m", &t.m), ("v", &t.v)] {
+                if v.is_empty() {
+                    continue;
+                }
+                let name = format!("optimizer.{}.{kind}.{slot}", k / 2);
+                if v.len() != n {
+                    return Err(refuse(format!("{name} has {} values for {n}", v.len())));
+                }
+                if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+                    return Err(refuse(format!("{name} element {i} is {}", v[i])));
+                }
+                tensors.push((name, F32Tensor::new(shape.clone(), v)));
+            }
+        }
+    }
     safetensors::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(md))
         .map_err(|e| refuse(one_line(&e.to_string())))
 }

@@ -3,13 +3,16 @@
 use super::loss::{self, Targets};
 use super::net;
 use crate::data::Dataset;
-use crate::engine::{Engine, Evaluation, Stats};
+use crate::engine::{check_optimizer_state, Engine, Evaluation, Stats};
 use crate::model::Params;
+use crate::optim::{rule, OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 
 /// Trains with the reference path. Slow and plain: it is the specification.
 pub struct CpuReference {
     params: Params,
+    optimizer: OptimizerConfig,
+    state: OptimizerState,
     train: Option<Dataset>,
     stats: Stats,
     x: Vec<f32>,
@@ -17,7 +20,10 @@ pub struct CpuReference {
 
 impl CpuReference {
     pub fn new(params: Params) -> Self {
+        let optimizer = OptimizerConfig::default();
         CpuReference {
+            state: OptimizerState::new(&optimizer, &params),
+            optimizer,
             params,
             train: None,
             stats: Stats::default(),
@@ -50,10 +56,20 @@ impl Engine for CpuReference {
             data.gather(idx, &mut self.x);
             let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize]).collect();
             let targets = Targets::from_labels(self.params.loss, &labels, outputs);
-            let report = net::step(&mut self.params, &self.x, idx.len(), &targets, lr);
-            let pred = loss::predict(out_act, &report.output, outputs);
+            let trace = net::forward(&self.params, &self.x, idx.len());
+            let mut grads = net::backward(&self.params, &trace, &targets);
+            if self.optimizer.is_plain_sgd() {
+                net::sgd(&mut self.params, &grads, lr);
+            } else {
+                let (cfg, state) = (&self.optimizer, &mut self.state);
+                rule::step(cfg, state, &mut self.params, &mut grads.layers, lr);
+            }
+            let pred = loss::predict(out_act, trace.output(), outputs);
             let correct = pred.iter().zip(&labels).filter(|(p, l)| p == l).count();
-            self.stats.add_step(report.grads.loss, idx.len(), correct);
+            self.stats.add_step(grads.loss, idx.len(), correct);
+            if self.state.has_nonfinite() {
+                self.stats.flag_nonfinite();
+            }
         }
         Ok(())
     }
@@ -69,6 +85,27 @@ impl Engine for CpuReference {
 
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
         outputs_with(&self.params, data)
+    }
+
+    fn set_optimizer(
+        &mut self,
+        cfg: &OptimizerConfig,
+        state: Option<&OptimizerState>,
+    ) -> Result<()> {
+        cfg.validate()?;
+        let state = match state {
+            Some(s) => {
+                check_optimizer_state(cfg, &self.params, s)?;
+                s.clone()
+            }
+            None => OptimizerState::new(cfg, &self.params),
+        };
+        (self.optimizer, self.state) = (*cfg, state);
+        Ok(())
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        Ok(self.state.clone())
     }
 
     fn params(&mut self) -> Result<Params> {

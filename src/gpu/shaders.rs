@@ -5,6 +5,7 @@
 use super::kernels;
 use super::matmul::{self, Epilogue, MatmulConfig, Trans};
 use crate::model::{Activation, Loss, LEAKY_SLOPE};
+use crate::optim::OptimizerKind;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -12,8 +13,8 @@ use std::path::{Path, PathBuf};
 const COMMON_WGSL: &str = include_str!("../../shaders/common.wgsl");
 
 /// `const` declarations of the ids shared with Rust: `ACT_<NAME>` from [`Activation::gpu_id`],
-/// `LOSS_<NAME>` from [`Loss::gpu_id`], `EPILOGUE_<NAME>` from the matmul epilogues, and
-/// `LEAKY_SLOPE`.
+/// `LOSS_<NAME>` from [`Loss::gpu_id`], `OPT_<NAME>` from [`OptimizerKind::gpu_id`],
+/// `EPILOGUE_<NAME>` from the matmul epilogues, and `LEAKY_SLOPE`.
 pub fn ids() -> String {
     let upper = |s: &str| s.to_ascii_uppercase().replace('-', "_");
     let mut out = String::from("// ---- ids generated from the Rust enums by src/gpu/shaders.rs\n");
@@ -22,6 +23,9 @@ pub fn ids() -> String {
     }
     for l in Loss::ALL {
         out += &format!("const LOSS_{}: u32 = {}u;\n", upper(l.name()), l.gpu_id());
+    }
+    for k in OptimizerKind::ALL {
+        out += &format!("const OPT_{}: u32 = {}u;\n", upper(k.name()), k.gpu_id());
     }
     for (name, id) in Epilogue::IDS {
         out += &format!("const EPILOGUE_{name}: u32 = {id}u;\n");

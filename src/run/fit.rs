@@ -8,6 +8,7 @@ use crate::data::Dataset;
 use crate::engine::{Engine, Evaluation};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Params;
+use crate::optim::OptimizerState;
 use crate::train::{self, EpochRecord, History, Observer};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -20,10 +21,13 @@ const HISTORY_KEY: &str = "history";
 const LEGACY_STATE_KEY: &str = "run_state";
 
 impl Run {
-    /// Opens the engine on the run's device for `params`; `auto` without a hardware GPU opens
-    /// the CPU engine and says why in [`Opened::fallback`].
-    pub fn open_engine(&self, params: &Params) -> Result<Opened> {
-        backend::open(self.device, params, self.train.batch_size)
+    /// Opens the engine on the run's device for `params`, with the run's optimizer and `state`
+    /// to continue from (`None`: a fresh one); `auto` without a hardware GPU opens the CPU
+    /// engine and says why in [`Opened::fallback`].
+    pub fn open_engine(&self, params: &Params, state: Option<&OptimizerState>) -> Result<Opened> {
+        let mut opened = backend::open(self.device, params, self.train.batch_size)?;
+        opened.engine.set_optimizer(&self.optimizer, state)?;
+        Ok(opened)
     }
 
     /// Trains `engine` for the run on `train`, validating on `val` (the two halves of
@@ -78,12 +82,14 @@ pub struct CheckpointSaver<'a> {
 }
 
 impl CheckpointSaver<'_> {
-    /// Saves `engine`'s parameters with the earlier epochs followed by `epochs`.
+    /// Saves `engine`'s parameters and optimizer state with the earlier epochs followed by
+    /// `epochs`.
     pub fn save(&self, engine: &mut dyn Engine, epochs: &[EpochRecord]) -> Result<()> {
         let params = engine.params()?;
+        let state = engine.optimizer_state()?;
         let history: Vec<EpochRecord> = self.earlier.iter().chain(epochs).cloned().collect();
         let meta = self.run.checkpoint_meta(self.data, &history);
-        checkpoint::save(&self.path, &params, &meta)
+        checkpoint::save_with_state(&self.path, &params, &meta, Some(&state))
     }
 }
 
@@ -107,6 +113,8 @@ impl Observer for CheckpointSaver<'_> {
 pub struct Resumed {
     pub path: PathBuf,
     pub params: Params,
+    /// The optimizer's state (none in checkpoints of plain SGD and older ones).
+    pub state: Option<OptimizerState>,
     pub spec: RunSpec,
     pub history: Vec<EpochRecord>,
 }
@@ -114,7 +122,7 @@ pub struct Resumed {
 impl Resumed {
     /// Reads a checkpoint written by a training run (also by gpunn before run descriptions).
     pub fn load(path: &Path) -> Result<Resumed> {
-        let (params, meta) = checkpoint::load(path)?;
+        let (params, meta, state) = checkpoint::load_with_state(path)?;
         let bad = |msg: String| Error::bad_file(path, msg);
         let (spec, history) = match (meta.extra.get(RUN_KEY), meta.extra.get(LEGACY_STATE_KEY)) {
             (Some(text), _) => {
@@ -138,6 +146,7 @@ impl Resumed {
         Ok(Resumed {
             path: path.to_path_buf(),
             params,
+            state,
             spec,
             history,
         })

@@ -34,12 +34,14 @@ mod data;
 mod fit;
 mod resolve;
 
+pub use crate::optim::OptimizerConfig;
 pub use data::{DataSource, LoadedData, SYNTHETIC};
 pub use fit::{metrics_json, CheckpointSaver, Resumed, RUN_KEY};
-pub use resolve::{DataRun, ModelRun, OptimizerKind, Run, TrainRun};
+pub use resolve::{DataRun, ModelRun, Run, TrainRun};
 
 use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss};
+use crate::optim::OptimizerKind;
 use crate::train::LrSchedule;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -135,13 +137,85 @@ pub struct TrainSpec {
     pub early_stopping: Option<usize>,
 }
 
-/// `[optimizer]`.
+/// `[optimizer]`: the rule and its settings (defaults as in torch.optim; see [`crate::optim`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerSpec {
-    /// (default: sgd)
+    /// `sgd`, `adam` or `adamw` (default: sgd).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kind: Option<OptimizerKind>,
+    /// sgd: momentum μ (default: 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f32>,
+    /// sgd: Nesterov momentum (default: false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nesterov: Option<bool>,
+    /// adam, adamw (default: 0.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta1: Option<f32>,
+    /// adam, adamw (default: 0.999).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta2: Option<f32>,
+    /// adam, adamw (default: 1e-8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f32>,
+    /// On weights only: L2 for sgd and adam, decoupled for adamw (default: 0; adamw 0.01).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f32>,
+    /// Scale all gradients together when their global L2 norm exceeds this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_norm: Option<f32>,
+    /// Clamp each gradient to [−c, c].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_value: Option<f32>,
+}
+
+impl OptimizerSpec {
+    /// Every setting filled in: the given ones, else the rule's defaults.
+    pub fn resolve(&self) -> OptimizerConfig {
+        let d = OptimizerConfig::of(self.kind.unwrap_or_default());
+        OptimizerConfig {
+            kind: d.kind,
+            momentum: self.momentum.unwrap_or(d.momentum),
+            nesterov: self.nesterov.unwrap_or(d.nesterov),
+            beta1: self.beta1.unwrap_or(d.beta1),
+            beta2: self.beta2.unwrap_or(d.beta2),
+            eps: self.eps.unwrap_or(d.eps),
+            weight_decay: self.weight_decay.unwrap_or(d.weight_decay),
+            clip_norm: self.clip_norm.or(d.clip_norm),
+            clip_value: self.clip_value.or(d.clip_value),
+        }
+    }
+
+    /// A resolved optimizer as a description that resolves to it.
+    pub fn of(c: &OptimizerConfig) -> OptimizerSpec {
+        OptimizerSpec {
+            kind: Some(c.kind),
+            momentum: Some(c.momentum),
+            nesterov: Some(c.nesterov),
+            beta1: Some(c.beta1),
+            beta2: Some(c.beta2),
+            eps: Some(c.eps),
+            weight_decay: Some(c.weight_decay),
+            clip_norm: c.clip_norm,
+            clip_value: c.clip_value,
+        }
+    }
+
+    /// This section with every setting that `over` gives taken from `over`.
+    fn overlay(self, over: OptimizerSpec) -> OptimizerSpec {
+        OptimizerSpec {
+            kind: pick(self.kind, over.kind),
+            momentum: pick(self.momentum, over.momentum),
+            nesterov: pick(self.nesterov, over.nesterov),
+            beta1: pick(self.beta1, over.beta1),
+            beta2: pick(self.beta2, over.beta2),
+            eps: pick(self.eps, over.eps),
+            weight_decay: pick(self.weight_decay, over.weight_decay),
+            clip_norm: pick(self.clip_norm, over.clip_norm),
+            clip_value: pick(self.clip_value, over.clip_value),
+        }
+    }
 }
 
 /// `over`'s value where it has one, else `base`'s.
@@ -214,9 +288,7 @@ impl RunSpec {
                 schedule: pick(t.schedule, ot.schedule),
                 early_stopping: pick(t.early_stopping, ot.early_stopping),
             },
-            optimizer: OptimizerSpec {
-                kind: pick(self.optimizer.kind, over.optimizer.kind),
-            },
+            optimizer: self.optimizer.overlay(over.optimizer),
         }
     }
 

@@ -4,38 +4,11 @@ use super::{DataSource, DataSpec, LoadedData, ModelSpec, OptimizerSpec, RunSpec,
 use crate::data::{mnist, Dataset};
 use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss, MlpSpec, Params};
+use crate::optim::OptimizerConfig;
 use crate::train::{LrSchedule, TrainConfig};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-
-/// The optimizer rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OptimizerKind {
-    /// Plain stochastic gradient descent, fused into every engine's backward pass.
-    #[default]
-    Sgd,
-}
-
-impl std::fmt::Display for OptimizerKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            OptimizerKind::Sgd => "sgd",
-        })
-    }
-}
-
-impl std::str::FromStr for OptimizerKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "sgd" => Ok(OptimizerKind::Sgd),
-            _ => Err(format!("unknown optimizer '{s}' (expected sgd)")),
-        }
-    }
-}
-
-crate::model::serde_as_name!(OptimizerKind);
 
 /// A run with every default filled in: what is trained, printed and saved.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,7 +19,7 @@ pub struct Run {
     pub data: DataRun,
     pub model: ModelRun,
     pub train: TrainRun,
-    pub optimizer: OptimizerRun,
+    pub optimizer: OptimizerConfig,
 }
 
 /// `[data]`, resolved: exactly one of `dataset` and `dir` is set.
@@ -89,13 +62,6 @@ pub struct TrainRun {
     pub schedule: LrSchedule,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
-}
-
-/// `[optimizer]`, resolved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OptimizerRun {
-    pub kind: OptimizerKind,
 }
 
 impl RunSpec {
@@ -143,6 +109,7 @@ impl RunSpec {
             DataSource::Dataset(n) => (Some(n.clone()), None),
             DataSource::Dir(d) => (None, Some(d.clone())),
         };
+        let optimizer = self.optimizer.resolve();
         let run = Run {
             seed: self.seed(),
             device: self.device.unwrap_or(DeviceKind::Auto),
@@ -167,7 +134,10 @@ impl RunSpec {
             train: TrainRun {
                 epochs: t.epochs.unwrap_or(if images { 10 } else { 100 }),
                 batch_size: t.batch_size.unwrap_or(32),
-                lr: t.lr.unwrap_or(if images { 0.1 } else { 0.5 }),
+                lr: t
+                    .lr
+                    .or(optimizer.kind.default_lr())
+                    .unwrap_or(if images { 0.1 } else { 0.5 }),
                 schedule: t.schedule.unwrap_or(if images {
                     LrSchedule::Cosine
                 } else {
@@ -175,9 +145,7 @@ impl RunSpec {
                 }),
                 early_stopping: t.early_stopping,
             },
-            optimizer: OptimizerRun {
-                kind: self.optimizer.kind.unwrap_or_default(),
-            },
+            optimizer,
         };
         run.check(data)?;
         Ok(run)
@@ -214,6 +182,7 @@ impl Run {
     /// Checks the loop's settings and that the network fits `data`.
     fn check(&self, data: &LoadedData) -> Result<()> {
         self.train_config(1).validate()?;
+        self.optimizer.validate()?;
         if self.train.early_stopping.is_some() && self.data.val_split == 0.0 {
             return Err(Error::invalid(
                 "train.early_stopping",
@@ -284,9 +253,7 @@ impl Run {
                 schedule: Some(t.schedule),
                 early_stopping: t.early_stopping,
             },
-            optimizer: OptimizerSpec {
-                kind: Some(self.optimizer.kind),
-            },
+            optimizer: OptimizerSpec::of(&self.optimizer),
         }
     }
 

@@ -365,13 +365,16 @@ fn metrics_accumulate_like_stats() {
     let kernel = MetricsKernel::new(&ctx).unwrap();
     let mut r = rng(4);
     // (batch, run length, step whose loss is NaN)
-    let cases: [(usize, usize, Option<usize>); 4] = [
-        (1, 1, None),
-        (5, 12, Some(1)),
-        (64, 200, None),
-        (3, 7, Some(2)),
+    // (batch, run length, step whose loss is NaN, step whose optimizer flagged a non-finite
+    // update)
+    let cases: [(usize, usize, Option<usize>, Option<usize>); 5] = [
+        (1, 1, None, None),
+        (5, 12, Some(1), None),
+        (64, 200, None, None),
+        (3, 7, Some(2), None),
+        (4, 9, None, Some(1)),
     ];
-    for (batch, n, bad) in cases {
+    for (batch, n, bad, flagged) in cases {
         let params = uniform(
             &ctx,
             &MetricsParams {
@@ -383,6 +386,7 @@ fn metrics_accumulate_like_stats() {
         let state = words(&ctx, "state", &[0, n as u32, 0, 0]);
         let totals = words(&ctx, "totals", &[0; 8]);
         let rows = floats(&ctx, "rows", &vec![0.0; 2 * batch]);
+        let flags = words(&ctx, "flags", &[0; 4]);
         let bind = kernel
             .bind(
                 &ctx,
@@ -391,6 +395,7 @@ fn metrics_accumulate_like_stats() {
                     rows: &rows,
                     state: &state,
                     totals: &totals,
+                    flags: &flags,
                 },
             )
             .unwrap();
@@ -406,6 +411,10 @@ fn metrics_accumulate_like_stats() {
                 v[0] = f32::NAN;
             }
             ctx.queue.write_buffer(&rows, 0, bytemuck::cast_slice(&v));
+            if flagged == Some(step) {
+                ctx.queue
+                    .write_buffer(&flags, 0, bytemuck::cast_slice(&[1u32]));
+            }
             dispatch(&ctx, |pass| kernel.encode(pass, &bind));
             let sum: f32 = v.iter().step_by(2).take(count).sum();
             let hits = v
@@ -416,7 +425,15 @@ fn metrics_accumulate_like_stats() {
                 .filter(|&&h| h == 1.0)
                 .count();
             want.add_step(sum / count as f32, count, hits);
+            if flagged == Some(step) {
+                want.flag_nonfinite();
+            }
         }
+        assert_eq!(
+            ctx.read_u32(&flags, 0, 1).unwrap(),
+            [0],
+            "the flag is cleared"
+        );
         let t = ctx.read_u32(&totals, 0, 6).unwrap();
         let what = format!("metrics batch {batch}, {n} samples");
         if bad.is_none() {

@@ -4,6 +4,7 @@
 use gpunn::data::{Dataset, Features};
 use gpunn::engine::{Engine, Evaluation, Stats};
 use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
+use gpunn::optim::{OptimizerConfig, OptimizerState};
 use gpunn::train::{self, LrSchedule, TrainConfig};
 
 /// An engine whose "parameters" are one bias holding the number of the last trained epoch, and
@@ -43,6 +44,19 @@ impl Engine for Scripted {
     }
     fn outputs(&mut self, _: &Dataset) -> gpunn::Result<Vec<f32>> {
         Ok(Vec::new())
+    }
+    fn set_optimizer(
+        &mut self,
+        _: &OptimizerConfig,
+        _: Option<&OptimizerState>,
+    ) -> gpunn::Result<()> {
+        Ok(())
+    }
+    fn optimizer_state(&mut self) -> gpunn::Result<OptimizerState> {
+        Ok(OptimizerState::new(
+            &OptimizerConfig::default(),
+            &self.params,
+        ))
     }
     fn params(&mut self) -> gpunn::Result<Params> {
         Ok(self.params.clone())

@@ -6,6 +6,7 @@
 mod bench;
 mod data;
 mod eval;
+mod optim_flags;
 mod predict;
 mod shaders;
 mod step;
@@ -94,7 +95,7 @@ fn one_message(e: &anyhow::Error) -> String {
 }
 
 /// The flag of each run-description field.
-const FIELD_FLAGS: [(&str, &str); 19] = [
+const FIELD_FLAGS: [(&str, &str); 28] = [
     ("seed", "--seed"),
     ("device", "--device"),
     ("data", "--dataset/--data"),
@@ -114,6 +115,15 @@ const FIELD_FLAGS: [(&str, &str); 19] = [
     ("train.lr", "--lr"),
     ("train.schedule", "--lr-schedule"),
     ("train.early_stopping", "--early-stopping"),
+    ("optimizer.kind", "--optimizer"),
+    ("optimizer.momentum", "--momentum"),
+    ("optimizer.nesterov", "--nesterov"),
+    ("optimizer.beta1", "--beta1"),
+    ("optimizer.beta2", "--beta2"),
+    ("optimizer.eps", "--eps"),
+    ("optimizer.weight_decay", "--weight-decay"),
+    ("optimizer.clip_norm", "--clip-norm"),
+    ("optimizer.clip_value", "--clip-value"),
 ];
 
 /// `train.lr` → `--lr`; `model.activations/model.loss` → `--activation/--loss`; a name that is

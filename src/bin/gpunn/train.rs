@@ -1,6 +1,6 @@
 //! `gpunn train`: flags → run description → resolved run → the library's loop; printing only.
 
-use crate::{open_engine, parse_flag};
+use crate::parse_flag;
 use anyhow::Result;
 use clap::Args;
 use gpunn::metrics::ConfusionMatrix;
@@ -95,6 +95,8 @@ pub struct TrainArgs {
     /// [default: auto].
     #[arg(long)]
     device: Option<String>,
+    #[command(flatten)]
+    optimizer: crate::optim_flags::OptimizerFlags,
 }
 
 impl TrainArgs {
@@ -164,7 +166,7 @@ impl TrainArgs {
                     .transpose()?,
                 early_stopping: self.early_stopping,
             },
-            optimizer: Default::default(),
+            optimizer: self.optimizer.spec()?,
         })
     }
 }
@@ -189,19 +191,23 @@ pub fn run(a: TrainArgs) -> Result<()> {
         return Ok(());
     }
     let (train, val) = run.split(&data)?;
-    let (params, earlier, start) = match resumed {
+    let (params, state, earlier, start) = match resumed {
         Some(r) => {
             let start = r.next_epoch();
             println!("resuming after epoch {} of {}", start - 1, r.path.display());
-            (r.params, r.history, start)
+            (r.params, r.state, r.history, start)
         }
-        None => (run.init_params()?, Vec::new(), 1),
+        None => (run.init_params()?, None, Vec::new(), 1),
     };
     let save = a.save.clone().or(a.resume.clone());
-    let mut engine = open_engine(run.device, &params, run.train.batch_size)?;
+    let opened = run.open_engine(&params, state.as_ref())?;
+    if let Some(note) = &opened.fallback {
+        eprintln!("note: {note}");
+    }
+    let mut engine = opened.engine;
     let m = &run.model;
     println!(
-        "training {} ({}, {}, {}) on {}: {} train, {} validation; lr {}, batch {}, {} epochs; {}",
+        "training {} ({}, {}, {}) on {}: {} train, {} validation; {}, lr {}, batch {}, {} epochs; {}",
         m.layers
             .iter()
             .map(|s| s.to_string())
@@ -217,12 +223,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
         data.description,
         train.len(),
         val.as_ref().map_or(0, |v| v.len()),
+        run.optimizer.describe(),
         run.train.lr,
         run.train.batch_size,
         run.train.epochs,
         engine.describe()
     );
-    let mut printer = Printer::new(run.train.epochs);
+    let mut printer = Printer::new(run.train.epochs, run.optimizer.kind.name());
     let mut history = match &save {
         Some(path) => {
             let mut saver = CheckpointSaver {
@@ -290,11 +297,17 @@ pub fn run(a: TrainArgs) -> Result<()> {
 struct Printer {
     bar: Option<indicatif::ProgressBar>,
     epochs: usize,
+    /// The optimizer's name, on every epoch line.
+    optimizer: &'static str,
 }
 
 impl Printer {
-    fn new(epochs: usize) -> Self {
-        Printer { bar: None, epochs }
+    fn new(epochs: usize, optimizer: &'static str) -> Self {
+        Printer {
+            bar: None,
+            epochs,
+            optimizer,
+        }
     }
 }
 
@@ -322,9 +335,10 @@ impl Observer for Printer {
             bar.finish_and_clear();
         }
         let mut line = format!(
-            "epoch {:>3}/{}  train loss {:.4}  acc {:6.2}%",
+            "epoch {:>3}/{}  {}  train loss {:.4}  acc {:6.2}%",
             r.epoch,
             self.epochs,
+            self.optimizer,
             r.train_loss,
             100.0 * r.train_accuracy
         );

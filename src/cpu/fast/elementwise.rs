@@ -356,3 +356,15 @@ simd_dispatch! {
         }
     }
 }
+
+/// The bias gradient of the neurons `j0..j0 + out.len()`: `out[j] = Σ_rows dz[row][j0 + j]`,
+/// summed in row order as the reference does. `dz` is `[batch][outputs]`.
+pub fn bias_grad(out: &mut [f32], dz: &[f32], j0: usize, outputs: usize) {
+    let n = out.len();
+    out.fill(0.0);
+    for row in dz.chunks_exact(outputs) {
+        for (s, &g) in out.iter_mut().zip(&row[j0..j0 + n]) {
+            *s += g;
+        }
+    }
+}

@@ -32,19 +32,23 @@
 //! Evaluation splits the samples by rows only and needs no barrier at all.
 
 mod elementwise;
+mod optim;
 mod products;
 mod sync;
 mod views;
 mod workspace;
 
 use self::elementwise::OutputStats;
+use self::optim::OptViews;
 use self::sync::{PoisonOnPanic, Shared};
 use self::views::{Views, COLUMN_SPLIT_MIN_WEIGHTS};
 use self::workspace::{Clock, Phase, Scratch, Workspace, PHASES};
 use super::engine::check_fits;
+use crate::cpu::dense::DenseGrads;
 use crate::data::Dataset;
-use crate::engine::{Engine, Evaluation, FamilyTime, Stats};
+use crate::engine::{check_optimizer_state, Engine, Evaluation, FamilyTime, Stats};
 use crate::model::Params;
+use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 
 /// The most threads [`FastCpu::new`] takes: a batch of 128 split further leaves each thread
@@ -58,6 +62,12 @@ const MIN_ROWS: usize = 512;
 /// Trains with the fast path; the same mathematics as [`super::engine::CpuReference`].
 pub struct FastCpu {
     params: Params,
+    optimizer: OptimizerConfig,
+    state: OptimizerState,
+    /// The gradients, for every optimizer but plain SGD (which never materialises them).
+    grads: Vec<DenseGrads<f32>>,
+    /// One partial squared gradient norm per thread (clipping by the global norm).
+    norm_parts: Vec<f32>,
     train: Option<Dataset>,
     stats: Stats,
     threads: usize,
@@ -77,7 +87,12 @@ impl FastCpu {
 
     /// On `threads` worker threads (at least 1; the calling thread is one of them).
     pub fn with_threads(params: Params, threads: usize) -> Self {
+        let optimizer = OptimizerConfig::default();
         FastCpu {
+            state: OptimizerState::new(&optimizer, &params),
+            optimizer,
+            grads: Vec::new(),
+            norm_parts: vec![0.0; threads.max(1)],
             params,
             train: None,
             stats: Stats::default(),
@@ -132,21 +147,30 @@ impl FastCpu {
         let batch = batch.clamp(1, order.len());
         let threads = self.threads;
         self.ws.ensure(&self.params, batch, threads);
-        let views = Views::new(
+        let mut views = Views::new(
             &mut self.params,
             &mut self.ws,
             threads,
             self.column_split_min,
         );
+        if !self.optimizer.is_plain_sgd() {
+            views.opt = Some(OptViews::new(
+                self.optimizer,
+                &mut self.grads,
+                &mut self.state,
+                &mut self.norm_parts,
+            ));
+        }
         let parts = on_threads(&mut self.ws.scratch, |t, scratch| {
             let _poison = PoisonOnPanic(&views.barrier);
             let mut total = OutputStats::default();
-            // The first step (from 1) whose loss this thread's rows made NaN or infinite.
+            // The first step (from 1) whose loss this thread's rows made NaN or infinite, or
+            // whose update left a NaN or infinity in this thread's parameters or state.
             let mut nonfinite = None;
             let mut clock = Clock::new(profile && t == 0);
             for (step, idx) in order.chunks(batch).enumerate() {
-                let s = views.train_batch(t, data, idx, lr, scratch, &mut clock);
-                if !s.loss_sum.is_finite() && nonfinite.is_none() {
+                let (s, bad) = views.train_batch(t, data, (idx, step), lr, scratch, &mut clock);
+                if (bad || !s.loss_sum.is_finite()) && nonfinite.is_none() {
                     nonfinite = Some(step as u64 + 1);
                 }
                 total.loss_sum += s.loss_sum;
@@ -168,8 +192,12 @@ impl FastCpu {
             stats.loss_sum += p.loss_sum;
             stats.correct += p.correct;
         }
-        stats.steps += order.len().div_ceil(batch) as u64;
+        let steps = order.len().div_ceil(batch) as u64;
+        stats.steps += steps;
         stats.samples += order.len() as u64;
+        if !self.optimizer.is_plain_sgd() {
+            self.state.step += steps;
+        }
         Ok(parts[0].2)
     }
 }
@@ -229,6 +257,32 @@ fn on_threads<R: Send>(
 }
 
 impl Engine for FastCpu {
+    fn set_optimizer(
+        &mut self,
+        cfg: &OptimizerConfig,
+        state: Option<&OptimizerState>,
+    ) -> Result<()> {
+        cfg.validate()?;
+        let state = match state {
+            Some(s) => {
+                check_optimizer_state(cfg, &self.params, s)?;
+                s.clone()
+            }
+            None => OptimizerState::new(cfg, &self.params),
+        };
+        self.grads = if cfg.is_plain_sgd() {
+            Vec::new()
+        } else {
+            optim::zero_grads(&self.params)
+        };
+        (self.optimizer, self.state) = (*cfg, state);
+        Ok(())
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        Ok(self.state.clone())
+    }
+
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
         // Inference on a handful of samples (`gpunn predict`): the reference loops suffice.
         crate::cpu::engine::outputs_with(&self.params, data)

@@ -105,6 +105,11 @@ impl<T> Shared<T> {
         }
     }
 
+    /// Whether the view has no element.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// `[start, end)` for reading.
     ///
     /// # Safety

@@ -2,6 +2,7 @@
 //! thread's part of a training batch or an evaluation.
 
 use super::elementwise::{self, OutputRows, OutputStats};
+use super::optim::OptViews;
 use super::products;
 use super::sync::{split, Shared, SpinBarrier};
 use super::workspace::{Clock, Phase, Scratch, Workspace};
@@ -48,6 +49,8 @@ pub(super) struct Views {
     pub(super) threads: usize,
     /// Where the threads of a training step meet.
     pub(super) barrier: SpinBarrier,
+    /// The gradients and state of an optimizer other than plain SGD (which is fused).
+    pub(super) opt: Option<OptViews>,
 }
 
 impl Views {
@@ -85,6 +88,7 @@ impl Views {
             dz: ws.dz.iter_mut().map(|v| Shared::new(v)).collect(),
             threads,
             barrier: SpinBarrier::new(threads),
+            opt: None,
         }
     }
 
@@ -170,16 +174,18 @@ impl Views {
         }
     }
 
-    /// One SGD step on the samples `idx` of `data`, run by every thread `t` at once.
+    /// One training step on the samples `idx` of `data` (step `step` of the run), run by every
+    /// thread `t` at once. Also returns whether the optimizer left a NaN or an infinity in
+    /// this thread's parameters or state.
     pub(super) fn train_batch(
         &self,
         t: usize,
         data: &Dataset,
-        idx: &[u32],
+        (idx, step): (&[u32], usize),
         lr: f32,
         scratch: &mut Scratch,
         clock: &mut Clock,
-    ) -> OutputStats {
+    ) -> (OutputStats, bool) {
         let barrier = &self.barrier;
         let batch = idx.len();
         let threads = self.threads;
@@ -276,17 +282,38 @@ impl Views {
             unsafe {
                 let dz = self.dz[l].mat(n_out, all, (j0, j1));
                 let x = self.input(l).mat(n_in, all, (0, n_in));
-                let w = layer.w.mat_mut(n_in, (j0, j1), (0, n_in));
-                products::product(w, dz.t(), x, Some(-lr));
+                match &self.opt {
+                    // Plain SGD, fused: W ← W − lr·dzᵀ·x.
+                    None => {
+                        let w = layer.w.mat_mut(n_in, (j0, j1), (0, n_in));
+                        products::product(w, dz.t(), x, Some(-lr));
+                    }
+                    // Our neurons' rows of dW; the update waits for every gradient.
+                    Some(o) => {
+                        let gw = o.gw[l].mat_mut(n_in, (j0, j1), (0, n_in));
+                        products::product(gw, dz.t(), x, None);
+                    }
+                }
                 clock.lap(Phase::WeightSgd);
                 let dz = self.dz[l].slice(0, batch * n_out);
-                let b = layer.b.slice_mut(j0, j1);
-                elementwise::sgd_bias(b, dz, j0, n_out, lr, &mut scratch.sums);
+                match &self.opt {
+                    None => {
+                        let b = layer.b.slice_mut(j0, j1);
+                        elementwise::sgd_bias(b, dz, j0, n_out, lr, &mut scratch.sums);
+                    }
+                    Some(o) => elementwise::bias_grad(o.gb[l].slice_mut(j0, j1), dz, j0, n_out),
+                }
                 clock.lap(Phase::Bias);
             }
         }
         clock.wait(Phase::Bias, barrier);
-        stats
+        let mut nonfinite = false;
+        if let Some(o) = &self.opt {
+            // SAFETY: every thread is here, after the barrier that ends the backward pass.
+            nonfinite = unsafe { o.apply(t, threads, &self.layers, barrier, lr, step) };
+            clock.wait(Phase::Bias, barrier);
+        }
+        (stats, nonfinite)
     }
 
     /// Forward, loss and predictions for this thread's share of `data`.

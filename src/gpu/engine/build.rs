@@ -6,11 +6,11 @@ use crate::data::{Dataset, Features};
 use crate::engine::Stats;
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::{
-    BiasBindings, BiasParams, GatherBindings, GatherParams, LossBindings, LossParams,
-    MetricsBindings, MetricsParams,
+    GatherBindings, GatherParams, LossBindings, LossParams, MetricsBindings, MetricsParams,
 };
 use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
 use crate::model::{Activation, Params};
+use crate::optim::OptimizerConfig;
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -37,12 +37,9 @@ impl GpuEngine {
             biases.push(ctx.storage_buffer_f32(&format!("b{}", l + 1), &layer.bias)?);
             acts.push(f32s(&format!("a{}", l + 1), b * layer.outputs)?);
             dz.push(f32s(&format!("dz{}", l + 1), b * layer.outputs)?);
-            let gn = if report { layer.weights.len() } else { 1 };
-            grad_w.push(f32s(&format!("dW{}", l + 1), gn)?);
-            grad_b.push(f32s(
-                &format!("db{}", l + 1),
-                if report { layer.outputs } else { 1 },
-            )?);
+            // Written by the reported step and by every optimizer but plain SGD.
+            grad_w.push(f32s(&format!("dW{}", l + 1), layer.weights.len())?);
+            grad_b.push(f32s(&format!("db{}", l + 1), layer.outputs)?);
         }
         let inputs = params.inputs();
         let outputs = params.outputs();
@@ -57,8 +54,6 @@ impl GpuEngine {
 
         let mut forward = Vec::new();
         let mut back_dx = Vec::new();
-        let mut back_dw = Vec::new();
-        let mut bias_bind = Vec::new();
         let lr = 0.0f32;
         for (l, layer) in params.layers.iter().enumerate() {
             let input = if l == 0 { &x } else { &acts[l - 1] };
@@ -113,41 +108,6 @@ impl GpuEngine {
             } else {
                 None
             });
-            // weights: W [out][in] -= lr · dz_l [B][out]ᵀ · input [B][in]
-            back_dw.push(mm.prepare(MatmulSpec {
-                trans: Trans::TN,
-                epilogue: Epilogue::Sgd { store_grad: report },
-                act: Activation::Identity,
-                m: layer.outputs as u32,
-                k: b as u32,
-                n: layer.inputs as u32,
-                lr,
-                a: &dz[l],
-                b: input,
-                out: &weights[l],
-                extra: if report { Some(&grad_w[l]) } else { None },
-            })?);
-            let bp = ctx.uniform_buffer(
-                "bias params",
-                bytes(&BiasParams {
-                    rows: b as u32,
-                    cols: layer.outputs as u32,
-                    store_grad: report as u32,
-                    _pad: 0,
-                    lr,
-                    _pad1: [0; 3],
-                }),
-            )?;
-            let bg = k.bias.bind(
-                &ctx,
-                BiasBindings {
-                    params: &bp,
-                    dz: &dz[l],
-                    bias: &biases[l],
-                    grad: &grad_b[l],
-                },
-            )?;
-            bias_bind.push((bg, bp));
         }
         let loss_params = |train: bool| {
             ctx.uniform_buffer(
@@ -172,6 +132,8 @@ impl GpuEngine {
                 _pad: [0; 2],
             }),
         )?;
+        let opt_state = f32s("optimizer state", 4)?;
+        let opt_flags = f32s("optimizer flags", 4)?;
         let metrics_bind = k.metrics.bind(
             &ctx,
             MetricsBindings {
@@ -179,6 +141,7 @@ impl GpuEngine {
                 rows: &rows,
                 state: &state,
                 totals: &totals,
+                flags: &opt_flags,
             },
         )?;
         let gather_params = ctx.uniform_buffer(
@@ -210,7 +173,12 @@ impl GpuEngine {
         } else {
             (None, None)
         };
-        Ok(GpuEngine {
+        let mut engine = GpuEngine {
+            optimizer: OptimizerConfig::default(),
+            opt_state,
+            opt_flags,
+            opt_dummy: f32s("optimizer unused state", 4)?,
+            opt_tensors: Vec::new(),
             report_loss,
             _report_preds: report_preds,
             ctx,
@@ -235,8 +203,8 @@ impl GpuEngine {
             grad_in,
             forward,
             back_dx,
-            back_dw,
-            bias_bind,
+            back_dw: Vec::new(),
+            bias_bind: Vec::new(),
             loss_train_params,
             loss_eval_params,
             metrics_bind,
@@ -246,7 +214,9 @@ impl GpuEngine {
             eval_set: None,
             pending: Stats::default(),
             last_submission: None,
-        })
+        };
+        engine.prepare_updates()?;
+        Ok(engine)
     }
 
     /// Uploads a dataset: features as packed u8 (or f32), labels, an order buffer of its size

@@ -16,6 +16,7 @@
 //! ```
 
 mod build;
+mod optim;
 mod run;
 
 use super::context::GpuContext;
@@ -25,6 +26,7 @@ use crate::data::Dataset;
 use crate::engine::check_fits;
 use crate::engine::{Engine, Evaluation, FamilyTime, Stats};
 use crate::model::Params;
+use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 use bytemuck::Pod;
 use std::sync::Arc;
@@ -38,17 +40,19 @@ enum Family {
     InputGrad,
     WeightSgd,
     Bias,
+    Optimizer,
     Metrics,
 }
 
 impl Family {
-    const ALL: [Family; 7] = [
+    const ALL: [Family; 8] = [
         Family::Gather,
         Family::Forward,
         Family::Loss,
         Family::InputGrad,
         Family::WeightSgd,
         Family::Bias,
+        Family::Optimizer,
         Family::Metrics,
     ];
 
@@ -60,6 +64,7 @@ impl Family {
             Family::InputGrad => "matmul input grad (act')",
             Family::WeightSgd => "matmul weight grad + SGD",
             Family::Bias => "bias grad + SGD",
+            Family::Optimizer => "optimizer",
             Family::Metrics => "metrics",
         }
     }
@@ -117,6 +122,17 @@ pub struct GpuEngine {
     report_loss: Option<wgpu::BindGroup>,
     _report_preds: Option<wgpu::Buffer>,
     lr: f32,
+    /// The optimizer; plain SGD is fused into the weight product and the bias kernel, every
+    /// other rule runs `kernels::optim` on materialised gradients.
+    optimizer: OptimizerConfig,
+    /// `[0]` Σ g² of the step (f32 bits), `[1]` the optimizer's step count.
+    opt_state: wgpu::Buffer,
+    /// `[0]` nonzero when an update left a NaN or an infinity (read by the metrics kernel).
+    opt_flags: wgpu::Buffer,
+    /// Bound where a rule keeps no state.
+    opt_dummy: wgpu::Buffer,
+    /// Per tensor (layer 0 weight, layer 0 bias, ...), for rules other than plain SGD.
+    opt_tensors: Vec<optim::OptTensor>,
     train_set: Option<GpuData>,
     eval_set: Option<GpuData>,
     /// Totals read back early (before an evaluation) and not yet taken.
@@ -254,6 +270,18 @@ impl Engine for GpuEngine {
         }
         self.read_totals()?;
         Ok(out)
+    }
+
+    fn set_optimizer(
+        &mut self,
+        cfg: &OptimizerConfig,
+        state: Option<&OptimizerState>,
+    ) -> Result<()> {
+        self.set_optimizer_state(cfg, state)
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        self.read_optimizer_state()
     }
 
     fn params(&mut self) -> Result<Params> {

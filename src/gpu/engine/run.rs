@@ -5,6 +5,7 @@ use super::{Family, GpuData, GpuEngine};
 use crate::cpu::loss::Targets;
 use crate::engine::{Engine, Stats, StepResult};
 use crate::gpu::context::GpuContext;
+use crate::gpu::kernels::{bias, optim};
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -23,15 +24,18 @@ impl GpuEngine {
             return;
         }
         self.lr = lr;
+        let q = &self.ctx.queue;
+        if !self.optimizer.is_plain_sgd() {
+            for t in &self.opt_tensors {
+                q.write_buffer(&t.params, optim::LR_OFFSET, bytemuck::bytes_of(&lr));
+            }
+            return;
+        }
         for call in &self.back_dw {
             self.mm.set_lr(call, lr);
         }
         for (_, p) in &self.bias_bind {
-            self.ctx.queue.write_buffer(
-                p,
-                crate::gpu::kernels::bias::LR_OFFSET,
-                bytemuck::bytes_of(&lr),
-            );
+            q.write_buffer(p, bias::LR_OFFSET, bytemuck::bytes_of(&lr));
         }
     }
 
@@ -69,8 +73,19 @@ impl GpuEngine {
                 let outputs = self.params_host.layers[l].outputs as u32;
                 self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
             }
+            self.encode_optimizer(pass);
         }
         self.k.metrics.encode(pass, &self.metrics_bind);
+    }
+
+    /// The optimizer's kernels after the backward pass (nothing for plain SGD, fused above).
+    fn encode_optimizer(&self, pass: &mut wgpu::ComputePass<'_>) {
+        if self.opt_tensors.is_empty() {
+            return;
+        }
+        let binds = self.opt_tensors.iter().map(|t| &t.bind);
+        let clip_norm = self.optimizer.clip_norm.is_some();
+        self.k.optim.encode_step(pass, binds, clip_norm);
     }
 
     /// Encodes one kernel family of a step, alone (for profiling); returns its FLOPs.
@@ -113,6 +128,7 @@ impl GpuEngine {
                         .encode(pass, bind, self.params_host.layers[l].outputs as u32);
                 }
             }
+            Family::Optimizer => self.encode_optimizer(pass),
             Family::Metrics => self.k.metrics.encode(pass, &self.metrics_bind),
         }
         flops

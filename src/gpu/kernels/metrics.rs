@@ -29,6 +29,9 @@ pub struct MetricsBindings<'a> {
     /// In and out: `[0]` loss sum (f32 bits), `[1]` its Kahan compensation, `[2]` hits,
     /// `[3]` samples, `[4]` first non-finite step (0 = none), `[5]` steps.
     pub totals: &'a wgpu::Buffer,
+    /// In and out: `[0]` nonzero when the optimizer left a NaN or an infinity in this step
+    /// (the step counts as non-finite); cleared.
+    pub flags: &'a wgpu::Buffer,
 }
 
 /// The compiled metrics kernel.
@@ -37,11 +40,12 @@ pub struct MetricsKernel(Kernel);
 impl MetricsKernel {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
         use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-        Kernel::build(ctx, "metrics", WGSL, &[U, R, W, W], 1).map(MetricsKernel)
+        Kernel::build(ctx, "metrics", WGSL, &[U, R, W, W, W], 1).map(MetricsKernel)
     }
 
     pub fn bind(&self, ctx: &GpuContext, b: MetricsBindings<'_>) -> Result<wgpu::BindGroup> {
-        self.0.bind(ctx, &[b.params, b.rows, b.state, b.totals])
+        self.0
+            .bind(ctx, &[b.params, b.rows, b.state, b.totals, b.flags])
     }
 
     /// One dispatch: a single thread sums the batch in order.

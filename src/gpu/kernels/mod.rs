@@ -8,6 +8,7 @@
 //! | [`loss`] | shaders/loss.wgsl | `cpu::loss::loss_and_grad`, `cpu::loss::predict` |
 //! | [`bias`] | shaders/bias.wgsl | `cpu::dense::backward` (the bias row sum) and SGD |
 //! | [`metrics`] | shaders/metrics.wgsl | `engine::Stats::add_step` |
+//! | [`optim`] | shaders/optim.wgsl | `optim::rule` |
 //!
 //! Each family's kernel-level test against its CPU twin is in `tests/it/gpu_kernels.rs`
 //! (matmul: `tests/it/gpu_matmul.rs`).
@@ -17,11 +18,13 @@ pub mod gather;
 pub mod loss;
 pub mod matmul;
 pub mod metrics;
+pub mod optim;
 
 pub use bias::{BiasBindings, BiasKernel, BiasParams};
 pub use gather::{GatherBindings, GatherKernel, GatherParams};
 pub use loss::{LossBindings, LossKernel, LossParams};
 pub use metrics::{MetricsBindings, MetricsKernel, MetricsParams};
+pub use optim::{OptimBindings, OptimKernel, OptimParams};
 
 use super::context::{BindingKind, GpuContext};
 use crate::Result;
@@ -92,6 +95,7 @@ pub struct StepKernels {
     pub loss: LossKernel,
     pub bias: BiasKernel,
     pub metrics: MetricsKernel,
+    pub optim: OptimKernel,
 }
 
 impl StepKernels {
@@ -102,6 +106,7 @@ impl StepKernels {
             loss: LossKernel::new(ctx)?,
             bias: BiasKernel::new(ctx)?,
             metrics: MetricsKernel::new(ctx)?,
+            optim: OptimKernel::new(ctx)?,
         })
     }
 
@@ -123,5 +128,6 @@ pub fn sources() -> Vec<(String, String)> {
         ("loss.wgsl".into(), loss::source()),
         ("bias_sgd.wgsl".into(), bias::WGSL.into()),
         ("metrics.wgsl".into(), metrics::WGSL.into()),
+        ("optim.wgsl".into(), optim::source()),
     ]
 }

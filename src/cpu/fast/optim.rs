@@ -1,0 +1,161 @@
+//! The fast path's optimizers other than plain SGD. Plain SGD stays fused into the weight
+//! product (`W ← W − lr·dzᵀ·x`); every other rule needs the gradients first, so the backward
+//! pass writes them (each thread its own neurons' rows), and after the step's barrier each
+//! thread runs the reference's per-tensor rule ([`crate::optim::rule::update_tensor`]) on its
+//! own neurons of every tensor:
+//!
+//! ```text
+//! backward, phase B   my neurons: dW_l = dz_lᵀ·x_l, db_l = Σ_rows dz_l     (no update)
+//! ── barrier ──
+//! clip_norm only      my Σ g² → parts[t]   ── barrier ──   ‖g‖ = √Σ_t parts[t]
+//! my neurons of every layer: clip by value, decay, sgd/adam on W, b and their state
+//! ── barrier ──
+//! ```
+
+use super::sync::{split, Shared, SpinBarrier};
+use super::views::LayerView;
+use crate::cpu::dense::DenseGrads;
+use crate::model::Params;
+use crate::optim::rule::{self, Moments};
+use crate::optim::{OptimizerConfig, OptimizerState};
+
+/// The gradients and optimizer state as the worker threads see them.
+pub(super) struct OptViews {
+    pub(super) cfg: OptimizerConfig,
+    /// Per layer, `[out][in]` and `[out]`.
+    pub(super) gw: Vec<Shared<f32>>,
+    pub(super) gb: Vec<Shared<f32>>,
+    /// Per tensor (layer 0 weight, layer 0 bias, ...): velocity, m and v, empty where unused.
+    pub(super) state: Vec<[Shared<f32>; 3]>,
+    /// One partial Σ g² per thread, for clipping by the global norm.
+    pub(super) parts: Shared<f32>,
+    /// The optimizer's step count before this run of steps.
+    pub(super) step0: u64,
+}
+
+impl OptViews {
+    pub(super) fn new(
+        cfg: OptimizerConfig,
+        grads: &mut [DenseGrads<f32>],
+        state: &mut OptimizerState,
+        parts: &mut [f32],
+    ) -> Self {
+        OptViews {
+            cfg,
+            gw: grads
+                .iter_mut()
+                .map(|g| Shared::new(&mut g.weights))
+                .collect(),
+            gb: grads.iter_mut().map(|g| Shared::new(&mut g.bias)).collect(),
+            state: state
+                .tensors
+                .iter_mut()
+                .map(|t| {
+                    [
+                        Shared::new(&mut t.velocity),
+                        Shared::new(&mut t.m),
+                        Shared::new(&mut t.v),
+                    ]
+                })
+                .collect(),
+            parts: Shared::new(parts),
+            step0: state.step,
+        }
+    }
+
+    /// Runs the rule on thread `t`'s neurons of every layer for step `step` (0-based within
+    /// this run). Every gradient must be complete; returns whether this thread's parameters or
+    /// state hold a NaN or an infinity afterwards.
+    ///
+    /// # Safety
+    /// Every thread calls this together after a barrier that follows the backward pass; no
+    /// other code touches the parameters, gradients or state until the barrier that ends it.
+    pub(super) unsafe fn apply(
+        &self,
+        t: usize,
+        threads: usize,
+        layers: &[LayerView],
+        barrier: &SpinBarrier,
+        lr: f32,
+        step: usize,
+    ) -> bool {
+        let own = |n_out: usize| split(n_out, threads, t);
+        let mut scale = None;
+        if let Some(c) = self.cfg.clip_norm {
+            let mut sq = 0.0f32;
+            for (l, layer) in layers.iter().enumerate() {
+                let (n_in, n_out) = (layer.inputs, layer.outputs);
+                let (j0, j1) = own(n_out);
+                // SAFETY: our neurons' rows of the gradients, written by us in phase B.
+                let (gw, gb) = unsafe {
+                    (
+                        self.gw[l].slice(j0 * n_in, j1 * n_in),
+                        self.gb[l].slice(j0, j1),
+                    )
+                };
+                sq += gw.iter().chain(gb).map(|&g| g * g).sum::<f32>();
+            }
+            // SAFETY: our entry of `parts`; the others are read after the barrier.
+            unsafe { self.parts.slice_mut(t, t + 1)[0] = sq };
+            barrier.wait();
+            // SAFETY: every entry is written and nobody writes until the next step.
+            let total: f32 = unsafe { self.parts.slice(0, threads) }.iter().sum();
+            scale = rule::clip_scale(total.sqrt(), c);
+            // Nobody may overwrite `parts` (next step) before every thread has read it: the
+            // barrier that ends this step comes after.
+        }
+        let mut nonfinite = false;
+        for (l, layer) in layers.iter().enumerate() {
+            let (j0, j1) = own(layer.outputs);
+            let n_in = layer.inputs;
+            let tensors = [
+                (layer.w, self.gw[l], n_in, true),
+                (layer.b, self.gb[l], 1, false),
+            ];
+            for (k, (param, grad, width, is_weight)) in tensors.into_iter().enumerate() {
+                let (s, e) = (j0 * width, j1 * width);
+                let [vel, m, v] = self.state[2 * l + k];
+                let part = |buf: Shared<f32>| {
+                    // SAFETY: our neurons' part of a state buffer (or an unused, empty one).
+                    if buf.is_empty() {
+                        &mut [][..]
+                    } else {
+                        unsafe { buf.slice_mut(s, e) }
+                    }
+                };
+                // SAFETY: our neurons' rows of the parameter and its gradient.
+                let (param, grad) = unsafe { (param.slice_mut(s, e), grad.slice_mut(s, e)) };
+                if let Some(scale) = scale {
+                    grad.iter_mut().for_each(|g| *g *= scale);
+                }
+                let moments = Moments {
+                    velocity: part(vel),
+                    m: part(m),
+                    v: part(v),
+                };
+                let step_no = self.step0 + step as u64 + 1;
+                rule::update_tensor(&self.cfg, moments, param, grad, is_weight, lr, step_no);
+                nonfinite |= param.iter().any(|x| !x.is_finite());
+                for buf in [vel, m, v] {
+                    if !buf.is_empty() {
+                        // SAFETY: as above, our part, now written.
+                        nonfinite |= unsafe { buf.slice(s, e) }.iter().any(|x| !x.is_finite());
+                    }
+                }
+            }
+        }
+        nonfinite
+    }
+}
+
+/// Zero gradients of `params`' shapes.
+pub(super) fn zero_grads(params: &Params) -> Vec<DenseGrads<f32>> {
+    params
+        .layers
+        .iter()
+        .map(|l| DenseGrads {
+            weights: vec![0.0; l.weights.len()],
+            bias: vec![0.0; l.bias.len()],
+        })
+        .collect()
+}

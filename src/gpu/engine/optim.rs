@@ -1,0 +1,188 @@
+//! The GPU engine's optimizer: plain SGD fused into the weight product's epilogue and the bias
+//! kernel, or for every other rule the gradients materialised by those same calls and
+//! `kernels::optim` run on each tensor after the backward pass, its state in GPU buffers that
+//! are read back only for checkpoints.
+
+use super::GpuEngine;
+use crate::engine::check_optimizer_state;
+use crate::gpu::kernels::optim::{uses, OptimBindings, OptimParams};
+use crate::gpu::kernels::{BiasBindings, BiasParams};
+use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
+use crate::model::Activation;
+use crate::optim::{OptimizerConfig, OptimizerState, TensorState};
+use crate::Result;
+
+/// One parameter tensor's optimizer call: its uniforms, state buffers and bind group.
+pub(super) struct OptTensor {
+    pub(super) params: wgpu::Buffer,
+    /// The velocity or first moment, and the second moment, where the rule keeps them.
+    pub(super) m: Option<wgpu::Buffer>,
+    pub(super) v: Option<wgpu::Buffer>,
+    pub(super) bind: (wgpu::BindGroup, u32),
+}
+
+impl GpuEngine {
+    /// (Re)builds the weight-gradient products and bias calls for the current optimizer:
+    /// fused SGD updates, or stores of the gradients for the optimizer kernel.
+    pub(super) fn prepare_updates(&mut self) -> Result<()> {
+        let plain = self.optimizer.is_plain_sgd();
+        let (b, report, lr) = (self.batch, self.report, self.lr);
+        let (mut back_dw, mut bias_bind) = (Vec::new(), Vec::new());
+        for (l, layer) in self.params_host.layers.iter().enumerate() {
+            let input = if l == 0 { &self.x } else { &self.acts[l - 1] };
+            // plain SGD: W [out][in] −= lr · dz_l [B][out]ᵀ · input [B][in]
+            // otherwise: dW [out][in] = dz_l [B][out]ᵀ · input [B][in]
+            back_dw.push(self.mm.prepare(MatmulSpec {
+                trans: Trans::TN,
+                epilogue: if plain {
+                    Epilogue::Sgd { store_grad: report }
+                } else {
+                    Epilogue::Store
+                },
+                act: Activation::Identity,
+                m: layer.outputs as u32,
+                k: b as u32,
+                n: layer.inputs as u32,
+                lr,
+                a: &self.dz[l],
+                b: input,
+                out: if plain {
+                    &self.weights[l]
+                } else {
+                    &self.grad_w[l]
+                },
+                extra: (plain && report).then_some(&self.grad_w[l]),
+            })?);
+            // db = Σ_rows dz_l, with the SGD update b −= lr·db when plain (else lr 0).
+            let bp = self.ctx.uniform_buffer(
+                "bias params",
+                bytemuck::bytes_of(&BiasParams {
+                    rows: b as u32,
+                    cols: layer.outputs as u32,
+                    store_grad: u32::from(report || !plain),
+                    _pad: 0,
+                    lr: if plain { lr } else { 0.0 },
+                    _pad1: [0; 3],
+                }),
+            )?;
+            let bg = self.k.bias.bind(
+                &self.ctx,
+                BiasBindings {
+                    params: &bp,
+                    dz: &self.dz[l],
+                    bias: &self.biases[l],
+                    grad: &self.grad_b[l],
+                },
+            )?;
+            bias_bind.push((bg, bp));
+        }
+        (self.back_dw, self.bias_bind) = (back_dw, bias_bind);
+        Ok(())
+    }
+
+    /// Sets the optimizer and uploads its state (`None`: zeros, step 0).
+    pub(super) fn set_optimizer_state(
+        &mut self,
+        cfg: &OptimizerConfig,
+        state: Option<&OptimizerState>,
+    ) -> Result<()> {
+        cfg.validate()?;
+        let fresh;
+        let state = match state {
+            Some(s) => {
+                check_optimizer_state(cfg, &self.params_host, s)?;
+                s
+            }
+            None => {
+                fresh = OptimizerState::new(cfg, &self.params_host);
+                &fresh
+            }
+        };
+        self.optimizer = *cfg;
+        self.prepare_updates()?;
+        self.opt_tensors.clear();
+        if cfg.is_plain_sgd() {
+            return Ok(());
+        }
+        let (use_m, use_v) = uses(cfg);
+        let ctx = self.ctx.clone();
+        let mut tensors = Vec::new();
+        for (l, layer) in self.params_host.layers.iter().enumerate() {
+            let pairs = [
+                (&self.weights[l], &self.grad_w[l], layer.weights.len(), true),
+                (&self.biases[l], &self.grad_b[l], layer.outputs, false),
+            ];
+            for (w, g, n, is_weight) in pairs {
+                let s = &state.tensors[tensors.len()];
+                let first = if cfg.kind == crate::optim::OptimizerKind::Sgd {
+                    &s.velocity
+                } else {
+                    &s.m
+                };
+                let label = format!("optimizer state {}", tensors.len());
+                let m = use_m
+                    .then(|| ctx.storage_buffer_f32(&label, first))
+                    .transpose()?;
+                let v = use_v
+                    .then(|| ctx.storage_buffer_f32(&label, &s.v))
+                    .transpose()?;
+                let params = OptimParams::new(cfg, n, is_weight, self.lr);
+                let params = ctx.uniform_buffer("optim params", bytemuck::bytes_of(&params))?;
+                let bind = self.k.optim.bind(
+                    &ctx,
+                    OptimBindings {
+                        params: &params,
+                        g,
+                        w,
+                        m: m.as_ref().unwrap_or(&self.opt_dummy),
+                        v: v.as_ref().unwrap_or(&self.opt_dummy),
+                        state: &self.opt_state,
+                        flags: &self.opt_flags,
+                    },
+                )?;
+                tensors.push(OptTensor {
+                    params,
+                    m,
+                    v,
+                    bind: (bind, n as u32),
+                });
+            }
+        }
+        self.opt_tensors = tensors;
+        let step = u32::try_from(state.step).unwrap_or(u32::MAX);
+        ctx.queue
+            .write_buffer(&self.opt_state, 0, bytemuck::cast_slice(&[0u32, step]));
+        Ok(())
+    }
+
+    /// The state as the CPU engines hold it, read back from the GPU.
+    pub(super) fn read_optimizer_state(&mut self) -> Result<OptimizerState> {
+        let cfg = self.optimizer;
+        let mut state = OptimizerState::new(&cfg, &self.params_host);
+        if cfg.is_plain_sgd() {
+            return Ok(state);
+        }
+        state.step = u64::from(self.ctx.read_u32(&self.opt_state, 1, 1)?[0]);
+        for (t, s) in self.opt_tensors.iter().zip(state.tensors.iter_mut()) {
+            let n = t.bind.1 as u64;
+            let read = |b: &Option<wgpu::Buffer>| match b {
+                Some(b) => self.ctx.read_f32(b, 0, n),
+                None => Ok(Vec::new()),
+            };
+            let (m, v) = (read(&t.m)?, read(&t.v)?);
+            *s = if cfg.kind == crate::optim::OptimizerKind::Sgd {
+                TensorState {
+                    velocity: m,
+                    ..Default::default()
+                }
+            } else {
+                TensorState {
+                    m,
+                    v,
+                    ..Default::default()
+                }
+            };
+        }
+        Ok(state)
+    }
+}

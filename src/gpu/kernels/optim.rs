@@ -1,0 +1,163 @@
+//! The optimizer kernels (shaders/optim.wgsl) for every rule but plain SGD: `tick` starts a
+//! step, `norm` adds a tensor's Σ g² for clipping by the global norm, `update` runs clipping,
+//! weight decay and the rule on one tensor. CPU twin: [`crate::optim::rule`].
+
+use crate::gpu::context::{BindingKind, GpuContext};
+use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::Result;
+
+const WGSL: &str = include_str!("../../../shaders/optim.wgsl");
+
+/// The kernel's source: the generated ids, then shaders/optim.wgsl.
+pub fn source() -> String {
+    format!("{}\n{WGSL}", crate::gpu::shaders::ids())
+}
+
+/// optim.wgsl's `Params`, for one tensor.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct OptimParams {
+    /// Elements of the tensor.
+    pub n: u32,
+    /// [`OptimizerKind::gpu_id`].
+    pub kind: u32,
+    /// Bit 0 nesterov, bit 1 a weight tensor (decay applies), bit 2 clip_norm, bit 3
+    /// clip_value.
+    pub flags: u32,
+    pub _pad: u32,
+    pub lr: f32,
+    pub momentum: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub clip_norm: f32,
+    pub clip_value: f32,
+}
+
+/// Byte offset of `lr` in [`OptimParams`], for changing the rate with a queue write.
+pub const LR_OFFSET: u64 = std::mem::offset_of!(OptimParams, lr) as u64;
+
+impl OptimParams {
+    /// The uniforms of an `n`-element tensor under `cfg`.
+    pub fn new(cfg: &OptimizerConfig, n: usize, is_weight: bool, lr: f32) -> Self {
+        let flags = u32::from(cfg.nesterov)
+            | (u32::from(is_weight) << 1)
+            | (u32::from(cfg.clip_norm.is_some()) << 2)
+            | (u32::from(cfg.clip_value.is_some()) << 3);
+        OptimParams {
+            n: n as u32,
+            kind: cfg.kind.gpu_id(),
+            flags,
+            _pad: 0,
+            lr,
+            momentum: cfg.momentum,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            weight_decay: cfg.weight_decay,
+            clip_norm: cfg.clip_norm.unwrap_or(0.0),
+            clip_value: cfg.clip_value.unwrap_or(0.0),
+        }
+    }
+}
+
+/// The buffers of one tensor's optimizer calls, in binding order.
+pub struct OptimBindings<'a> {
+    /// [`OptimParams`]
+    pub params: &'a wgpu::Buffer,
+    /// `[n]` the loss gradient (not changed: clipping is applied on the fly).
+    pub g: &'a wgpu::Buffer,
+    /// In and out: `[n]` the parameters.
+    pub w: &'a wgpu::Buffer,
+    /// In and out: `[n]` the velocity (sgd with momentum) or the first moment (adam).
+    pub m: &'a wgpu::Buffer,
+    /// In and out: `[n]` the second moment (adam).
+    pub v: &'a wgpu::Buffer,
+    /// In and out: `[0]` Σ g² of this step (f32 bits), `[1]` the step count.
+    pub state: &'a wgpu::Buffer,
+    /// Out: `[0]` set nonzero when an update leaves a NaN or an infinity.
+    pub flags: &'a wgpu::Buffer,
+}
+
+/// The three compiled entry points, sharing one bind-group layout.
+pub struct OptimKernel {
+    layout: wgpu::BindGroupLayout,
+    tick: wgpu::ComputePipeline,
+    norm: wgpu::ComputePipeline,
+    update: wgpu::ComputePipeline,
+}
+
+/// `update`'s workgroup size.
+const UPDATE_WORKGROUP: u32 = 64;
+
+impl OptimKernel {
+    pub fn new(ctx: &GpuContext) -> Result<Self> {
+        use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
+        let layout = ctx.bind_group_layout("optim", &[U, R, W, W, W, W, W]);
+        let module = ctx.load_shader("optim", &source())?;
+        let pipeline =
+            |entry: &str| ctx.compute_pipeline(&format!("optim {entry}"), &module, entry, &layout);
+        Ok(OptimKernel {
+            tick: pipeline("tick")?,
+            norm: pipeline("norm")?,
+            update: pipeline("update")?,
+            layout,
+        })
+    }
+
+    pub fn bind(&self, ctx: &GpuContext, b: OptimBindings<'_>) -> Result<wgpu::BindGroup> {
+        let list = [b.params, b.g, b.w, b.m, b.v, b.state, b.flags];
+        let entries: Vec<wgpu::BindGroupEntry> = list
+            .iter()
+            .enumerate()
+            .map(|(i, buf)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: buf.as_entire_binding(),
+            })
+            .collect();
+        ctx.scoped("binding buffers for 'optim'", || {
+            ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("optim"),
+                layout: &self.layout,
+                entries: &entries,
+            })
+        })
+    }
+
+    /// Records one step of the optimizer over every tensor's bind group (`tensors` with their
+    /// element counts): tick, the norms when `clip_norm`, the updates.
+    pub fn encode_step<'a>(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        tensors: impl Iterator<Item = &'a (wgpu::BindGroup, u32)> + Clone,
+        clip_norm: bool,
+    ) {
+        let Some((first, _)) = tensors.clone().next() else {
+            return;
+        };
+        pass.set_pipeline(&self.tick);
+        pass.set_bind_group(0, first, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+        if clip_norm {
+            pass.set_pipeline(&self.norm);
+            for (bind, _) in tensors.clone() {
+                pass.set_bind_group(0, bind, &[]);
+                pass.dispatch_workgroups(1, 1, 1);
+            }
+        }
+        pass.set_pipeline(&self.update);
+        for (bind, n) in tensors {
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(n.div_ceil(UPDATE_WORKGROUP).max(1), 1, 1);
+        }
+    }
+}
+
+/// Which state buffers a rule uses: (m, v).
+pub fn uses(cfg: &OptimizerConfig) -> (bool, bool) {
+    match cfg.kind {
+        OptimizerKind::Sgd => (cfg.momentum > 0.0, false),
+        OptimizerKind::Adam | OptimizerKind::AdamW => (true, true),
+    }
+}
