@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 const ATOL: f32 = 1e-5;
 const RTOL: f32 = 1e-4;
 
-fn assert_params_close(what: &str, got: &Params, want: &Params) {
+pub fn assert_params_close(what: &str, got: &Params, want: &Params) {
     assert_eq!(got.layers.len(), want.layers.len(), "{what}: depth");
     for (l, (g, w)) in got.layers.iter().zip(&want.layers).enumerate() {
         assert_close(
@@ -122,7 +122,7 @@ fn compare_split(
 
 /// `n` random samples of `dim` features (f32 in [−1, 1], or u8 pixels) with labels below
 /// `classes`.
-fn random_data(n: usize, dim: usize, classes: usize, pixels: bool, seed: u64) -> Dataset {
+pub fn random_data(n: usize, dim: usize, classes: usize, pixels: bool, seed: u64) -> Dataset {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let features = if pixels {
         Features::U8((0..n * dim).map(|_| rng.random()).collect())
@@ -141,7 +141,7 @@ fn random_data(n: usize, dim: usize, classes: usize, pixels: bool, seed: u64) ->
     }
 }
 
-fn params_for(sizes: &[usize], acts: &[Activation], loss: Loss, seed: u64) -> Params {
+pub fn params_for(sizes: &[usize], acts: &[Activation], loss: Loss, seed: u64) -> Params {
     let spec = MlpSpec::new(sizes.to_vec(), acts.to_vec(), loss).unwrap();
     let mut p = Params::init(&spec, Init::XavierUniform, seed).unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed + 1);

@@ -12,6 +12,8 @@
 //! - `checkpoint`: safetensors save/load, atomic writes, and every kind of broken file.
 //! - `plots`: learning-curve and confusion-matrix PNGs.
 //! - `digit`: PNG/JPEG images to MNIST-style 28x28 input, and unreadable files.
+//! - `optim`: the reference optimizer by hand and against torch.optim trajectories;
+//!   `optim_engines`: every engine against it, state carried over, NaN in the state.
 //! - `run_config`: the run description: defaults, TOML, errors, metrics, checkpoints, resume.
 //! - `shaders`: ids generated into the WGSL, every dumped variant compiles.
 //! - `train_loop`: the loop alone with a scripted engine (early stopping).
@@ -33,6 +35,8 @@ mod gpu_matmul;
 mod gpu_step;
 mod metrics;
 mod mnist_cli;
+mod optim;
+mod optim_engines;
 mod plots;
 mod run_config;
 mod shaders;

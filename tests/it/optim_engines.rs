@@ -1,0 +1,238 @@
+//! Every engine against the reference for each optimizer × clipping × weight decay: two epochs
+//! on the fast CPU path (row- and column-split) and on the GPU (lavapipe in CI), parameters and
+//! optimizer state compared; a NaN in the optimizer state stops training on every engine and
+//! keeps the last good checkpoint.
+
+use crate::common::{assert_close, gpu_or_skip, Scratch};
+use crate::cpu_fast::{assert_params_close, params_for, random_data};
+use gpunn::cpu::engine::CpuReference;
+use gpunn::cpu::fast::FastCpu;
+use gpunn::data::Dataset;
+use gpunn::engine::Engine;
+use gpunn::gpu::GpuEngine;
+use gpunn::model::{Activation, Loss, Params};
+use gpunn::optim::{OptimizerConfig, OptimizerKind, OptimizerState};
+use gpunn::train::{self, LrSchedule, TrainConfig};
+
+/// The optimizer settings every engine must agree on.
+fn configs() -> Vec<(&'static str, OptimizerConfig)> {
+    use OptimizerKind::{Adam, AdamW, Sgd};
+    let with = |kind, f: &dyn Fn(&mut OptimizerConfig)| {
+        let mut c = OptimizerConfig::of(kind);
+        f(&mut c);
+        c
+    };
+    vec![
+        ("sgd momentum", with(Sgd, &|c| c.momentum = 0.9)),
+        (
+            "sgd nesterov + clip value",
+            with(Sgd, &|c| {
+                c.momentum = 0.8;
+                c.nesterov = true;
+                c.clip_value = Some(0.01);
+            }),
+        ),
+        (
+            "sgd weight decay + clip norm",
+            with(Sgd, &|c| {
+                c.weight_decay = 0.05;
+                c.clip_norm = Some(0.2);
+            }),
+        ),
+        ("adam", with(Adam, &|_| {})),
+        (
+            "adam weight decay + clip value",
+            with(Adam, &|c| {
+                c.weight_decay = 0.01;
+                c.clip_value = Some(0.02);
+            }),
+        ),
+        (
+            "adamw + clip norm",
+            with(AdamW, &|c| c.clip_norm = Some(0.1)),
+        ),
+    ]
+}
+
+fn loop_config(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 16,
+        lr: 0.01,
+        schedule: LrSchedule::Cosine,
+        seed: 5,
+        early_stopping: None,
+        steps_per_chunk: 3,
+        start_epoch: 1,
+    }
+}
+
+/// Two epochs of `cfg` on `engine`; its parameters and state after them.
+fn train_with(
+    engine: &mut dyn Engine,
+    data: &Dataset,
+    cfg: &OptimizerConfig,
+) -> (Params, OptimizerState) {
+    engine.set_optimizer(cfg, None).unwrap();
+    train::train(engine, data, None, &loop_config(2), &mut train::Quiet).unwrap();
+    (engine.params().unwrap(), engine.optimizer_state().unwrap())
+}
+
+fn assert_state_close(what: &str, got: &OptimizerState, want: &OptimizerState) {
+    assert_eq!(got.step, want.step, "{what}: step count");
+    assert_eq!(got.tensors.len(), want.tensors.len(), "{what}: tensors");
+    for (k, (g, w)) in got.tensors.iter().zip(&want.tensors).enumerate() {
+        assert_close(
+            &format!("{what}: tensor {k} velocity"),
+            &g.velocity,
+            &w.velocity,
+            1e-5,
+            1e-3,
+        );
+        assert_close(&format!("{what}: tensor {k} m"), &g.m, &w.m, 1e-5, 1e-3);
+        assert_close(&format!("{what}: tensor {k} v"), &g.v, &w.v, 1e-7, 1e-3);
+    }
+}
+
+fn setup() -> (Params, Dataset) {
+    use Activation::{Softmax, Tanh};
+    let params = params_for(&[7, 9, 33, 3], &[Tanh, Tanh, Softmax], Loss::Ce, 3);
+    (params, random_data(70, 7, 3, false, 4))
+}
+
+#[test]
+fn fast_cpu_matches_reference_for_every_optimizer() {
+    let (params, data) = setup();
+    for (name, cfg) in configs() {
+        let (want_p, want_s) = train_with(&mut CpuReference::new(params.clone()), &data, &cfg);
+        assert_eq!(want_s.step, 10, "2 epochs of 70 samples in batches of 16");
+        for (split, engine) in [
+            ("rows", FastCpu::with_threads(params.clone(), 2)),
+            (
+                "columns",
+                FastCpu::with_threads(params.clone(), 3).with_column_split_min(0),
+            ),
+        ] {
+            let mut engine = engine;
+            let (p, s) = train_with(&mut engine, &data, &cfg);
+            let what = format!("fast cpu ({split}) {name}");
+            assert_params_close(&what, &p, &want_p);
+            assert_state_close(&what, &s, &want_s);
+        }
+    }
+}
+
+#[test]
+fn gpu_matches_reference_for_every_optimizer() {
+    let Some(ctx) = gpu_or_skip("gpu_matches_reference_for_every_optimizer") else {
+        return;
+    };
+    let (params, data) = setup();
+    for (name, cfg) in configs() {
+        let (want_p, want_s) = train_with(&mut CpuReference::new(params.clone()), &data, &cfg);
+        let mut gpu = GpuEngine::new(ctx.clone(), &params, 16, false).unwrap();
+        let (p, s) = train_with(&mut gpu, &data, &cfg);
+        let what = format!("gpu {name}");
+        assert_params_close(&what, &p, &want_p);
+        assert_state_close(&what, &s, &want_s);
+    }
+}
+
+/// A state carried over (as `--resume` does) continues exactly where it was on the CPU.
+#[test]
+fn state_carried_over_continues_the_run() {
+    let (params, data) = setup();
+    let cfg = OptimizerConfig::of(OptimizerKind::Adam);
+    let mut whole = FastCpu::with_threads(params.clone(), 2);
+    whole.set_optimizer(&cfg, None).unwrap();
+    train::train(&mut whole, &data, None, &loop_config(2), &mut train::Quiet).unwrap();
+    let mut first = FastCpu::with_threads(params.clone(), 2);
+    first.set_optimizer(&cfg, None).unwrap();
+    train::train(&mut first, &data, None, &loop_config(1), &mut train::Quiet).unwrap();
+    let mut second = FastCpu::with_threads(first.params().unwrap(), 2);
+    second
+        .set_optimizer(&cfg, Some(&first.optimizer_state().unwrap()))
+        .unwrap();
+    let resume = TrainConfig {
+        start_epoch: 2,
+        ..loop_config(2)
+    };
+    train::train(&mut second, &data, None, &resume, &mut train::Quiet).unwrap();
+    assert_eq!(
+        second.params().unwrap(),
+        whole.params().unwrap(),
+        "bit-identical"
+    );
+    assert_eq!(
+        second.optimizer_state().unwrap(),
+        whole.optimizer_state().unwrap()
+    );
+}
+
+/// A NaN in the optimizer state stops training like a NaN loss, on every engine, and the
+/// checkpoint of the last good epoch stays as it was.
+#[test]
+fn nan_in_the_state_stops_training_and_keeps_the_checkpoint() {
+    let dir = Scratch::new("optim_nan_state");
+    let (params, data) = setup();
+    let cfg = OptimizerConfig::of(OptimizerKind::Adam);
+    let mut engines: Vec<(&str, Box<dyn Engine>)> = vec![
+        ("reference", Box::new(CpuReference::new(params.clone()))),
+        ("fast", Box::new(FastCpu::with_threads(params.clone(), 2))),
+    ];
+    if let Some(ctx) = gpu_or_skip("nan_in_the_state_stops_training_and_keeps_the_checkpoint") {
+        engines.push((
+            "gpu",
+            Box::new(GpuEngine::new(ctx, &params, 16, false).unwrap()),
+        ));
+    }
+    for (name, mut engine) in engines {
+        let path = dir.join(format!("{name}.safetensors"));
+        engine.set_optimizer(&cfg, None).unwrap();
+        train::train(
+            engine.as_mut(),
+            &data,
+            None,
+            &loop_config(1),
+            &mut train::Quiet,
+        )
+        .unwrap();
+        let good = (engine.params().unwrap(), engine.optimizer_state().unwrap());
+        let meta = gpunn::checkpoint::ModelMeta {
+            input_shape: vec![7],
+            classes: 3,
+            dataset: "random".into(),
+            epoch: 1,
+            extra: Default::default(),
+        };
+        gpunn::checkpoint::save_with_state(&path, &good.0, &meta, Some(&good.1)).unwrap();
+        // Poison one moment, as an overflow would, and go on: epoch 2 stops at its first step.
+        let mut bad = good.1.clone();
+        bad.tensors[2].v[5] = f32::INFINITY;
+        bad.tensors[2].m[5] = f32::NAN;
+        engine.set_optimizer(&cfg, Some(&bad)).unwrap();
+        let resume = TrainConfig {
+            start_epoch: 2,
+            ..loop_config(2)
+        };
+        let err =
+            train::train(engine.as_mut(), &data, None, &resume, &mut train::Quiet).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                gpunn::Error::Diverged {
+                    epoch: 2,
+                    step: 1,
+                    ..
+                }
+            ),
+            "{name}: {err}"
+        );
+        let (p, _, s) = gpunn::checkpoint::load_with_state(&path).unwrap();
+        assert_eq!(
+            (p, s.unwrap()),
+            good,
+            "{name}: the last good checkpoint is intact"
+        );
+    }
+}
