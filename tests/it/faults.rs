@@ -1121,45 +1121,70 @@ fn leftovers(dir: &Path, name: &str) -> usize {
 #[test]
 fn faults_resume_on_cpu_is_bit_identical_to_an_uninterrupted_run() {
     let dir = Scratch::new("resume");
-    let run = |epochs: &str, path: &Path| {
-        gpunn(&[
+    let optimizers: [&[&str]; 3] = [
+        &[],
+        &["--optimizer", "adam", "--lr", "0.01"],
+        &[
+            "--momentum",
+            "0.9",
+            "--nesterov",
+            "--clip-norm",
+            "1",
+            "--weight-decay",
+            "0.01",
+        ],
+    ];
+    for (k, opt) in optimizers.iter().enumerate() {
+        let run = |epochs: &str, path: &Path| {
+            let args = [
+                "train",
+                "--dataset",
+                "circles",
+                "--samples",
+                "200",
+                "--epochs",
+                epochs,
+                "--device",
+                "cpu",
+                "--save",
+                s(path),
+            ];
+            gpunn(&[&args[..], opt].concat())
+        };
+        let whole = dir.join(format!("whole{k}.safetensors"));
+        expect_ok("4 epochs", &run("4", &whole));
+        let parts = dir.join(format!("parts{k}.safetensors"));
+        expect_ok("2 epochs", &run("2", &parts));
+        assert_eq!(checkpoint::load(&parts).unwrap().1.epoch, 2);
+        let out = gpunn(&[
             "train",
-            "--dataset",
-            "circles",
-            "--samples",
-            "200",
+            "--resume",
+            s(&parts),
             "--epochs",
-            epochs,
+            "4",
             "--device",
             "cpu",
-            "--save",
-            s(path),
-        ])
-    };
-    let whole = dir.join("whole.safetensors");
-    expect_ok("4 epochs", &run("4", &whole));
-    let parts = dir.join("parts.safetensors");
-    expect_ok("2 epochs", &run("2", &parts));
-    assert_eq!(checkpoint::load(&parts).unwrap().1.epoch, 2);
-    let out = gpunn(&[
-        "train",
-        "--resume",
-        s(&parts),
-        "--epochs",
-        "4",
-        "--device",
-        "cpu",
-    ]);
-    expect_ok("resume to 4", &out);
-    assert!(stdout(&out).contains("resuming after epoch 2"));
+        ]);
+        expect_ok("resume to 4", &out);
+        assert!(stdout(&out).contains("resuming after epoch 2"));
 
-    let (a, ma) = checkpoint::load(&whole).unwrap();
-    let (b, mb) = checkpoint::load(&parts).unwrap();
-    assert_eq!((ma.epoch, mb.epoch), (4, 4));
-    for (i, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&la.weights), bits(&lb.weights), "layer {i} weights");
-        assert_eq!(bits(&la.bias), bits(&lb.bias), "layer {i} bias");
+        let (a, ma, sa) = checkpoint::load_with_state(&whole).unwrap();
+        let (b, mb, sb) = checkpoint::load_with_state(&parts).unwrap();
+        assert_eq!((ma.epoch, mb.epoch), (4, 4));
+        for (i, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(
+                bits(&la.weights),
+                bits(&lb.weights),
+                "{opt:?}: layer {i} weights"
+            );
+            assert_eq!(bits(&la.bias), bits(&lb.bias), "{opt:?}: layer {i} bias");
+        }
+        assert_eq!(sa, sb, "{opt:?}: the optimizer state");
+        if k == 1 {
+            let steps = sa.unwrap().step;
+            assert_eq!(steps, 4 * 6, "4 epochs of 180 samples in batches of 32");
+        }
     }
 }
 
