@@ -265,3 +265,73 @@ fn train_xor_prints_epochs_and_reaches_full_accuracy() {
         .expect("a test line");
     assert!(test.contains("accuracy 100.00%"), "{test}");
 }
+
+/// `gpunn step` with an optimizer and several steps: Adam's first step moves every weight with
+/// a gradient by lr (m̂/√v̂ = ±1), the JSON has every step's loss, the table every step's state,
+/// and the GPU gives the same numbers.
+#[test]
+fn step_with_adam_over_several_steps() {
+    let net = temp_file("step_adam", "net.json", NET_ONES);
+    let n = net.to_str().unwrap();
+    let args = |device: &'static str, json: bool| {
+        let mut a = vec![
+            "step",
+            "--net",
+            n,
+            "--input",
+            "1,0",
+            "--target",
+            "1",
+            "--loss",
+            "half-mse",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.1",
+            "--steps",
+            "3",
+            "--device",
+            device,
+        ];
+        if json {
+            a.push("--json");
+        }
+        a
+    };
+    let o = gpunn(&args("cpu", true));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let losses: Vec<f64> = v["losses"].as_array().unwrap().iter().map(f).collect();
+    assert_eq!(losses.len(), 3);
+    assert!((losses[0] - 0.00032566782).abs() < 1e-10, "{losses:?}");
+    assert!(losses[2] < losses[1] && losses[1] < losses[0], "{losses:?}");
+    // The first step's gradients, as with SGD.
+    assert!((f(&v["layers"][1]["grad_bias"][0]) + 0.00063471275).abs() < 1e-9);
+    // x2 = 0: those weights have no gradient and never move.
+    assert_eq!(f(&v["layers"][0]["weights"][0][1]), 1.0);
+    // Step 1 alone: w += lr (the sign of −g), up to ε.
+    let one = gpunn(&[&args("cpu", true)[..13], &["--steps", "1", "--json"]].concat());
+    let v1: serde_json::Value = serde_json::from_str(stdout(&one).trim()).unwrap();
+    assert!((f(&v1["layers"][1]["bias"][0]) - 1.1).abs() < 1e-5, "{v1}");
+    // The table shows each step with Adam's moments.
+    let t = stdout(&gpunn(&args("cpu", false)));
+    for want in ["Step 3 of 3", "m_hat", "v_hat", "step count t = 3"] {
+        assert!(t.contains(want), "table lacks {want}:\n{t}");
+    }
+    if crate::common::gpu_or_skip("step_with_adam_over_several_steps").is_some() {
+        let g = gpunn(&args("software", true));
+        assert!(g.status.success(), "{}", stderr(&g));
+        let vg: serde_json::Value = serde_json::from_str(stdout(&g).trim()).unwrap();
+        let flat = |v: &serde_json::Value| -> Vec<f32> {
+            let mut out = Vec::new();
+            for l in v["layers"].as_array().unwrap() {
+                for row in l["weights"].as_array().unwrap() {
+                    out.extend(row.as_array().unwrap().iter().map(|x| f(x) as f32));
+                }
+                out.extend(l["bias"].as_array().unwrap().iter().map(|x| f(x) as f32));
+            }
+            out
+        };
+        crate::common::assert_close("step adam gpu vs cpu", &flat(&vg), &flat(&v), 1e-4, 1e-4);
+    }
+}

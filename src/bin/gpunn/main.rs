@@ -30,7 +30,7 @@ struct Cli {
 enum Command {
     /// Train a network and report loss and accuracy per epoch.
     Train(Box<train::TrainArgs>),
-    /// One SGD step on a network from a JSON file, showing every number of a worked exercise.
+    /// Training steps on a network from a JSON file, showing every number of a worked exercise.
     Step(step::StepArgs),
     /// Accuracy, confusion matrix and per-class precision/recall/F1 of a saved model.
     Eval(eval::EvalArgs),

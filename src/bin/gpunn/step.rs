@@ -3,6 +3,7 @@
 use crate::parse_flag;
 use anyhow::Result;
 use clap::Args;
+use gpunn::engine::Engine;
 use gpunn::gpu::GpuEngine;
 use gpunn::model::Loss;
 use std::path::PathBuf;
@@ -18,8 +19,9 @@ pub struct StepArgs {
     /// Targets in the same form; with --loss ce, one class index per sample.
     #[arg(long, allow_hyphen_values = true)]
     target: String,
-    #[arg(long, default_value_t = 0.1)]
-    lr: f32,
+    /// Learning rate [default: 0.1; 0.001 for adam and adamw].
+    #[arg(long)]
+    lr: Option<f32>,
     /// mse, half-mse, bce or ce.
     #[arg(long, default_value = "half-mse")]
     loss: String,
@@ -29,14 +31,29 @@ pub struct StepArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Updates on the same batch; the table shows each, the JSON the first step's gradients,
+    /// the last step's parameters and every step's loss (`losses`).
+    #[arg(long, default_value_t = 1)]
+    steps: usize,
+    #[command(flatten)]
+    optimizer: crate::optim_flags::OptimizerFlags,
 }
 
 pub fn run(a: StepArgs) -> Result<()> {
     let loss: Loss = parse_flag("--loss", &a.loss)?;
-    if !(a.lr.is_finite() && a.lr >= 0.0) {
+    let cfg = a.optimizer.spec()?.resolve();
+    cfg.validate()?;
+    let lr = a.lr.or(cfg.kind.default_lr()).unwrap_or(0.1);
+    if !(lr.is_finite() && lr >= 0.0) {
         anyhow::bail!(gpunn::Error::invalid(
             "--lr",
-            format!("must be a number >= 0, got {}", a.lr)
+            format!("must be a number >= 0, got {lr}")
+        ));
+    }
+    if !(1..=10_000).contains(&a.steps) {
+        anyhow::bail!(gpunn::Error::invalid(
+            "--steps",
+            format!("must be between 1 and 10000, got {}", a.steps)
         ));
     }
     let params = gpunn::netfile::load(&a.net, loss)?;
@@ -46,14 +63,24 @@ pub fn run(a: StepArgs) -> Result<()> {
     if let Some(note) = fallback {
         eprintln!("note: {note}");
     }
-    let result = match ctx {
-        None => gpunn::step::step_cpu(&params, &x, batch, &targets, a.lr),
-        Some(ctx) => GpuEngine::new(ctx, &params, batch, true)?.step_report(&x, &targets, a.lr)?,
+    let steps = match ctx {
+        None => gpunn::step::steps_cpu(&params, (&x, batch), &targets, lr, &cfg, a.steps)?,
+        Some(ctx) => {
+            let mut engine = GpuEngine::new(ctx, &params, batch, true)?;
+            engine.set_optimizer(&cfg, None)?;
+            let mut steps = Vec::with_capacity(a.steps);
+            for _ in 0..a.steps {
+                let result = engine.step_report(&x, &targets, lr)?;
+                let state = engine.optimizer_state()?;
+                steps.push(gpunn::step::Step { result, state });
+            }
+            steps
+        }
     };
     if a.json {
-        println!("{}", gpunn::step::to_json(&result));
+        println!("{}", gpunn::step::to_json(&steps));
     } else {
-        print!("{}", gpunn::step::to_table(&params, &x, &result, a.lr));
+        print!("{}", gpunn::step::to_table(&params, &x, &steps, lr, &cfg));
     }
     Ok(())
 }
