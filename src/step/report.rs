@@ -100,7 +100,7 @@ pub fn to_table(
             .enumerate()
         {
             let [ws, bs] = [&step.state.tensors[2 * l], &step.state.tensors[2 * l + 1]];
-            for j in 0..o.outputs {
+            for (j, &gbj) in gb.iter().enumerate() {
                 for i in 0..o.inputs {
                     let k = j * o.inputs + i;
                     let name = format!("L{} w[{}][{}]", l + 1, j + 1, i + 1);
@@ -109,7 +109,7 @@ pub fn to_table(
                     let _ = writeln!(s, "  {name:<22} {row}");
                 }
                 let name = format!("L{} b[{}]", l + 1, j + 1);
-                let row = columns.row(gb[j], bs, j, step.state.step, (o.bias[j], n.bias[j]));
+                let row = columns.row(gbj, bs, j, step.state.step, (o.bias[j], n.bias[j]));
                 let _ = writeln!(s, "  {name:<22} {row}");
             }
         }
