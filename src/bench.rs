@@ -11,6 +11,7 @@ use crate::data::{Dataset, Features};
 use crate::engine::FamilyTime;
 use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss, MlpSpec, Params};
+use crate::optim::OptimizerConfig;
 use crate::train::epoch_order;
 use crate::Result;
 use rand::{Rng, SeedableRng};
@@ -27,12 +28,16 @@ pub struct BenchConfig {
     pub warmup: usize,
     pub lr: f32,
     pub seed: u64,
+    /// The optimizer each step runs.
+    pub optimizer: OptimizerConfig,
 }
 
 /// One device's figures (`--json` prints this object).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BenchResult {
     pub device: String,
+    /// The optimizer, e.g. `adam (β1 0.9, β2 0.999)`.
+    pub optimizer: String,
     pub adapter: String,
     pub layers: Vec<usize>,
     pub batch: usize,
@@ -101,6 +106,7 @@ pub fn run(kind: DeviceKind, cfg: &BenchConfig) -> Result<BenchResult> {
     let start = Instant::now();
     let opened = backend::open(kind, &params, cfg.batch)?;
     let mut engine = opened.engine;
+    engine.set_optimizer(&cfg.optimizer, None)?;
     engine.load_train_set(&data)?;
     let order = epoch_order(n, cfg.seed, 1);
     engine.train_steps(&order[..cfg.batch], cfg.batch, cfg.lr)?;
@@ -132,6 +138,7 @@ pub fn run(kind: DeviceKind, cfg: &BenchConfig) -> Result<BenchResult> {
     let (families, matmul_gflops) = shares(&profile);
     Ok(BenchResult {
         device: kind.to_string(),
+        optimizer: cfg.optimizer.describe(),
         adapter: engine.describe(),
         layers: cfg.layers.clone(),
         batch: cfg.batch,
@@ -168,9 +175,10 @@ impl std::fmt::Display for BenchResult {
         writeln!(f, "{} — {}", self.device, self.adapter)?;
         writeln!(
             f,
-            "  model {} at batch {}, {} timed steps",
+            "  model {} at batch {}, {}, {} timed steps",
             layers.join("-"),
             self.batch,
+            self.optimizer,
             self.steps
         )?;
         writeln!(f, "  samples/s           {:>12.0}", self.samples_per_sec)?;
