@@ -10,6 +10,7 @@ use gpunn::gpu::{
     DeviceKind, Epilogue, GpuContext, MatmulConfig, MatmulKernels, MatmulSpec, Trans,
 };
 use gpunn::model::Activation;
+use gpunn::optim::{OptimizerConfig, OptimizerKind};
 use std::time::Instant;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -99,19 +100,22 @@ fn main() {
         println!("GPU matmuls skipped: {e}");
     }
     cpu_reference_matmul();
-    println!("\nwhole training steps (784-128-64-10, batch 128):");
-    let cfg = BenchConfig {
-        layers: vec![784, 128, 64, 10],
-        batch: 128,
-        steps: 100,
-        warmup: 10,
-        lr: 0.01,
-        seed: 1,
-    };
-    for device in [DeviceKind::Cpu, kind] {
-        match run(device, &cfg) {
-            Ok(r) => print!("{r}"),
-            Err(e) => println!("{device}: skipped: {e}"),
+    println!("\nwhole training steps (784-128-64-10, batch 128), per optimizer:");
+    for optimizer in [OptimizerKind::Sgd, OptimizerKind::Adam] {
+        let cfg = BenchConfig {
+            layers: vec![784, 128, 64, 10],
+            batch: 128,
+            steps: 100,
+            warmup: 10,
+            lr: 0.01,
+            seed: 1,
+            optimizer: OptimizerConfig::of(optimizer),
+        };
+        for device in [DeviceKind::Cpu, kind] {
+            match run(device, &cfg) {
+                Ok(r) => print!("{r}"),
+                Err(e) => println!("{device}: skipped: {e}"),
+            }
         }
     }
 }

@@ -5,10 +5,12 @@
 // Per step, in one pass: `tick` once, then with clip_norm `norm` on every tensor, then
 // `update` on every tensor. Every entry point uses the same bindings.
 //
-// Shapes: w, g [N] (a weight matrix [out][in] or a bias [out]); m, v [N] (the velocity of sgd
+// Shapes: w, g [N] (a weight matrix [out][in] or a bias [out]), as ⌈N/4⌉ vec4s; m, v the same
+// (the velocity of sgd
 // with momentum is m; unused ones are a dummy); state [0] Σ g² over every tensor of this step
-// (f32 bits), [1] the step count t; flags [0] nonzero when an update left a NaN or infinity
-// (the metrics kernel reads and clears it).
+// (f32 bits), [1] the step count t, [2] Adam's step size lr/(1 − β1ᵗ) and [3] √(1 − β2ᵗ)
+// (f32 bits, computed once a step by `tick`); flags [0] nonzero when an update left a NaN or
+// infinity (the metrics kernel reads and clears it).
 // The ids OPT_SGD, OPT_ADAM, OPT_ADAMW are generated from `OptimizerKind` (src/gpu/shaders.rs).
 
 struct Params {
@@ -28,10 +30,13 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read_write> w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> m: array<f32>;
-@group(0) @binding(4) var<storage, read_write> v: array<f32>;
+// Every tensor is padded with zeros to whole vec4s (a zero gradient on a zero weight leaves
+// it zero under every rule), and read and written as vec4: on CPU adapters a vector load is
+// one load, where lane-varying scalar loads are a loop.
+@group(0) @binding(1) var<storage, read> g: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> w: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> state: array<u32>;
 @group(0) @binding(6) var<storage, read_write> flags: array<atomic<u32>>;
 
@@ -40,11 +45,15 @@ const IS_WEIGHT: u32 = 2u;
 const CLIP_NORM: u32 = 4u;
 const CLIP_VALUE: u32 = 8u;
 
-// Starts a step: the norm's sum back to 0, the step count up by one.
+// Starts a step: the norm's sum back to 0, the step count up by one, and Adam's bias
+// corrections for it (the same for every tensor: lr and the betas are the run's).
 @compute @workgroup_size(1)
 fn tick() {
     state[0] = bitcast<u32>(0.0);
-    state[1] += 1u;
+    let t = state[1] + 1u;
+    state[1] = t;
+    state[2] = bitcast<u32>(p.lr / (1.0 - pow(p.beta1, f32(t))));
+    state[3] = bitcast<u32>(sqrt(1.0 - pow(p.beta2, f32(t))));
 }
 
 // Adds Σ g² of this tensor to state[0]: 256 strided partial sums, a tree in workgroup memory,
@@ -55,8 +64,8 @@ var<workgroup> partial: array<f32, 256>;
 @compute @workgroup_size(256)
 fn norm(@builtin(local_invocation_index) i: u32) {
     var s = 0.0;
-    for (var k = i; k < p.n; k += NORM_THREADS) {
-        s += g[k] * g[k];
+    for (var k = i; k < (p.n + 3u) / 4u; k += NORM_THREADS) {
+        s += dot(g[k], g[k]);
     }
     partial[i] = s;
     workgroupBarrier();
@@ -71,11 +80,12 @@ fn norm(@builtin(local_invocation_index) i: u32) {
     }
 }
 
-// One element: clipping, weight decay and the rule, as `optim::rule::update_tensor`.
+// Clipping, weight decay and the rule, as `optim::rule::update_tensor`, on one vec4 of the
+// tensor per invocation.
 @compute @workgroup_size(64)
 fn update(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
-    if i >= p.n {
+    if i >= (p.n + 3u) / 4u {
         return;
     }
     var grad = g[i];
@@ -86,7 +96,7 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>) {
         }
     }
     if (p.flags & CLIP_VALUE) != 0u {
-        grad = clamp(grad, -p.clip_value, p.clip_value);
+        grad = clamp(grad, vec4(-p.clip_value), vec4(p.clip_value));
     }
     let wd = select(0.0, p.weight_decay, (p.flags & IS_WEIGHT) != 0u);
     var wi = w[i];
@@ -107,9 +117,8 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>) {
         } else {
             grad += wd * wi;
         }
-        let t = f32(state[1]);
-        let step_size = p.lr / (1.0 - pow(p.beta1, t));
-        let bc2_sqrt = sqrt(1.0 - pow(p.beta2, t));
+        let step_size = bitcast<f32>(state[2]);
+        let bc2_sqrt = bitcast<f32>(state[3]);
         let mi = p.beta1 * m[i] + (1.0 - p.beta1) * grad;
         let vi = p.beta2 * v[i] + (1.0 - p.beta2) * grad * grad;
         m[i] = mi;
@@ -124,6 +133,6 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 
 // NaN fails every comparison; infinity is larger than the largest finite f32.
-fn finite(x: f32) -> bool {
-    return abs(x) <= 3.4e38;
+fn finite(x: vec4<f32>) -> bool {
+    return all(abs(x) <= vec4(3.4e38));
 }

@@ -143,6 +143,7 @@ pub struct Moments<'a, T> {
 
 /// Clipping by value, weight decay and the rule, for one tensor `w` with gradient `g` (after
 /// any global-norm clipping). `step` is the step count including this one (from 1).
+#[inline]
 pub fn update_tensor<T: Real>(
     cfg: &OptimizerConfig,
     s: Moments<'_, T>,
@@ -199,6 +200,7 @@ pub fn clip_scale<T: Real>(norm: T, c: T) -> Option<T> {
 }
 
 /// `g ← clamp(g, −c, c)`.
+#[inline]
 pub fn clip_by_value<T: Real>(g: &mut [T], c: T) {
     for x in g {
         *x = x.max(-c).min(c);
@@ -206,6 +208,7 @@ pub fn clip_by_value<T: Real>(g: &mut [T], c: T) {
 }
 
 /// L2 weight decay on the gradient: `g ← g + λ·W`.
+#[inline]
 pub fn l2_decay<T: Real>(g: &mut [T], w: &[T], wd: T) {
     if wd != T::zero() {
         for (g, &w) in g.iter_mut().zip(w) {
@@ -215,6 +218,7 @@ pub fn l2_decay<T: Real>(g: &mut [T], w: &[T], wd: T) {
 }
 
 /// Decoupled weight decay (AdamW): `W ← W·(1 − lr·λ)`, torch's form of `W − lr·λ·W`.
+#[inline]
 pub fn decoupled_decay<T: Real>(w: &mut [T], lr: T, wd: T) {
     if wd != T::zero() {
         let keep = T::one() - lr * wd;
@@ -226,6 +230,7 @@ pub fn decoupled_decay<T: Real>(w: &mut [T], lr: T, wd: T) {
 
 /// SGD: `W ← W − lr·g` without momentum; with it `v ← μ·v + g` and `W ← W − lr·v`, or
 /// `W ← W − lr·(g + μ·v)` with Nesterov. `velocity` is empty without momentum.
+#[inline]
 pub fn sgd<T: Real>(w: &mut [T], g: &[T], velocity: &mut [T], mu: T, nesterov: bool, lr: T) {
     if mu == T::zero() {
         for (w, &g) in w.iter_mut().zip(g) {
@@ -243,6 +248,7 @@ pub fn sgd<T: Real>(w: &mut [T], g: &[T], velocity: &mut [T], mu: T, nesterov: b
 /// Adam: `m ← β1·m + (1−β1)·g`, `v ← β2·v + (1−β2)·g²`, then
 /// `W ← W − (lr/(1−β1ᵗ))·m / (√v/√(1−β2ᵗ) + ε)` (torch's arrangement of
 /// `lr·m̂/(√v̂ + ε)`), `t` = `step`.
+#[inline]
 pub fn adam<T: Real>(
     cfg: &OptimizerConfig,
     w: &mut [T],

@@ -100,7 +100,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if !a.json {
         println!(
             "{:<10} {:<8} {:<40} {:>12} {:>9} {:>9} {:>11} {:>9}",
-            "device", "optim", "adapter", "samples/s", "GFLOP/s", "mm GF/s", "first step", "peak RSS"
+            "device",
+            "optim",
+            "adapter",
+            "samples/s",
+            "GFLOP/s",
+            "mm GF/s",
+            "first step",
+            "peak RSS"
         );
         for r in &results {
             let mm = r["matmul_gflops"]
@@ -130,8 +137,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
         // device against the first, with the first optimizer.
         let sps = |r: &serde_json::Value| r["samples_per_sec"].as_f64().unwrap_or(0.0);
         let dev = |r: &serde_json::Value| r["device"].as_str().unwrap_or("?").to_string();
-        for base in results.iter().filter(|r| kind_of(r) == optimizers[0].name()) {
-            for r in results.iter().filter(|r| dev(r) == dev(base) && kind_of(r) != kind_of(base)) {
+        for base in results
+            .iter()
+            .filter(|r| kind_of(r) == optimizers[0].name())
+        {
+            for r in results
+                .iter()
+                .filter(|r| dev(r) == dev(base) && kind_of(r) != kind_of(base))
+            {
                 println!(
                     "{}: a {} step takes {:.2}x the time of a {} step",
                     dev(r),

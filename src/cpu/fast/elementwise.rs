@@ -40,6 +40,8 @@ macro_rules! simd_dispatch {
     };
 }
 
+pub(super) use simd_dispatch;
+
 simd_dispatch! {
     /// `out[i] = src[i] / 255`, as [`Dataset::gather`] scales pixels.
     fn pixels(src: &[u8], out: &mut [f32]) {
@@ -357,14 +359,16 @@ simd_dispatch! {
     }
 }
 
-/// The bias gradient of the neurons `j0..j0 + out.len()`: `out[j] = Σ_rows dz[row][j0 + j]`,
-/// summed in row order as the reference does. `dz` is `[batch][outputs]`.
-pub fn bias_grad(out: &mut [f32], dz: &[f32], j0: usize, outputs: usize) {
-    let n = out.len();
-    out.fill(0.0);
-    for row in dz.chunks_exact(outputs) {
-        for (s, &g) in out.iter_mut().zip(&row[j0..j0 + n]) {
-            *s += g;
+simd_dispatch! {
+    /// The bias gradient of the neurons `j0..j0 + out.len()`: `out[j] = Σ_rows dz[row][j0 + j]`,
+    /// summed in row order as the reference does. `dz` is `[batch][outputs]`.
+    pub fn bias_grad(out: &mut [f32], dz: &[f32], j0: usize, outputs: usize) {
+        let n = out.len();
+        out.fill(0.0);
+        for row in dz.chunks_exact(outputs) {
+            for (s, &g) in out.iter_mut().zip(&row[j0..j0 + n]) {
+                *s += g;
+            }
         }
     }
 }

@@ -1,17 +1,18 @@
 //! The fast path's optimizers other than plain SGD. Plain SGD stays fused into the weight
 //! product (`W ← W − lr·dzᵀ·x`); every other rule needs the gradients first, so the backward
-//! pass writes them (each thread its own neurons' rows), and after the step's barrier each
-//! thread runs the reference's per-tensor rule ([`crate::optim::rule::update_tensor`]) on its
-//! own neurons of every tensor:
+//! pass writes them (each thread its own neurons' rows), and each thread runs the reference's
+//! per-tensor rule ([`crate::optim::rule::update_tensor`]) on its own neurons:
 //!
 //! ```text
-//! backward, phase B   my neurons: dW_l = dz_lᵀ·x_l, db_l = Σ_rows dz_l     (no update)
+//! backward, phase B   my neurons: dW_l = dz_lᵀ·x_l, db_l = Σ_rows dz_l
+//!                     then at once (no clip_norm): the rule on my neurons of layer l, while
+//!                     dW_l is in cache (W_l is no longer read in this step)
 //! ── barrier ──
-//! clip_norm only      my Σ g² → parts[t]   ── barrier ──   ‖g‖ = √Σ_t parts[t]
-//! my neurons of every layer: clip by value, decay, sgd/adam on W, b and their state
-//! ── barrier ──
+//! clip_norm only:     my Σ g² → parts[t]   ── barrier ──   ‖g‖ = √Σ_t parts[t]
+//!                     the rule on my neurons of every layer   ── barrier ──
 //! ```
 
+use super::elementwise::simd_dispatch;
 use super::sync::{split, Shared, SpinBarrier};
 use super::views::LayerView;
 use crate::cpu::dense::DenseGrads;
@@ -106,45 +107,101 @@ impl OptViews {
         }
         let mut nonfinite = false;
         for (l, layer) in layers.iter().enumerate() {
-            let (j0, j1) = own(layer.outputs);
-            let n_in = layer.inputs;
-            let tensors = [
-                (layer.w, self.gw[l], n_in, true),
-                (layer.b, self.gb[l], 1, false),
-            ];
-            for (k, (param, grad, width, is_weight)) in tensors.into_iter().enumerate() {
-                let (s, e) = (j0 * width, j1 * width);
-                let [vel, m, v] = self.state[2 * l + k];
-                let part = |buf: Shared<f32>| {
-                    // SAFETY: our neurons' part of a state buffer (or an unused, empty one).
-                    if buf.is_empty() {
-                        &mut [][..]
-                    } else {
-                        unsafe { buf.slice_mut(s, e) }
-                    }
-                };
-                // SAFETY: our neurons' rows of the parameter and its gradient.
-                let (param, grad) = unsafe { (param.slice_mut(s, e), grad.slice_mut(s, e)) };
-                if let Some(scale) = scale {
-                    grad.iter_mut().for_each(|g| *g *= scale);
+            // SAFETY: our neurons, after every gradient is complete (the contract).
+            nonfinite |=
+                unsafe { self.update_neurons(l, layer, own(layer.outputs), scale, lr, step) };
+        }
+        nonfinite
+    }
+
+    /// The rule on the neurons `j0..j1` of layer `l` (their weight rows and biases) with the
+    /// gradients scaled by `scale` (global-norm clipping); returns whether a NaN or an infinity
+    /// came out. Without global-norm clipping, backward's phase B calls this on each thread's
+    /// neurons right after their gradients, while they are still in cache.
+    ///
+    /// # Safety
+    /// The calling thread must own those neurons' rows of the parameters, gradients and state,
+    /// whose gradients must be complete.
+    pub(super) unsafe fn update_neurons(
+        &self,
+        l: usize,
+        layer: &LayerView,
+        (j0, j1): (usize, usize),
+        scale: Option<f32>,
+        lr: f32,
+        step: usize,
+    ) -> bool {
+        let mut nonfinite = false;
+        let tensors = [
+            (layer.w, self.gw[l], layer.inputs, true),
+            (layer.b, self.gb[l], 1, false),
+        ];
+        for (k, (param, grad, width, is_weight)) in tensors.into_iter().enumerate() {
+            let (s, e) = (j0 * width, j1 * width);
+            let [vel, m, v] = self.state[2 * l + k];
+            let part = |buf: Shared<f32>| {
+                // SAFETY: our neurons' part of a state buffer (or an unused, empty one).
+                if buf.is_empty() {
+                    &mut [][..]
+                } else {
+                    unsafe { buf.slice_mut(s, e) }
                 }
-                let moments = Moments {
-                    velocity: part(vel),
-                    m: part(m),
-                    v: part(v),
-                };
-                let step_no = self.step0 + step as u64 + 1;
-                rule::update_tensor(&self.cfg, moments, param, grad, is_weight, lr, step_no);
-                nonfinite |= param.iter().any(|x| !x.is_finite());
-                for buf in [vel, m, v] {
-                    if !buf.is_empty() {
-                        // SAFETY: as above, our part, now written.
-                        nonfinite |= unsafe { buf.slice(s, e) }.iter().any(|x| !x.is_finite());
-                    }
-                }
+            };
+            // SAFETY: our neurons' rows of the parameter and its gradient.
+            let (param, grad) = unsafe { (param.slice_mut(s, e), grad.slice_mut(s, e)) };
+            if let Some(scale) = scale {
+                grad.iter_mut().for_each(|g| *g *= scale);
+            }
+            let step_no = self.step0 + step as u64 + 1;
+            let (vel, m, v) = (part(vel), part(m), part(v));
+            update(
+                &self.cfg,
+                (vel, m, v),
+                (param, grad),
+                is_weight,
+                lr,
+                step_no,
+            );
+            for x in [&*param, &*vel, &*m, &*v] {
+                finite_check(x, &mut nonfinite);
             }
         }
         nonfinite
+    }
+}
+
+simd_dispatch! {
+    /// The reference rule on one slice ([`rule::update_tensor`], inlined here so that it is
+    /// compiled for the CPU's vector width too; elementwise, so the bits are the reference's).
+    fn update(
+        cfg: &OptimizerConfig,
+        state: (&mut [f32], &mut [f32], &mut [f32]),
+        tensor: (&mut [f32], &mut [f32]),
+        is_weight: bool,
+        lr: f32,
+        step: u64,
+    ) {
+        let (velocity, m, v) = state;
+        let (w, g) = tensor;
+        let moments = Moments { velocity, m, v };
+        rule::update_tensor(cfg, moments, w, g, is_weight, lr, step);
+    }
+}
+
+simd_dispatch! {
+    /// Sets `*bad` when `x` holds a NaN or an infinity (`x·0` is NaN exactly for those),
+    /// summing in 16 independent lanes so that the pass vectorises.
+    fn finite_check(x: &[f32], bad: &mut bool) {
+        let mut acc = [0.0f32; 16];
+        let chunks = x.chunks_exact(16);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a += v * 0.0;
+            }
+        }
+        let tail: f32 = rest.iter().map(|&v| v * 0.0).sum();
+        *bad |= acc.iter().sum::<f32>().is_nan() || tail.is_nan();
     }
 }
 

@@ -254,6 +254,7 @@ impl Views {
 
         // Backward, top layer first. `dz_complete`: every row of dz_l is written.
         let mut dz_complete = false;
+        let mut nonfinite = false;
         for l in (0..depth).rev() {
             let layer = &self.layers[l];
             let (n_in, n_out) = (layer.inputs, layer.outputs);
@@ -304,14 +305,20 @@ impl Views {
                     Some(o) => elementwise::bias_grad(o.gb[l].slice_mut(j0, j1), dz, j0, n_out),
                 }
                 clock.lap(Phase::Bias);
+                // The rule on our neurons of layer l now, unless it needs the global norm of
+                // every gradient first: nobody reads W_l in this step any more (phase A of
+                // layer l read it before the last barrier).
+                if let Some(o) = self.opt.as_ref().filter(|o| o.cfg.clip_norm.is_none()) {
+                    nonfinite |= o.update_neurons(l, layer, (j0, j1), None, lr, step);
+                    clock.lap(Phase::Optimizer);
+                }
             }
         }
         clock.wait(Phase::Bias, barrier);
-        let mut nonfinite = false;
-        if let Some(o) = &self.opt {
+        if let Some(o) = self.opt.as_ref().filter(|o| o.cfg.clip_norm.is_some()) {
             // SAFETY: every thread is here, after the barrier that ends the backward pass.
             nonfinite = unsafe { o.apply(t, threads, &self.layers, barrier, lr, step) };
-            clock.wait(Phase::Bias, barrier);
+            clock.wait(Phase::Optimizer, barrier);
         }
         (stats, nonfinite)
     }

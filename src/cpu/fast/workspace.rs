@@ -70,16 +70,18 @@ pub(super) enum Phase {
     InputGrad,
     WeightSgd,
     Bias,
+    Optimizer,
     Sync,
 }
 
-pub(super) const PHASES: [(Phase, &str); 7] = [
+pub(super) const PHASES: [(Phase, &str); 8] = [
     (Phase::Gather, "gather"),
     (Phase::Forward, "matmul forward (bias+act)"),
     (Phase::Loss, "softmax/loss"),
     (Phase::InputGrad, "matmul input grad (act')"),
     (Phase::WeightSgd, "matmul weight grad + SGD"),
     (Phase::Bias, "bias grad + SGD"),
+    (Phase::Optimizer, "optimizer"),
     (Phase::Sync, "barriers (waiting for the other threads)"),
 ];
 

@@ -33,13 +33,21 @@ impl GpuEngine {
         let mut grad_w = Vec::new();
         let mut grad_b = Vec::new();
         for (l, layer) in params.layers.iter().enumerate() {
-            weights.push(ctx.storage_buffer_f32(&format!("W{}", l + 1), &layer.weights)?);
-            biases.push(ctx.storage_buffer_f32(&format!("b{}", l + 1), &layer.bias)?);
+            // Parameters and gradients are padded with zeros to whole vec4s, which the
+            // optimizer kernel reads; every other kernel touches only the leading elements.
+            weights.push(ctx.storage_buffer_f32(&format!("W{}", l + 1), &padded(&layer.weights))?);
+            biases.push(ctx.storage_buffer_f32(&format!("b{}", l + 1), &padded(&layer.bias))?);
             acts.push(f32s(&format!("a{}", l + 1), b * layer.outputs)?);
             dz.push(f32s(&format!("dz{}", l + 1), b * layer.outputs)?);
             // Written by the reported step and by every optimizer but plain SGD.
-            grad_w.push(f32s(&format!("dW{}", l + 1), layer.weights.len())?);
-            grad_b.push(f32s(&format!("db{}", l + 1), layer.outputs)?);
+            grad_w.push(f32s(
+                &format!("dW{}", l + 1),
+                layer.weights.len().next_multiple_of(4),
+            )?);
+            grad_b.push(f32s(
+                &format!("db{}", l + 1),
+                layer.outputs.next_multiple_of(4),
+            )?);
         }
         let inputs = params.inputs();
         let outputs = params.outputs();
@@ -285,4 +293,11 @@ impl GpuEngine {
             _labels: labels,
         })
     }
+}
+
+/// `v` followed by zeros up to a multiple of 4 elements (whole vec4s).
+pub(super) fn padded(v: &[f32]) -> Vec<f32> {
+    let mut out = v.to_vec();
+    out.resize(v.len().next_multiple_of(4), 0.0);
+    out
 }

@@ -3,6 +3,7 @@
 //! `kernels::optim` run on each tensor after the backward pass, its state in GPU buffers that
 //! are read back only for checkpoints.
 
+use super::build::padded;
 use super::GpuEngine;
 use crate::engine::check_optimizer_state;
 use crate::gpu::kernels::optim::{uses, OptimBindings, OptimParams};
@@ -121,10 +122,10 @@ impl GpuEngine {
                 };
                 let label = format!("optimizer state {}", tensors.len());
                 let m = use_m
-                    .then(|| ctx.storage_buffer_f32(&label, first))
+                    .then(|| ctx.storage_buffer_f32(&label, &padded(first)))
                     .transpose()?;
                 let v = use_v
-                    .then(|| ctx.storage_buffer_f32(&label, &s.v))
+                    .then(|| ctx.storage_buffer_f32(&label, &padded(&s.v)))
                     .transpose()?;
                 let params = OptimParams::new(cfg, n, is_weight, self.lr);
                 let params = ctx.uniform_buffer("optim params", bytemuck::bytes_of(&params))?;

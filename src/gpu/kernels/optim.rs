@@ -66,7 +66,8 @@ impl OptimParams {
 pub struct OptimBindings<'a> {
     /// [`OptimParams`]
     pub params: &'a wgpu::Buffer,
-    /// `[n]` the loss gradient (not changed: clipping is applied on the fly).
+    /// `[n]` the loss gradient (not changed: clipping is applied on the fly). This and the
+    /// three below are padded with zeros to a multiple of 4 elements (read as vec4).
     pub g: &'a wgpu::Buffer,
     /// In and out: `[n]` the parameters.
     pub w: &'a wgpu::Buffer,
@@ -74,7 +75,8 @@ pub struct OptimBindings<'a> {
     pub m: &'a wgpu::Buffer,
     /// In and out: `[n]` the second moment (adam).
     pub v: &'a wgpu::Buffer,
-    /// In and out: `[0]` Σ g² of this step (f32 bits), `[1]` the step count.
+    /// In and out: `[0]` Σ g² of this step (f32 bits), `[1]` the step count, `[2]`, `[3]`
+    /// Adam's bias corrections of the step (f32 bits).
     pub state: &'a wgpu::Buffer,
     /// Out: `[0]` set nonzero when an update leaves a NaN or an infinity.
     pub flags: &'a wgpu::Buffer,
@@ -88,8 +90,8 @@ pub struct OptimKernel {
     update: wgpu::ComputePipeline,
 }
 
-/// `update`'s workgroup size.
-const UPDATE_WORKGROUP: u32 = 64;
+/// Elements per `update` workgroup: 64 invocations of one vec4 each.
+const UPDATE_WORKGROUP: u32 = 64 * 4;
 
 impl OptimKernel {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
