@@ -116,7 +116,7 @@ impl OptViews {
 
     /// The rule on the neurons `j0..j1` of layer `l` (their weight rows and biases) with the
     /// gradients scaled by `scale` (global-norm clipping); returns whether a NaN or an infinity
-    /// came out. Without global-norm clipping, backward's phase B calls this on each thread's
+    /// came out in the state. Without global-norm clipping, backward's phase B calls this on each thread's
     /// neurons right after their gradients, while they are still in cache.
     ///
     /// # Safety
@@ -162,7 +162,9 @@ impl OptViews {
                 lr,
                 step_no,
             );
-            for x in [&*param, &*vel, &*m, &*v] {
+            // The state, as the reference checks it (a parameter that turns non-finite makes
+            // the next step's loss so).
+            for x in [&*vel, &*m, &*v] {
                 finite_check(x, &mut nonfinite);
             }
         }
