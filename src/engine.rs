@@ -168,6 +168,23 @@ pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
     Ok(())
 }
 
+/// The state an engine starts `cfg` with: `state` checked against `cfg` and `params`, or a
+/// fresh one (zeros, step 0). Also checks `cfg`.
+pub fn optimizer_state_for(
+    cfg: &OptimizerConfig,
+    params: &Params,
+    state: Option<&OptimizerState>,
+) -> Result<OptimizerState> {
+    cfg.validate()?;
+    match state {
+        Some(s) => {
+            check_optimizer_state(cfg, params, s)?;
+            Ok(s.clone())
+        }
+        None => Ok(OptimizerState::new(cfg, params)),
+    }
+}
+
 /// Checks that `state` belongs to `cfg` and `params`: one tensor state per parameter tensor,
 /// each with the vectors of the rule at the tensor's size.
 pub fn check_optimizer_state(

@@ -3,7 +3,7 @@
 use super::loss::{self, Targets};
 use super::net;
 use crate::data::Dataset;
-use crate::engine::{check_optimizer_state, Engine, Evaluation, Stats};
+use crate::engine::{optimizer_state_for, Engine, Evaluation, Stats};
 use crate::model::Params;
 use crate::optim::{rule, OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
@@ -92,14 +92,7 @@ impl Engine for CpuReference {
         cfg: &OptimizerConfig,
         state: Option<&OptimizerState>,
     ) -> Result<()> {
-        cfg.validate()?;
-        let state = match state {
-            Some(s) => {
-                check_optimizer_state(cfg, &self.params, s)?;
-                s.clone()
-            }
-            None => OptimizerState::new(cfg, &self.params),
-        };
+        let state = optimizer_state_for(cfg, &self.params, state)?;
         (self.optimizer, self.state) = (*cfg, state);
         Ok(())
     }

@@ -46,7 +46,7 @@ use self::workspace::{Clock, Phase, Scratch, Workspace, PHASES};
 use super::engine::check_fits;
 use crate::cpu::dense::DenseGrads;
 use crate::data::Dataset;
-use crate::engine::{check_optimizer_state, Engine, Evaluation, FamilyTime, Stats};
+use crate::engine::{optimizer_state_for, Engine, Evaluation, FamilyTime, Stats};
 use crate::model::Params;
 use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
@@ -262,14 +262,7 @@ impl Engine for FastCpu {
         cfg: &OptimizerConfig,
         state: Option<&OptimizerState>,
     ) -> Result<()> {
-        cfg.validate()?;
-        let state = match state {
-            Some(s) => {
-                check_optimizer_state(cfg, &self.params, s)?;
-                s.clone()
-            }
-            None => OptimizerState::new(cfg, &self.params),
-        };
+        let state = optimizer_state_for(cfg, &self.params, state)?;
         self.grads = if cfg.is_plain_sgd() {
             Vec::new()
         } else {

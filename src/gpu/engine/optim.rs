@@ -5,7 +5,7 @@
 
 use super::build::padded;
 use super::GpuEngine;
-use crate::engine::check_optimizer_state;
+use crate::engine::optimizer_state_for;
 use crate::gpu::kernels::optim::{uses, OptimBindings, OptimParams};
 use crate::gpu::kernels::{BiasBindings, BiasParams};
 use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
@@ -87,18 +87,7 @@ impl GpuEngine {
         cfg: &OptimizerConfig,
         state: Option<&OptimizerState>,
     ) -> Result<()> {
-        cfg.validate()?;
-        let fresh;
-        let state = match state {
-            Some(s) => {
-                check_optimizer_state(cfg, &self.params_host, s)?;
-                s
-            }
-            None => {
-                fresh = OptimizerState::new(cfg, &self.params_host);
-                &fresh
-            }
-        };
+        let state = &optimizer_state_for(cfg, &self.params_host, state)?;
         self.optimizer = *cfg;
         self.prepare_updates()?;
         self.opt_tensors.clear();
