@@ -13,20 +13,14 @@
 // infinity (the metrics kernel reads and clears it).
 // The ids OPT_SGD, OPT_ADAM, OPT_ADAMW are generated from `OptimizerKind` (src/gpu/shaders.rs).
 
+// The rule itself is optim_rule.wgsl's `optim_rule`, placed above this file.
 struct Params {
     n: u32,
-    kind: u32,
-    // bit 0: nesterov, bit 1: a weight tensor (decay applies), bit 2: clip_norm, bit 3: clip_value
-    flags: u32,
-    _pad0: u32,
+    // 1: a weight tensor (decay applies), 0: a bias
+    is_weight: u32,
     lr: f32,
-    momentum: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    clip_norm: f32,
-    clip_value: f32,
+    _pad0: u32,
+    rule: OptimRule,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -40,11 +34,6 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> state: array<u32>;
 @group(0) @binding(6) var<storage, read_write> flags: array<atomic<u32>>;
 
-const NESTEROV: u32 = 1u;
-const IS_WEIGHT: u32 = 2u;
-const CLIP_NORM: u32 = 4u;
-const CLIP_VALUE: u32 = 8u;
-
 // Starts a step: the norm's sum back to 0, the step count up by one, and Adam's bias
 // corrections for it (the same for every tensor: lr and the betas are the run's).
 @compute @workgroup_size(1)
@@ -52,8 +41,8 @@ fn tick() {
     state[0] = bitcast<u32>(0.0);
     let t = state[1] + 1u;
     state[1] = t;
-    state[2] = bitcast<u32>(p.lr / (1.0 - pow(p.beta1, f32(t))));
-    state[3] = bitcast<u32>(sqrt(1.0 - pow(p.beta2, f32(t))));
+    state[2] = bitcast<u32>(p.lr / (1.0 - pow(p.rule.beta1, f32(t))));
+    state[3] = bitcast<u32>(sqrt(1.0 - pow(p.rule.beta2, f32(t))));
 }
 
 // Adds Σ g² of this tensor to state[0]: 256 strided partial sums, a tree in workgroup memory,
@@ -80,8 +69,8 @@ fn norm(@builtin(local_invocation_index) i: u32) {
     }
 }
 
-// Clipping, weight decay and the rule, as `optim::rule::update_tensor`, on one vec4 of the
-// tensor per invocation.
+// Clipping by the global norm, then `optim_rule` on each element of one vec4 of the tensor
+// per invocation.
 @compute @workgroup_size(64)
 fn update(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
@@ -89,50 +78,43 @@ fn update(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     var grad = g[i];
-    if (p.flags & CLIP_NORM) != 0u {
+    if (p.rule.flags & RULE_CLIP_NORM) != 0u {
         let total = sqrt(bitcast<f32>(state[0]));
-        if total > p.clip_norm {
-            grad *= p.clip_norm / (total + 1e-6);
+        if total > p.rule.clip_norm {
+            grad *= p.rule.clip_norm / (total + 1e-6);
         }
     }
-    if (p.flags & CLIP_VALUE) != 0u {
-        grad = clamp(grad, vec4(-p.clip_value), vec4(p.clip_value));
-    }
-    let wd = select(0.0, p.weight_decay, (p.flags & IS_WEIGHT) != 0u);
+    let decay = select(0.0, p.rule.weight_decay, p.is_weight != 0u);
+    let step_size = bitcast<f32>(state[2]);
+    let bc2_sqrt = bitcast<f32>(state[3]);
     var wi = w[i];
+    // Only the state the rule keeps is read and written: the others are a 16-byte dummy.
+    let has_m = p.rule.kind != OPT_SGD || p.rule.momentum != 0.0;
+    let has_v = p.rule.kind != OPT_SGD;
+    var mi = vec4(0.0);
+    var vi = vec4(0.0);
+    if has_m {
+        mi = m[i];
+    }
+    if has_v {
+        vi = v[i];
+    }
     var ok = true;
-    if p.kind == OPT_SGD {
-        grad += wd * wi;
-        var d = grad;
-        if p.momentum != 0.0 {
-            let vel = p.momentum * m[i] + grad;
-            m[i] = vel;
-            d = select(vel, grad + p.momentum * vel, (p.flags & NESTEROV) != 0u);
-            ok = finite(vel);
-        }
-        wi -= p.lr * d;
-    } else {
-        if p.kind == OPT_ADAMW {
-            wi *= 1.0 - p.lr * wd;
-        } else {
-            grad += wd * wi;
-        }
-        let step_size = bitcast<f32>(state[2]);
-        let bc2_sqrt = bitcast<f32>(state[3]);
-        let mi = p.beta1 * m[i] + (1.0 - p.beta1) * grad;
-        let vi = p.beta2 * v[i] + (1.0 - p.beta2) * grad * grad;
-        m[i] = mi;
-        v[i] = vi;
-        wi -= step_size * mi / (sqrt(vi) / bc2_sqrt + p.eps);
-        ok = finite(mi) && finite(vi);
+    for (var k = 0u; k < 4u; k++) {
+        let r = optim_rule(p.rule, p.lr, decay, grad[k], wi[k], mi[k], vi[k], step_size, bc2_sqrt);
+        wi[k] = r.x;
+        mi[k] = r.y;
+        vi[k] = r.z;
+        ok = ok && rule_finite(r.yz);
     }
     w[i] = wi;
-    if !(ok && finite(wi)) {
+    if has_m {
+        m[i] = mi;
+    }
+    if has_v {
+        v[i] = vi;
+    }
+    if !ok {
         atomicOr(&flags[0], 1u);
     }
-}
-
-// NaN fails every comparison; infinity is larger than the largest finite f32.
-fn finite(x: vec4<f32>) -> bool {
-    return all(abs(x) <= vec4(3.4e38));
 }

@@ -7,10 +7,56 @@ use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::Result;
 
 const WGSL: &str = include_str!("../../../shaders/optim.wgsl");
+/// The per-element rule, shared with the matmul epilogue that fuses it.
+const RULE_WGSL: &str = include_str!("../../../shaders/optim_rule.wgsl");
 
-/// The kernel's source: the generated ids, then shaders/optim.wgsl.
+/// The generated ids and the rule (shaders/optim_rule.wgsl), for kernels that apply it.
+pub fn rule_source() -> String {
+    format!("{}\n{RULE_WGSL}", crate::gpu::shaders::ids())
+}
+
+/// The kernel's source: the generated ids and the rule, then shaders/optim.wgsl.
 pub fn source() -> String {
-    format!("{}\n{WGSL}", crate::gpu::shaders::ids())
+    format!("{}\n{WGSL}", rule_source())
+}
+
+/// optim_rule.wgsl's `OptimRule`: the run's optimizer settings, part of the uniforms of every
+/// kernel that applies the rule.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct OptimRule {
+    /// [`OptimizerKind::gpu_id`].
+    pub kind: u32,
+    /// Bit 0 nesterov, bit 2 clip_norm, bit 3 clip_value.
+    pub flags: u32,
+    pub momentum: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub clip_value: f32,
+    pub clip_norm: f32,
+    pub _pad: [u32; 3],
+}
+
+impl OptimRule {
+    pub fn new(cfg: &OptimizerConfig) -> Self {
+        let flags = u32::from(cfg.nesterov)
+            | (u32::from(cfg.clip_norm.is_some()) << 2)
+            | (u32::from(cfg.clip_value.is_some()) << 3);
+        OptimRule {
+            kind: cfg.kind.gpu_id(),
+            flags,
+            momentum: cfg.momentum,
+            beta1: cfg.beta1,
+            beta2: cfg.beta2,
+            eps: cfg.eps,
+            weight_decay: cfg.weight_decay,
+            clip_value: cfg.clip_value.unwrap_or(0.0),
+            clip_norm: cfg.clip_norm.unwrap_or(0.0),
+            _pad: [0; 3],
+        }
+    }
 }
 
 /// optim.wgsl's `Params`, for one tensor.
@@ -19,20 +65,11 @@ pub fn source() -> String {
 pub struct OptimParams {
     /// Elements of the tensor.
     pub n: u32,
-    /// [`OptimizerKind::gpu_id`].
-    pub kind: u32,
-    /// Bit 0 nesterov, bit 1 a weight tensor (decay applies), bit 2 clip_norm, bit 3
-    /// clip_value.
-    pub flags: u32,
-    pub _pad: u32,
+    /// 1 for a weight tensor (decay applies), 0 for a bias.
+    pub is_weight: u32,
     pub lr: f32,
-    pub momentum: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-    pub clip_norm: f32,
-    pub clip_value: f32,
+    pub _pad: u32,
+    pub rule: OptimRule,
 }
 
 /// Byte offset of `lr` in [`OptimParams`], for changing the rate with a queue write.
@@ -41,23 +78,12 @@ pub const LR_OFFSET: u64 = std::mem::offset_of!(OptimParams, lr) as u64;
 impl OptimParams {
     /// The uniforms of an `n`-element tensor under `cfg`.
     pub fn new(cfg: &OptimizerConfig, n: usize, is_weight: bool, lr: f32) -> Self {
-        let flags = u32::from(cfg.nesterov)
-            | (u32::from(is_weight) << 1)
-            | (u32::from(cfg.clip_norm.is_some()) << 2)
-            | (u32::from(cfg.clip_value.is_some()) << 3);
         OptimParams {
             n: n as u32,
-            kind: cfg.kind.gpu_id(),
-            flags,
-            _pad: 0,
+            is_weight: u32::from(is_weight),
             lr,
-            momentum: cfg.momentum,
-            beta1: cfg.beta1,
-            beta2: cfg.beta2,
-            eps: cfg.eps,
-            weight_decay: cfg.weight_decay,
-            clip_norm: cfg.clip_norm.unwrap_or(0.0),
-            clip_value: cfg.clip_value.unwrap_or(0.0),
+            _pad: 0,
+            rule: OptimRule::new(cfg),
         }
     }
 }

@@ -1,0 +1,66 @@
+// optim_rule.wgsl: the per-element optimizer rule, shared by the optimizer kernel (optim.wgsl)
+// and the matmul epilogue that fuses it into the weight-gradient product (EPILOGUE_OPTIM).
+// CPU twin: `optim::rule::update_tensor` (clipping by value, weight decay, sgd/adam/adamw).
+// Rust prepends the generated ids (OPT_SGD, OPT_ADAM, OPT_ADAMW) and places this file before
+// the kernel that uses it.
+
+// The run's optimizer settings (`OptimRule` in src/gpu/kernels/optim.rs).
+struct OptimRule {
+    kind: u32,
+    // bit 0: nesterov, bit 2: clip_norm, bit 3: clip_value
+    flags: u32,
+    momentum: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    clip_value: f32,
+    clip_norm: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+const RULE_NESTEROV: u32 = 1u;
+const RULE_CLIP_NORM: u32 = 4u;
+const RULE_CLIP_VALUE: u32 = 8u;
+
+// One element: the gradient g (already scaled by any global-norm clipping), the parameter w
+// and its state m (velocity or first moment) and v; `decay` is the weight decay (0 on
+// biases); step_size = lr/(1 − β1ᵗ) and bc2_sqrt = √(1 − β2ᵗ) for Adam. Returns (w, m, v)
+// after the step.
+fn optim_rule(r: OptimRule, lr: f32, decay: f32, g_in: f32, w_in: f32, m_in: f32, v_in: f32,
+              step_size: f32, bc2_sqrt: f32) -> vec3<f32> {
+    var g = g_in;
+    if (r.flags & RULE_CLIP_VALUE) != 0u {
+        g = clamp(g, -r.clip_value, r.clip_value);
+    }
+    var w = w_in;
+    var m = m_in;
+    var v = v_in;
+    if r.kind == OPT_SGD {
+        g += decay * w;
+        var d = g;
+        if r.momentum != 0.0 {
+            m = r.momentum * m + g;
+            d = select(m, g + r.momentum * m, (r.flags & RULE_NESTEROV) != 0u);
+        }
+        w -= lr * d;
+    } else {
+        if r.kind == OPT_ADAMW {
+            w *= 1.0 - lr * decay;
+        } else {
+            g += decay * w;
+        }
+        m = r.beta1 * m + (1.0 - r.beta1) * g;
+        v = r.beta2 * v + (1.0 - r.beta2) * g * g;
+        w -= step_size * m / (sqrt(v) / bc2_sqrt + r.eps);
+    }
+    return vec3(w, m, v);
+}
+
+// Whether the state (m, v) is finite: NaN fails every comparison; infinity is larger than the
+// largest finite f32.
+fn rule_finite(state: vec2<f32>) -> bool {
+    return all(abs(state) <= vec2(3.4e38));
+}
