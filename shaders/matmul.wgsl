@@ -20,6 +20,7 @@
 //   1 bias_act: out[m][n] = act_forward(act, C + extra[n])                  extra = bias [N]
 //   2 act_grad: out[m][n] = C · act_grad_from_output(act, extra[m][n])      extra = activations [M][N]
 //   3 sgd:      out[m][n] -= lr · C (out = W [M][N]); if STORE_GRAD, extra[m][n] = C
+//   4 optim:    out[m][n] = the optimizer rule on W with gradient C (generated `optim_store`)
 //
 // Work split: workgroup (x, y) owns the TILE_M×TILE_N block of C at rows y·TILE_M and columns
 // x·TILE_N. Its WG_Y×WG_X threads each accumulate REG_M×REG_N outputs in registers, strided:
@@ -36,10 +37,11 @@ struct Params {
     k: u32,
     n: u32,
     act: u32,    // activation id for bias_act / act_grad (common.wgsl)
-    lr: f32,     // learning rate for sgd
+    lr: f32,     // learning rate for sgd and optim
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    rule: OptimRule, // the optimizer for optim (shaders/optim_rule.wgsl)
 }
 
 // Bindings, in order:
@@ -161,6 +163,8 @@ fn main(
                     out[idx] = act_forward(params.act, v + extra[c]);
                 } else if EPILOGUE == EPILOGUE_ACT_GRAD {
                     out[idx] = v * act_grad_from_output(params.act, extra[idx]);
+                } else if EPILOGUE == EPILOGUE_OPTIM {
+                    optim_store(idx, v);
                 } else {
                     out[idx] = out[idx] - params.lr * v;
                     if STORE_GRAD {

@@ -29,7 +29,7 @@
 //   // @if COND ... // @else ... // @end   keeps one branch; COND is flags joined by && or ||,
 //                                     each maybe negated by !. Flags: SUBGROUP, the layout (A_KM,
 //                                     B_NK), the alignment (A_VEC4, B_VEC4), the epilogue (STORE,
-//                                     BIAS_ACT, ACT_GRAD, SGD, STORE_GRAD).
+//                                     BIAS_ACT, ACT_GRAD, SGD, STORE_GRAD, OPTIM).
 // Expanding only the code a specialisation runs keeps the source, and so the shader compile
 // (naga, then lavapipe's LLVM at pipeline creation and first dispatch), small.
 // The generated part (src/gpu/matmul.rs, `shader_source`) defines:
@@ -52,10 +52,11 @@ struct Params {
     k: u32,
     n: u32,
     act: u32,    // activation id for bias_act / act_grad (common.wgsl)
-    lr: f32,     // learning rate for sgd
+    lr: f32,     // learning rate for sgd and optim
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
+    rule: OptimRule, // the optimizer for optim (shaders/optim_rule.wgsl)
 }
 
 // Bindings, in order:
@@ -74,6 +75,14 @@ const COLS: u32 = REG_N / 4u;
 fn finish(r: u32, c: u32, v: vec4<f32>, bias: vec4<f32>) {
     let N = params.n;
     let row = r * N;
+// @if OPTIM
+    // The optimizer rule on W with gradient C, element by element (generated `optim_store`).
+    // @for q in 0..4
+    if c + ${q}u < N {
+        optim_store(row + c + ${q}u, v[${q}]);
+    }
+    // @end
+// @else
 // @if SGD
     // W is read at columns clamped to the row, so every read is in bounds.
     let last = N - 1u;
@@ -95,6 +104,7 @@ fn finish(r: u32, c: u32, v: vec4<f32>, bias: vec4<f32>) {
 // @end
     }
     // @end
+// @end
 }
 
 @compute @workgroup_size(8, 1, 1)

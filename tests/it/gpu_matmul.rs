@@ -137,6 +137,7 @@ fn check(
                 .collect();
             (vec![0.0; m * n], Some(aux), want, None)
         }
+        Epilogue::Optim => unreachable!("optim_epilogue_applies_the_reference_rule tests it"),
         Epilogue::Sgd { store_grad } => {
             let w = uniform(&mut rng, m * n, -1.0, 1.0);
             let want: Vec<f32> = w.iter().zip(&c).map(|(w, g)| w - LR * g).collect();
@@ -840,6 +841,156 @@ fn matmul_gflops_by_config() {
             "  the 8 products of a training step: {:.2} ms, {:.2} GFLOP/s",
             step_secs * 1e3,
             step_flops / step_secs / 1e9
+        );
+    }
+}
+
+/// The fused optimizer epilogue: the weight-gradient product (TN) with Adam, AdamW and SGD with
+/// momentum, Nesterov, weight decay and clipping by value, against the reference rule
+/// (`optim::rule::update_tensor`) applied to the reference product, at awkward shapes; a NaN in
+/// the state raises the flag. On the tiled kernel and on the adapter's own (the presets share
+/// their epilogue code with one of these; each new pipeline is a cold compile on lavapipe).
+#[test]
+fn optim_epilogue_applies_the_reference_rule() {
+    use gpunn::gpu::kernels::optim::OptimRule;
+    use gpunn::gpu::matmul::MatmulOptim;
+    use gpunn::optim::rule::{self, Moments};
+    use gpunn::optim::{OptimizerConfig, OptimizerKind};
+    let Some(ctx) = gpu_or_skip("optim_epilogue_applies_the_reference_rule") else {
+        return;
+    };
+    let configs = {
+        let mut adam = OptimizerConfig::of(OptimizerKind::Adam);
+        adam.weight_decay = 0.01;
+        adam.clip_value = Some(0.5);
+        let mut sgd = OptimizerConfig::of(OptimizerKind::Sgd);
+        sgd.momentum = 0.9;
+        sgd.nesterov = true;
+        sgd.weight_decay = 0.05;
+        [adam, OptimizerConfig::of(OptimizerKind::AdamW), sgd]
+    };
+    let step = 3u64;
+    let own = MatmulConfig::for_adapter(&ctx);
+    let presets = if own == MatmulConfig::GPU {
+        vec![own]
+    } else {
+        vec![MatmulConfig::GPU, own]
+    };
+    for cfg in presets {
+        let kern = kernels(&ctx, cfg);
+        for (m, k, n) in [(1, 1, 1), (3, 5, 7), (33, 17, 65), (123, 255, 72)] {
+            for opt in &configs {
+                let what = format!("{:?} {:?} {m}x{k}x{n}", cfg.kernel, opt.kind);
+                let mut rng = StdRng::seed_from_u64(m as u64 * 31 + n as u64);
+                // TN: A = dz [K][M], B = x [K][N], C = dW [M][N].
+                let a = uniform(&mut rng, k * m, -1.0, 1.0);
+                let b = uniform(&mut rng, k * n, -1.0, 1.0);
+                let c = reference(Trans::TN, &a, &b, m, k, n);
+                let w = uniform(&mut rng, m * n, -1.0, 1.0);
+                let m0 = uniform(&mut rng, m * n, -0.5, 0.5);
+                let v0 = uniform(&mut rng, m * n, 0.1, 2.0);
+                let sgd = opt.kind == OptimizerKind::Sgd;
+                let (mut want_w, mut want_m, mut want_v) = (w.clone(), m0.clone(), v0.clone());
+                let (mut g, mut none) = (c.clone(), Vec::new());
+                let moments = if sgd {
+                    Moments {
+                        velocity: &mut want_m,
+                        m: &mut none,
+                        v: &mut [],
+                    }
+                } else {
+                    Moments {
+                        velocity: &mut [],
+                        m: &mut want_m,
+                        v: &mut want_v,
+                    }
+                };
+                rule::update_tensor(opt, moments, &mut want_w, &mut g, true, LR, step);
+
+                let buf = |label: &str, v: &[f32]| ctx.storage_buffer_f32(label, v).unwrap();
+                let (a_buf, b_buf, out) = (buf("a", &a), buf("b", &b), buf("w", &w));
+                let (m_buf, v_buf) = (buf("m", &m0), buf("v", &v0));
+                let (b1, b2) = (opt.beta1, opt.beta2);
+                let step_size = LR / (1.0 - b1.powi(step as i32));
+                let bc2 = (1.0 - b2.powi(step as i32)).sqrt();
+                let state = [0.0, f32::from_bits(step as u32), step_size, bc2];
+                let (state_buf, flags) = (buf("state", &state), buf("flags", &[0.0; 4]));
+                let spec = MatmulSpec {
+                    trans: Trans::TN,
+                    epilogue: Epilogue::Optim,
+                    act: Activation::Identity,
+                    m: m as u32,
+                    k: k as u32,
+                    n: n as u32,
+                    lr: LR,
+                    a: &a_buf,
+                    b: &b_buf,
+                    out: &out,
+                    extra: None,
+                };
+                let operands = MatmulOptim {
+                    rule: OptimRule::new(opt),
+                    m: &m_buf,
+                    v: &v_buf,
+                    state: &state_buf,
+                    flags: &flags,
+                };
+                let call = kern
+                    .prepare_optim(spec, operands)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                ctx.submit_pass("optim epilogue", |pass| kern.encode(pass, &call))
+                    .unwrap();
+                let read = |b: &wgpu::Buffer| ctx.read_f32(b, 0, (m * n) as u64).unwrap();
+                let atol = 1e-5 * (k as f32).sqrt();
+                assert_close(&format!("{what}: w"), &read(&out), &want_w, atol, 1e-4);
+                assert_close(&format!("{what}: m"), &read(&m_buf), &want_m, atol, 1e-4);
+                if !sgd {
+                    assert_close(&format!("{what}: v"), &read(&v_buf), &want_v, atol, 1e-4);
+                }
+                assert_eq!(ctx.read_u32(&flags, 0, 1).unwrap(), [0], "{what}: no flag");
+            }
+        }
+        // A NaN in the state raises the flag.
+        let nan = [f32::NAN; 4];
+        let buf = |label: &str, v: &[f32]| ctx.storage_buffer_f32(label, v).unwrap();
+        let (a_buf, b_buf, out, m_buf, v_buf) = (
+            buf("a", &[1.0; 4]),
+            buf("b", &[1.0; 4]),
+            buf("w", &[0.0; 4]),
+            buf("m", &nan),
+            buf("v", &[1.0; 4]),
+        );
+        let (state_buf, flags) = (
+            buf("state", &[0.0, f32::from_bits(1), 0.1, 0.03]),
+            buf("flags", &[0.0; 4]),
+        );
+        let spec = MatmulSpec {
+            trans: Trans::TN,
+            epilogue: Epilogue::Optim,
+            act: Activation::Identity,
+            m: 2,
+            k: 1,
+            n: 2,
+            lr: LR,
+            a: &a_buf,
+            b: &b_buf,
+            out: &out,
+            extra: None,
+        };
+        let operands = MatmulOptim {
+            rule: OptimRule::new(&configs[0]),
+            m: &m_buf,
+            v: &v_buf,
+            state: &state_buf,
+            flags: &flags,
+        };
+        let call = kern.prepare_optim(spec, operands).unwrap();
+        ctx.submit_pass("optim epilogue nan", |pass| kern.encode(pass, &call))
+            .unwrap();
+        assert_ne!(
+            ctx.read_u32(&flags, 0, 1).unwrap(),
+            [0],
+            "{cfg:?}: the NaN is flagged"
         );
     }
 }

@@ -8,7 +8,7 @@ use crate::Result;
 
 const WGSL: &str = include_str!("../../../shaders/optim.wgsl");
 /// The per-element rule, shared with the matmul epilogue that fuses it.
-const RULE_WGSL: &str = include_str!("../../../shaders/optim_rule.wgsl");
+pub(crate) const RULE_WGSL: &str = include_str!("../../../shaders/optim_rule.wgsl");
 
 /// The generated ids and the rule (shaders/optim_rule.wgsl), for kernels that apply it.
 pub fn rule_source() -> String {

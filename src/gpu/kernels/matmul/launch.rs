@@ -5,6 +5,7 @@ use super::source::{variant_source, Variant};
 use super::{Epilogue, MatmulConfig, Trans};
 use crate::error::{Error, Result};
 use crate::gpu::context::{BindingKind, GpuContext};
+use crate::gpu::kernels::optim::OptimRule;
 use crate::model::Activation;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,10 +20,27 @@ struct Params {
     act: u32,
     lr: f32,
     _pad: [u32; 3],
+    /// The optimizer of [`Epilogue::Optim`] (zeros otherwise).
+    rule: OptimRule,
 }
 
 /// Byte offset of `lr` in [`Params`].
 const LR_OFFSET: u64 = std::mem::offset_of!(Params, lr) as u64;
+
+/// The optimizer operands of an [`Epilogue::Optim`] product (bindings 5 to 8).
+#[derive(Clone, Copy, Debug)]
+pub struct MatmulOptim<'a> {
+    pub rule: OptimRule,
+    /// `[M][N]` the velocity or first moment, `[M][N]` the second moment: each a small dummy
+    /// where the rule keeps none.
+    pub m: &'a wgpu::Buffer,
+    pub v: &'a wgpu::Buffer,
+    /// `[2]` Adam's step size and `[3]` √(1 − β2ᵗ) of the current step (f32 bits), written by
+    /// the optimizer kernel's `tick` before the product runs.
+    pub state: &'a wgpu::Buffer,
+    /// `[0]` set nonzero when an update leaves a NaN or an infinity in the state.
+    pub flags: &'a wgpu::Buffer,
+}
 
 /// One product to prepare. `a`, `b`, `out` and `extra` may be larger than needed; the kernel
 /// binds and touches only the leading elements.
@@ -78,6 +96,8 @@ pub struct MatmulKernels {
     /// Bind-group layouts with `extra` read-only and read-write.
     layout_ro: wgpu::BindGroupLayout,
     layout_rw: wgpu::BindGroupLayout,
+    /// The fused optimizer's: `extra` unused (read-only), then m, v, state, flags.
+    layout_optim: wgpu::BindGroupLayout,
     /// Bound as `extra` when the epilogue reads none (every binding must be bound).
     dummy: wgpu::Buffer,
     pipelines: Mutex<HashMap<Variant, wgpu::ComputePipeline>>,
@@ -138,12 +158,20 @@ impl MatmulKernels {
             "matmul (extra read-write)",
             &[Uniform, ReadOnly, ReadOnly, ReadWrite, ReadWrite],
         );
+        let layout_optim = ctx.bind_group_layout(
+            "matmul (fused optimizer)",
+            &[
+                Uniform, ReadOnly, ReadOnly, ReadWrite, ReadOnly, ReadWrite, ReadWrite, ReadOnly,
+                ReadWrite,
+            ],
+        );
         let dummy = ctx.storage_buffer_zeroed("matmul unused extra", 16)?;
         Ok(MatmulKernels {
             ctx: ctx.clone(),
             cfg,
             layout_ro,
             layout_rw,
+            layout_optim,
             dummy,
             pipelines: Mutex::new(HashMap::new()),
         })
@@ -158,6 +186,9 @@ impl MatmulKernels {
     }
 
     fn layout(&self, epilogue: Epilogue) -> &wgpu::BindGroupLayout {
+        if epilogue == Epilogue::Optim {
+            return &self.layout_optim;
+        }
         match epilogue.extra_kind() {
             Some(BindingKind::ReadWrite) => &self.layout_rw,
             _ => &self.layout_ro,
@@ -204,6 +235,23 @@ impl MatmulKernels {
     /// Validates the buffers against `m`, `k`, `n` ([`Error::Shape`]) and builds the uniform
     /// buffer and bind group of one call site. Do this once, outside the training loop.
     pub fn prepare(&self, spec: MatmulSpec<'_>) -> Result<MatmulCall> {
+        self.prepare_with(spec, None)
+    }
+
+    /// [`MatmulKernels::prepare`] for [`Epilogue::Optim`], with the optimizer's operands.
+    pub fn prepare_optim(
+        &self,
+        spec: MatmulSpec<'_>,
+        optim: MatmulOptim<'_>,
+    ) -> Result<MatmulCall> {
+        self.prepare_with(spec, Some(optim))
+    }
+
+    fn prepare_with(
+        &self,
+        spec: MatmulSpec<'_>,
+        optim: Option<MatmulOptim<'_>>,
+    ) -> Result<MatmulCall> {
         let MatmulSpec {
             trans,
             epilogue,
@@ -235,8 +283,13 @@ impl MatmulKernels {
         let extra_bytes = match epilogue {
             Epilogue::BiasAct => Some(binding_bytes(ctx, "bias", n64)?),
             Epilogue::ActGrad | Epilogue::Sgd { store_grad: true } => Some(c_bytes),
-            Epilogue::Store | Epilogue::Sgd { store_grad: false } => None,
+            Epilogue::Store | Epilogue::Sgd { store_grad: false } | Epilogue::Optim => None,
         };
+        if (epilogue == Epilogue::Optim) != optim.is_some() {
+            return Err(shape(format!(
+                "{what}: the optim epilogue, and only it, takes the optimizer's operands (prepare_optim)"
+            )));
+        }
         let check = |name: &str, dims: &str, buf: &wgpu::Buffer, need: u64| -> Result<()> {
             if buf.size() < need {
                 return Err(shape(format!(
@@ -253,7 +306,7 @@ impl MatmulKernels {
         check("A", a_dims, a, a_bytes)?;
         check("B", b_dims, b, b_bytes)?;
         check(
-            if matches!(epilogue, Epilogue::Sgd { .. }) {
+            if matches!(epilogue, Epilogue::Sgd { .. } | Epilogue::Optim) {
                 "W"
             } else {
                 "C"
@@ -300,22 +353,32 @@ impl MatmulKernels {
             act: act.gpu_id(),
             lr,
             _pad: [0; 3],
+            rule: optim.map(|o| o.rule).unwrap_or_default(),
         };
         let params_buf = ctx.uniform_buffer("matmul params", bytemuck::bytes_of(&params))?;
+        let mut entries = vec![
+            wgpu::BindGroupEntry {
+                binding: 0,
+                resource: params_buf.as_entire_binding(),
+            },
+            bind(1, a, a_bytes),
+            bind(2, b, b_bytes),
+            bind(3, out, c_bytes),
+            bind(4, extra_buf, extra_bytes),
+        ];
+        if let Some(o) = &optim {
+            for (i, buf) in [o.m, o.v, o.state, o.flags].into_iter().enumerate() {
+                entries.push(wgpu::BindGroupEntry {
+                    binding: 5 + i as u32,
+                    resource: buf.as_entire_binding(),
+                });
+            }
+        }
         let bind_group = ctx.scoped(&format!("binding matmul {what}"), || {
             ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: Some("matmul"),
                 layout: self.layout(epilogue),
-                entries: &[
-                    wgpu::BindGroupEntry {
-                        binding: 0,
-                        resource: params_buf.as_entire_binding(),
-                    },
-                    bind(1, a, a_bytes),
-                    bind(2, b, b_bytes),
-                    bind(3, out, c_bytes),
-                    bind(4, extra_buf, extra_bytes),
-                ],
+                entries: &entries,
             })
         })?;
         Ok(MatmulCall {

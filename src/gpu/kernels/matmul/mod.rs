@@ -26,7 +26,7 @@
 mod launch;
 mod source;
 
-pub use launch::{MatmulCall, MatmulKernels, MatmulSpec};
+pub use launch::{MatmulCall, MatmulKernels, MatmulOptim, MatmulSpec};
 pub use source::shader_source;
 
 use crate::error::{Error, Result};
@@ -76,21 +76,32 @@ pub enum Epilogue {
     /// The fused SGD step `W[m][n] -= lr · C` with `out` = W `[M][N]`: the gradient never goes
     /// through memory unless `store_grad`, which also writes `extra[m][n] = C` (for reports).
     Sgd { store_grad: bool },
+    /// Any other optimizer fused in: `W[m][n]` updated in place by the optimizer rule
+    /// (shaders/optim_rule.wgsl) with `C` as its gradient, the state at bindings 5 to 8 (see
+    /// [`MatmulOptim`]). For weights, without global-norm clipping (which needs every gradient
+    /// first). Prepared with [`MatmulKernels::prepare_optim`].
+    Optim,
 }
 
 impl Epilogue {
     /// One of each kind (the SGD one without a stored gradient), for listing variants.
-    pub const ALL: [Epilogue; 5] = [
+    pub const ALL: [Epilogue; 6] = [
         Epilogue::Store,
         Epilogue::BiasAct,
         Epilogue::ActGrad,
         Epilogue::Sgd { store_grad: false },
         Epilogue::Sgd { store_grad: true },
+        Epilogue::Optim,
     ];
 
     /// The WGSL names (`EPILOGUE_<NAME>`) and ids, generated into every matmul shader.
-    pub const IDS: [(&'static str, u32); 4] =
-        [("STORE", 0), ("BIAS_ACT", 1), ("ACT_GRAD", 2), ("SGD", 3)];
+    pub const IDS: [(&'static str, u32); 5] = [
+        ("STORE", 0),
+        ("BIAS_ACT", 1),
+        ("ACT_GRAD", 2),
+        ("SGD", 3),
+        ("OPTIM", 4),
+    ];
 
     fn id(self) -> u32 {
         match self {
@@ -98,6 +109,7 @@ impl Epilogue {
             Epilogue::BiasAct => 1,
             Epilogue::ActGrad => 2,
             Epilogue::Sgd { .. } => 3,
+            Epilogue::Optim => 4,
         }
     }
     fn store_grad(self) -> bool {
@@ -110,12 +122,13 @@ impl Epilogue {
             Epilogue::ActGrad => "act_grad",
             Epilogue::Sgd { store_grad: false } => "sgd",
             Epilogue::Sgd { store_grad: true } => "sgd_grad",
+            Epilogue::Optim => "optim",
         }
     }
     /// How binding 4 (`extra`) is accessed; `None` when the epilogue reads no extra operand.
     fn extra_kind(self) -> Option<BindingKind> {
         match self {
-            Epilogue::Store | Epilogue::Sgd { store_grad: false } => None,
+            Epilogue::Store | Epilogue::Sgd { store_grad: false } | Epilogue::Optim => None,
             Epilogue::BiasAct | Epilogue::ActGrad => Some(BindingKind::ReadOnly),
             Epilogue::Sgd { store_grad: true } => Some(BindingKind::ReadWrite),
         }
