@@ -1,14 +1,18 @@
-//! The GPU engine's optimizer: plain SGD fused into the weight product's epilogue and the bias
-//! kernel, or for every other rule the gradients materialised by those same calls and
-//! `kernels::optim` run on each tensor after the backward pass, its state in GPU buffers that
-//! are read back only for checkpoints.
+//! The GPU engine's optimizer, its state in GPU buffers that are read back only for
+//! checkpoints:
+//! - plain SGD: fused into the weight product's epilogue and the bias kernel;
+//! - every other rule: fused into the weight product's `optim` epilogue (the gradient never
+//!   goes through memory), the bias gradients stored by the bias kernel and updated by
+//!   `kernels::optim`;
+//! - with clipping by the global norm (which needs every gradient first), or in a reported
+//!   step: every gradient stored, then `kernels::optim`'s norm and update on each tensor.
 
 use super::build::padded;
 use super::GpuEngine;
 use crate::engine::optimizer_state_for;
-use crate::gpu::kernels::optim::{uses, OptimBindings, OptimParams};
+use crate::gpu::kernels::optim::{uses, OptimBindings, OptimParams, OptimRule};
 use crate::gpu::kernels::{BiasBindings, BiasParams};
-use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
+use crate::gpu::matmul::{Epilogue, MatmulOptim, MatmulSpec, Trans};
 use crate::model::Activation;
 use crate::optim::{OptimizerConfig, OptimizerState, TensorState};
 use crate::Result;
@@ -23,20 +27,33 @@ pub(super) struct OptTensor {
 }
 
 impl GpuEngine {
-    /// (Re)builds the weight-gradient products and bias calls for the current optimizer:
-    /// fused SGD updates, or stores of the gradients for the optimizer kernel.
+    /// Whether the optimizer's weight updates are fused into the weight-gradient products:
+    /// every rule but plain SGD (fused in its own epilogue), unless it clips by the global norm
+    /// (which needs every gradient first) or the step is reported (which shows the gradients).
+    pub(super) fn fused_optimizer(&self) -> bool {
+        !self.optimizer.is_plain_sgd() && self.optimizer.clip_norm.is_none() && !self.report
+    }
+
+    /// (Re)builds the weight-gradient products and bias calls for the current optimizer: fused
+    /// SGD updates, the fused optimizer epilogue, or stores of the gradients for the optimizer
+    /// kernel. The optimizer's tensors (`opt_tensors`) must be made first.
     pub(super) fn prepare_updates(&mut self) -> Result<()> {
         let plain = self.optimizer.is_plain_sgd();
+        let fused = self.fused_optimizer();
         let (b, report, lr) = (self.batch, self.report, self.lr);
+        let rule = OptimRule::new(&self.optimizer);
         let (mut back_dw, mut bias_bind) = (Vec::new(), Vec::new());
         for (l, layer) in self.params_host.layers.iter().enumerate() {
             let input = if l == 0 { &self.x } else { &self.acts[l - 1] };
             // plain SGD: W [out][in] −= lr · dz_l [B][out]ᵀ · input [B][in]
+            // fused:     W [out][in] ← rule(W, dz_l [B][out]ᵀ · input [B][in], state)
             // otherwise: dW [out][in] = dz_l [B][out]ᵀ · input [B][in]
-            back_dw.push(self.mm.prepare(MatmulSpec {
+            let spec = MatmulSpec {
                 trans: Trans::TN,
                 epilogue: if plain {
                     Epilogue::Sgd { store_grad: report }
+                } else if fused {
+                    Epilogue::Optim
                 } else {
                     Epilogue::Store
                 },
@@ -47,13 +64,26 @@ impl GpuEngine {
                 lr,
                 a: &self.dz[l],
                 b: input,
-                out: if plain {
+                out: if plain || fused {
                     &self.weights[l]
                 } else {
                     &self.grad_w[l]
                 },
                 extra: (plain && report).then_some(&self.grad_w[l]),
-            })?);
+            };
+            back_dw.push(if fused {
+                let t = &self.opt_tensors[2 * l];
+                let operands = MatmulOptim {
+                    rule,
+                    m: t.m.as_ref().unwrap_or(&self.opt_dummy),
+                    v: t.v.as_ref().unwrap_or(&self.opt_dummy),
+                    state: &self.opt_state,
+                    flags: &self.opt_flags,
+                };
+                self.mm.prepare_optim(spec, operands)?
+            } else {
+                self.mm.prepare(spec)?
+            });
             // db = Σ_rows dz_l, with the SGD update b −= lr·db when plain (else lr 0).
             let bp = self.ctx.uniform_buffer(
                 "bias params",
@@ -89,10 +119,9 @@ impl GpuEngine {
     ) -> Result<()> {
         let state = &optimizer_state_for(cfg, &self.params_host, state)?;
         self.optimizer = *cfg;
-        self.prepare_updates()?;
         self.opt_tensors.clear();
         if cfg.is_plain_sgd() {
-            return Ok(());
+            return self.prepare_updates();
         }
         let (use_m, use_v) = uses(cfg);
         let ctx = self.ctx.clone();
@@ -142,7 +171,7 @@ impl GpuEngine {
         let step = u32::try_from(state.step).unwrap_or(u32::MAX);
         ctx.queue
             .write_buffer(&self.opt_state, 0, bytemuck::cast_slice(&[0u32, step]));
-        Ok(())
+        self.prepare_updates()
     }
 
     /// The state as the CPU engines hold it, read back from the GPU.

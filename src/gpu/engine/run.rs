@@ -29,6 +29,11 @@ impl GpuEngine {
             for t in &self.opt_tensors {
                 q.write_buffer(&t.params, optim::LR_OFFSET, bytemuck::bytes_of(&lr));
             }
+            if self.fused_optimizer() {
+                for call in &self.back_dw {
+                    self.mm.set_lr(call, lr);
+                }
+            }
             return;
         }
         for call in &self.back_dw {
@@ -64,6 +69,11 @@ impl GpuEngine {
         }
         self.k.loss.encode(pass, loss_bind, b);
         if train {
+            let fused = self.fused_optimizer();
+            if fused {
+                // The step count and bias corrections the fused weight updates read.
+                self.k.optim.encode_tick(pass, &self.opt_tensors[0].bind.0);
+            }
             for l in (0..self.forward.len()).rev() {
                 // The input gradient reads W_l before the SGD product below updates it.
                 if let Some(dx) = &self.back_dx[l] {
@@ -73,19 +83,29 @@ impl GpuEngine {
                 let outputs = self.params_host.layers[l].outputs as u32;
                 self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
             }
-            self.encode_optimizer(pass);
+            if fused {
+                // The weights were updated in their products; the biases here.
+                let biases = self.opt_tensors.iter().skip(1).step_by(2).map(|t| &t.bind);
+                self.k.optim.encode_updates(pass, biases);
+            } else {
+                self.encode_optimizer(pass);
+            }
         }
         self.k.metrics.encode(pass, &self.metrics_bind);
     }
 
-    /// The optimizer's kernels after the backward pass (nothing for plain SGD, fused above).
+    /// The optimizer's kernels after the backward pass on every stored gradient (nothing for
+    /// plain SGD): tick, the norms when clipping by the global norm, the updates.
     fn encode_optimizer(&self, pass: &mut wgpu::ComputePass<'_>) {
-        if self.opt_tensors.is_empty() {
+        let Some(first) = self.opt_tensors.first() else {
             return;
+        };
+        let o = &self.k.optim;
+        o.encode_tick(pass, &first.bind.0);
+        if self.optimizer.clip_norm.is_some() {
+            o.encode_norms(pass, self.opt_tensors.iter().map(|t| &t.bind));
         }
-        let binds = self.opt_tensors.iter().map(|t| &t.bind);
-        let clip_norm = self.optimizer.clip_norm.is_some();
-        self.k.optim.encode_step(pass, binds, clip_norm);
+        o.encode_updates(pass, self.opt_tensors.iter().map(|t| &t.bind));
     }
 
     /// Encodes one kernel family of a step, alone (for profiling); returns its FLOPs.
@@ -127,6 +147,12 @@ impl GpuEngine {
                         .bias
                         .encode(pass, bind, self.params_host.layers[l].outputs as u32);
                 }
+            }
+            Family::Optimizer if self.fused_optimizer() => {
+                // The weights' updates run inside their products (WeightSgd).
+                self.k.optim.encode_tick(pass, &self.opt_tensors[0].bind.0);
+                let biases = self.opt_tensors.iter().skip(1).step_by(2).map(|t| &t.bind);
+                self.k.optim.encode_updates(pass, biases);
             }
             Family::Optimizer => self.encode_optimizer(pass),
             Family::Metrics => self.k.metrics.encode(pass, &self.metrics_bind),

@@ -153,27 +153,33 @@ impl OptimKernel {
         })
     }
 
-    /// Records one step of the optimizer over every tensor's bind group (`tensors` with their
-    /// element counts): tick, the norms when `clip_norm`, the updates.
-    pub fn encode_step<'a>(
+    /// Starts a step (the step count, Adam's bias corrections, the norm's sum back to 0),
+    /// with any tensor's bind group (they share the state and the run's settings).
+    pub fn encode_tick(&self, pass: &mut wgpu::ComputePass<'_>, any: &wgpu::BindGroup) {
+        pass.set_pipeline(&self.tick);
+        pass.set_bind_group(0, any, &[]);
+        pass.dispatch_workgroups(1, 1, 1);
+    }
+
+    /// Adds each tensor's Σ g² to the step's sum (clipping by the global norm).
+    pub fn encode_norms<'a>(
         &self,
         pass: &mut wgpu::ComputePass<'_>,
-        tensors: impl Iterator<Item = &'a (wgpu::BindGroup, u32)> + Clone,
-        clip_norm: bool,
+        tensors: impl Iterator<Item = &'a (wgpu::BindGroup, u32)>,
     ) {
-        let Some((first, _)) = tensors.clone().next() else {
-            return;
-        };
-        pass.set_pipeline(&self.tick);
-        pass.set_bind_group(0, first, &[]);
-        pass.dispatch_workgroups(1, 1, 1);
-        if clip_norm {
-            pass.set_pipeline(&self.norm);
-            for (bind, _) in tensors.clone() {
-                pass.set_bind_group(0, bind, &[]);
-                pass.dispatch_workgroups(1, 1, 1);
-            }
+        pass.set_pipeline(&self.norm);
+        for (bind, _) in tensors {
+            pass.set_bind_group(0, bind, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
         }
+    }
+
+    /// The rule on each tensor (bind group and element count).
+    pub fn encode_updates<'a>(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        tensors: impl Iterator<Item = &'a (wgpu::BindGroup, u32)>,
+    ) {
         pass.set_pipeline(&self.update);
         for (bind, n) in tensors {
             pass.set_bind_group(0, bind, &[]);
