@@ -130,11 +130,16 @@ fn gpu_matches_reference_for_every_optimizer() {
     let (params, data) = setup();
     for (name, cfg) in configs() {
         let (want_p, want_s) = train_with(&mut CpuReference::new(params.clone()), &data, &cfg);
-        let mut gpu = GpuEngine::new(ctx.clone(), &params, 16, false).unwrap();
-        let (p, s) = train_with(&mut gpu, &data, &cfg);
-        let what = format!("gpu {name}");
-        assert_params_close(&what, &p, &want_p);
-        assert_state_close(&what, &s, &want_s);
+        // Fused into the weight products (as on hardware GPUs) and as a separate pass (as on
+        // CPU-type adapters); with clip_norm both run the separate pass.
+        for fuse in [true, false] {
+            let mut gpu = GpuEngine::new(ctx.clone(), &params, 16, false).unwrap();
+            gpu.fuse_optimizer(Some(fuse));
+            let (p, s) = train_with(&mut gpu, &data, &cfg);
+            let what = format!("gpu {name} (fused {fuse})");
+            assert_params_close(&what, &p, &want_p);
+            assert_state_close(&what, &s, &want_s);
+        }
     }
 }
 

@@ -187,6 +187,7 @@ impl GpuEngine {
             opt_flags,
             opt_dummy: f32s("optimizer unused state", 4)?,
             opt_tensors: Vec::new(),
+            fuse: None,
             report_loss,
             _report_preds: report_preds,
             ctx,

@@ -131,6 +131,8 @@ pub struct GpuEngine {
     opt_flags: wgpu::Buffer,
     /// Bound where a rule keeps no state.
     opt_dummy: wgpu::Buffer,
+    /// Whether to fuse the optimizer into the weight products (`None`: by adapter).
+    fuse: Option<bool>,
     /// Per tensor (layer 0 weight, layer 0 bias, ...), for rules other than plain SGD.
     opt_tensors: Vec<optim::OptTensor>,
     train_set: Option<GpuData>,
