@@ -17,14 +17,7 @@ pub fn forward<T: Real>(layer: &Layer<T>, x: &[T], batch: usize) -> (Vec<T>, Vec
     (z, a)
 }
 
-/// The gradients of one dense layer.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DenseGrads<T> {
-    /// `[out][in]`
-    pub weights: Vec<T>,
-    /// `[out]`
-    pub bias: Vec<T>,
-}
+pub use crate::model::DenseGrads;
 
 /// Backward. `dz` is `∂L/∂z`, `[batch][out]`; `x` the layer's input `[batch][in]`.
 /// Returns the parameter gradients (`dW = dzᵀ·x`, `db = Σ_batch dz`) and `∂L/∂x = dz·W`,

@@ -132,6 +132,15 @@ impl<T: Copy> Layer<T> {
     }
 }
 
+/// The gradients of one dense layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DenseGrads<T> {
+    /// `[out][in]`
+    pub weights: Vec<T>,
+    /// `[out]`
+    pub bias: Vec<T>,
+}
+
 /// The parameters of a whole network, plus the loss it is trained with.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params<T = f32> {

@@ -4,8 +4,7 @@
 //! (shaders/optim.wgsl) is tested against them.
 
 use super::{OptimizerConfig, OptimizerKind};
-use crate::cpu::dense::DenseGrads;
-use crate::model::{Params, Real};
+use crate::model::{DenseGrads, Params, Real};
 
 /// The state of one parameter tensor. Which vectors are used depends on the rule; the others
 /// are empty: `velocity` for sgd with momentum (torch's `momentum_buffer`), `m` and `v` for

@@ -15,7 +15,7 @@
 use super::elementwise::simd_dispatch;
 use super::sync::{split, Shared, SpinBarrier};
 use super::views::LayerView;
-use crate::cpu::dense::DenseGrads;
+use crate::model::DenseGrads;
 use crate::model::Params;
 use crate::optim::rule::{self, Moments};
 use crate::optim::{OptimizerConfig, OptimizerState};
