@@ -852,8 +852,6 @@ fn matmul_gflops_by_config() {
 /// their epilogue code with one of these; each new pipeline is a cold compile on lavapipe).
 #[test]
 fn optim_epilogue_applies_the_reference_rule() {
-    use gpunn::gpu::kernels::optim::OptimRule;
-    use gpunn::gpu::matmul::MatmulOptim;
     use gpunn::optim::rule::{self, Moments};
     use gpunn::optim::{OptimizerConfig, OptimizerKind};
     let Some(ctx) = gpu_or_skip("optim_epilogue_applies_the_reference_rule") else {
@@ -907,90 +905,69 @@ fn optim_epilogue_applies_the_reference_rule() {
                 };
                 rule::update_tensor(opt, moments, &mut want_w, &mut g, true, LR, step);
 
-                let buf = |label: &str, v: &[f32]| ctx.storage_buffer_f32(label, v).unwrap();
-                let (a_buf, b_buf, out) = (buf("a", &a), buf("b", &b), buf("w", &w));
-                let (m_buf, v_buf) = (buf("m", &m0), buf("v", &v0));
-                let (b1, b2) = (opt.beta1, opt.beta2);
-                let step_size = LR / (1.0 - b1.powi(step as i32));
-                let bc2 = (1.0 - b2.powi(step as i32)).sqrt();
-                let state = [0.0, f32::from_bits(step as u32), step_size, bc2];
-                let (state_buf, flags) = (buf("state", &state), buf("flags", &[0.0; 4]));
-                let spec = MatmulSpec {
-                    trans: Trans::TN,
-                    epilogue: Epilogue::Optim,
-                    act: Activation::Identity,
-                    m: m as u32,
-                    k: k as u32,
-                    n: n as u32,
-                    lr: LR,
-                    a: &a_buf,
-                    b: &b_buf,
-                    out: &out,
-                    extra: None,
-                };
-                let operands = MatmulOptim {
-                    rule: OptimRule::new(opt),
-                    m: &m_buf,
-                    v: &v_buf,
-                    state: &state_buf,
-                    flags: &flags,
-                };
-                let call = kern
-                    .prepare_optim(spec, operands)
-                    .unwrap_or_else(|e| panic!("{what}: {e}"));
-                ctx.submit_pass("optim epilogue", |pass| kern.encode(pass, &call))
-                    .unwrap();
-                let read = |b: &wgpu::Buffer| ctx.read_f32(b, 0, (m * n) as u64).unwrap();
+                let (got_w, got_m, got_v, flag) =
+                    run_optim_epilogue(&kern, opt, (m, k, n), [&a, &b, &w, &m0, &v0], step);
                 let atol = 1e-5 * (k as f32).sqrt();
-                assert_close(&format!("{what}: w"), &read(&out), &want_w, atol, 1e-4);
-                assert_close(&format!("{what}: m"), &read(&m_buf), &want_m, atol, 1e-4);
+                assert_close(&format!("{what}: w"), &got_w, &want_w, atol, 1e-4);
+                assert_close(&format!("{what}: m"), &got_m, &want_m, atol, 1e-4);
                 if !sgd {
-                    assert_close(&format!("{what}: v"), &read(&v_buf), &want_v, atol, 1e-4);
+                    assert_close(&format!("{what}: v"), &got_v, &want_v, atol, 1e-4);
                 }
-                assert_eq!(ctx.read_u32(&flags, 0, 1).unwrap(), [0], "{what}: no flag");
+                assert_eq!(flag, 0, "{what}: no flag");
             }
         }
         // A NaN in the state raises the flag.
-        let nan = [f32::NAN; 4];
-        let buf = |label: &str, v: &[f32]| ctx.storage_buffer_f32(label, v).unwrap();
-        let (a_buf, b_buf, out, m_buf, v_buf) = (
-            buf("a", &[1.0; 4]),
-            buf("b", &[1.0; 4]),
-            buf("w", &[0.0; 4]),
-            buf("m", &nan),
-            buf("v", &[1.0; 4]),
-        );
-        let (state_buf, flags) = (
-            buf("state", &[0.0, f32::from_bits(1), 0.1, 0.03]),
-            buf("flags", &[0.0; 4]),
-        );
-        let spec = MatmulSpec {
-            trans: Trans::TN,
-            epilogue: Epilogue::Optim,
-            act: Activation::Identity,
-            m: 2,
-            k: 1,
-            n: 2,
-            lr: LR,
-            a: &a_buf,
-            b: &b_buf,
-            out: &out,
-            extra: None,
-        };
-        let operands = MatmulOptim {
-            rule: OptimRule::new(&configs[0]),
-            m: &m_buf,
-            v: &v_buf,
-            state: &state_buf,
-            flags: &flags,
-        };
-        let call = kern.prepare_optim(spec, operands).unwrap();
-        ctx.submit_pass("optim epilogue nan", |pass| kern.encode(pass, &call))
-            .unwrap();
-        assert_ne!(
-            ctx.read_u32(&flags, 0, 1).unwrap(),
-            [0],
-            "{cfg:?}: the NaN is flagged"
-        );
+        let (ones, nan) = ([1.0; 4], [f32::NAN; 4]);
+        let operands = [&ones[..2], &ones[..2], &ones, &nan, &ones];
+        let (.., flag) = run_optim_epilogue(&kern, &configs[0], (2, 1, 2), operands, 1);
+        assert_ne!(flag, 0, "{cfg:?}: the NaN is flagged");
     }
+}
+
+/// One `m×k×n` TN product with the optim epilogue on operands `[A, B, W, m, v]` at step
+/// `step`; W, m and v afterwards, and the flag.
+fn run_optim_epilogue(
+    kern: &MatmulKernels,
+    opt: &gpunn::optim::OptimizerConfig,
+    (m, k, n): (usize, usize, usize),
+    [a, b, w, m0, v0]: [&[f32]; 5],
+    step: u64,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, u32) {
+    use gpunn::gpu::kernels::optim::OptimRule;
+    use gpunn::gpu::matmul::MatmulOptim;
+    let ctx = kern.context();
+    let buf = |label: &str, v: &[f32]| ctx.storage_buffer_f32(label, v).unwrap();
+    let (a_buf, b_buf, out) = (buf("a", a), buf("b", b), buf("w", w));
+    let (m_buf, v_buf) = (buf("m", m0), buf("v", v0));
+    // What the optimizer's tick writes for this step.
+    let step_size = LR / (1.0 - opt.beta1.powi(step as i32));
+    let bc2 = (1.0 - opt.beta2.powi(step as i32)).sqrt();
+    let state = [0.0, f32::from_bits(step as u32), step_size, bc2];
+    let (state_buf, flags) = (buf("state", &state), buf("flags", &[0.0; 4]));
+    let spec = MatmulSpec {
+        trans: Trans::TN,
+        epilogue: Epilogue::Optim,
+        act: Activation::Identity,
+        m: m as u32,
+        k: k as u32,
+        n: n as u32,
+        lr: LR,
+        a: &a_buf,
+        b: &b_buf,
+        out: &out,
+        extra: None,
+    };
+    let operands = MatmulOptim {
+        rule: OptimRule::new(opt),
+        m: &m_buf,
+        v: &v_buf,
+        state: &state_buf,
+        flags: &flags,
+    };
+    let call = kern.prepare_optim(spec, operands).unwrap();
+    ctx.submit_pass("optim epilogue", |pass| kern.encode(pass, &call))
+        .unwrap();
+    let read = |b: &wgpu::Buffer| ctx.read_f32(b, 0, (m * n) as u64).unwrap();
+    let flag = ctx.read_u32(&flags, 0, 1).unwrap()[0];
+    (read(&out), read(&m_buf), read(&v_buf), flag)
 }
