@@ -107,7 +107,7 @@ fn check_batch(targets: usize, inputs: usize) -> Result<()> {
     Ok(())
 }
 
-/// One step on the CPU reference.
+/// One plain SGD step on the CPU reference.
 pub fn step_cpu(
     params: &Params,
     x: &[f32],
@@ -115,21 +115,10 @@ pub fn step_cpu(
     targets: &Targets,
     lr: f32,
 ) -> StepResult {
-    let mut after = params.clone();
-    let report = net::step(&mut after, x, batch, targets, lr);
-    StepResult {
-        batch,
-        loss: report.grads.loss,
-        output: report.output,
-        grad_input: report.grads.input,
-        grads: report
-            .grads
-            .layers
-            .into_iter()
-            .map(|g| (g.weights, g.bias))
-            .collect(),
-        after,
-    }
+    let sgd = OptimizerConfig::default();
+    let mut steps =
+        steps_cpu(params, (x, batch), targets, lr, &sgd, 1).expect("plain SGD is valid");
+    steps.remove(0).result
 }
 
 /// `steps` steps of `cfg` on the same batch on the CPU reference, each with its numbers.
