@@ -69,50 +69,50 @@ fn norm(@builtin(local_invocation_index) i: u32) {
     }
 }
 
-// Clipping by the global norm, then `optim_rule` on each element of one vec4 of the tensor
-// per invocation.
+// Clipping by the global norm, then `optim_rule` on UPDATE_VEC4S vec4s of the tensor per
+// invocation, 64 apart (adjacent invocations touch adjacent vec4s): fewer workgroups, which
+// CPU adapters run one after another.
+const UPDATE_VEC4S: u32 = 4u;
+
 @compute @workgroup_size(64)
-fn update(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let i = gid.x;
-    if i >= (p.n + 3u) / 4u {
-        return;
-    }
-    var grad = g[i];
+fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l: u32) {
+    let n4 = (p.n + 3u) / 4u;
+    var scale = 1.0;
     if (p.rule.flags & RULE_CLIP_NORM) != 0u {
         let total = sqrt(bitcast<f32>(state[0]));
         if total > p.rule.clip_norm {
-            grad *= p.rule.clip_norm / (total + 1e-6);
+            scale = p.rule.clip_norm / (total + 1e-6);
         }
     }
     let decay = select(0.0, p.rule.weight_decay, p.is_weight != 0u);
     let step_size = bitcast<f32>(state[2]);
     let bc2_sqrt = bitcast<f32>(state[3]);
-    var wi = w[i];
     // Only the state the rule keeps is read and written: the others are a 16-byte dummy.
     let has_m = p.rule.kind != OPT_SGD || p.rule.momentum != 0.0;
     let has_v = p.rule.kind != OPT_SGD;
-    var mi = vec4(0.0);
-    var vi = vec4(0.0);
-    if has_m {
-        mi = m[i];
-    }
-    if has_v {
-        vi = v[i];
-    }
     var ok = true;
-    for (var k = 0u; k < 4u; k++) {
-        let r = optim_rule(p.rule, p.lr, decay, grad[k], wi[k], mi[k], vi[k], step_size, bc2_sqrt);
-        wi[k] = r.x;
-        mi[k] = r.y;
-        vi[k] = r.z;
-        ok = ok && rule_finite(r.yz);
-    }
-    w[i] = wi;
-    if has_m {
-        m[i] = mi;
-    }
-    if has_v {
-        v[i] = vi;
+    for (var j = 0u; j < UPDATE_VEC4S; j++) {
+        let i = wg.x * 64u * UPDATE_VEC4S + j * 64u + l;
+        if i >= n4 {
+            break;
+        }
+        var mi = vec4(0.0);
+        var vi = vec4(0.0);
+        if has_m {
+            mi = m[i];
+        }
+        if has_v {
+            vi = v[i];
+        }
+        let r = optim_rule(p.rule, p.lr, decay, g[i] * scale, w[i], mi, vi, step_size, bc2_sqrt);
+        w[i] = r.w;
+        if has_m {
+            m[i] = r.m;
+        }
+        if has_v {
+            v[i] = r.v;
+        }
+        ok = ok && rule_finite(r.m, r.v);
     }
     if !ok {
         atomicOr(&flags[0], 1u);

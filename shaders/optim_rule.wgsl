@@ -25,15 +25,22 @@ const RULE_NESTEROV: u32 = 1u;
 const RULE_CLIP_NORM: u32 = 4u;
 const RULE_CLIP_VALUE: u32 = 8u;
 
-// One element: the gradient g (already scaled by any global-norm clipping), the parameter w
-// and its state m (velocity or first moment) and v; `decay` is the weight decay (0 on
-// biases); step_size = lr/(1 − β1ᵗ) and bc2_sqrt = √(1 − β2ᵗ) for Adam. Returns (w, m, v)
-// after the step.
-fn optim_rule(r: OptimRule, lr: f32, decay: f32, g_in: f32, w_in: f32, m_in: f32, v_in: f32,
-              step_size: f32, bc2_sqrt: f32) -> vec3<f32> {
+// The rule on four elements at once (callers with one element use lane x): the gradient g
+// (already scaled by any global-norm clipping), the parameter w and its state m (velocity or
+// first moment) and v; `decay` is the weight decay (0 on biases); step_size = lr/(1 − β1ᵗ)
+// and bc2_sqrt = √(1 − β2ᵗ) for Adam. Written on vec4s rather than looped over lanes: on CPU
+// adapters a loop indexing a vector's lanes by a variable goes through memory.
+struct RuleOut {
+    w: vec4<f32>,
+    m: vec4<f32>,
+    v: vec4<f32>,
+}
+
+fn optim_rule(r: OptimRule, lr: f32, decay: f32, g_in: vec4<f32>, w_in: vec4<f32>,
+              m_in: vec4<f32>, v_in: vec4<f32>, step_size: f32, bc2_sqrt: f32) -> RuleOut {
     var g = g_in;
     if (r.flags & RULE_CLIP_VALUE) != 0u {
-        g = clamp(g, -r.clip_value, r.clip_value);
+        g = clamp(g, vec4(-r.clip_value), vec4(r.clip_value));
     }
     var w = w_in;
     var m = m_in;
@@ -43,7 +50,11 @@ fn optim_rule(r: OptimRule, lr: f32, decay: f32, g_in: f32, w_in: f32, m_in: f32
         var d = g;
         if r.momentum != 0.0 {
             m = r.momentum * m + g;
-            d = select(m, g + r.momentum * m, (r.flags & RULE_NESTEROV) != 0u);
+            if (r.flags & RULE_NESTEROV) != 0u {
+                d = g + r.momentum * m;
+            } else {
+                d = m;
+            }
         }
         w -= lr * d;
     } else {
@@ -56,11 +67,11 @@ fn optim_rule(r: OptimRule, lr: f32, decay: f32, g_in: f32, w_in: f32, m_in: f32
         v = r.beta2 * v + (1.0 - r.beta2) * g * g;
         w -= step_size * m / (sqrt(v) / bc2_sqrt + r.eps);
     }
-    return vec3(w, m, v);
+    return RuleOut(w, m, v);
 }
 
-// Whether the state (m, v) is finite: NaN fails every comparison; infinity is larger than the
-// largest finite f32.
-fn rule_finite(state: vec2<f32>) -> bool {
-    return all(abs(state) <= vec2(3.4e38));
+// Whether every lane of the state (m, v) is finite: NaN fails every comparison; infinity is
+// larger than the largest finite f32.
+fn rule_finite(m: vec4<f32>, v: vec4<f32>) -> bool {
+    return all(abs(m) <= vec4(3.4e38)) && all(abs(v) <= vec4(3.4e38));
 }

@@ -152,6 +152,30 @@ pub fn update_tensor<T: Real>(
     lr: T,
     step: u64,
 ) {
+    clip_and_decay(cfg, w, g, is_weight, lr);
+    match cfg.kind {
+        OptimizerKind::Sgd => sgd(
+            w,
+            g,
+            s.velocity,
+            T::c(cfg.momentum as f64),
+            cfg.nesterov,
+            lr,
+        ),
+        OptimizerKind::Adam | OptimizerKind::AdamW => adam(cfg, w, g, s.m, s.v, lr, step),
+    }
+}
+
+/// What comes before the rule: clipping by value, then weight decay (weights only): L2 on
+/// the gradient for `sgd` and `adam`, decoupled on `w` for `adamw`.
+#[inline]
+pub fn clip_and_decay<T: Real>(
+    cfg: &OptimizerConfig,
+    w: &mut [T],
+    g: &mut [T],
+    is_weight: bool,
+    lr: T,
+) {
     if let Some(c) = cfg.clip_value {
         clip_by_value(g, T::c(c as f64));
     }
@@ -161,25 +185,8 @@ pub fn update_tensor<T: Real>(
         0.0
     });
     match cfg.kind {
-        OptimizerKind::Sgd => {
-            l2_decay(g, w, wd);
-            sgd(
-                w,
-                g,
-                s.velocity,
-                T::c(cfg.momentum as f64),
-                cfg.nesterov,
-                lr,
-            );
-        }
-        OptimizerKind::Adam => {
-            l2_decay(g, w, wd);
-            adam(cfg, w, g, s.m, s.v, lr, step);
-        }
-        OptimizerKind::AdamW => {
-            decoupled_decay(w, lr, wd);
-            adam(cfg, w, g, s.m, s.v, lr, step);
-        }
+        OptimizerKind::Sgd | OptimizerKind::Adam => l2_decay(g, w, wd),
+        OptimizerKind::AdamW => decoupled_decay(w, lr, wd),
     }
 }
 
@@ -257,14 +264,40 @@ pub fn adam<T: Real>(
     lr: T,
     step: u64,
 ) {
-    let (b1, b2) = (T::c(cfg.beta1 as f64), T::c(cfg.beta2 as f64));
-    let eps = T::c(cfg.eps as f64);
-    let t = step.min(i32::MAX as u64) as i32;
-    let step_size = lr / (T::one() - b1.powi(t));
-    let bc2_sqrt = (T::one() - b2.powi(t)).sqrt();
+    let rule = AdamStep::new(cfg, lr, step);
     for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        *m = b1 * *m + (T::one() - b1) * g;
-        *v = b2 * *v + (T::one() - b2) * g * g;
-        *w = *w - step_size * *m / (v.sqrt() / bc2_sqrt + eps);
+        rule.apply(w, g, m, v);
+    }
+}
+
+/// One Adam step's constants: the betas, ε, `lr/(1−β1ᵗ)` and `√(1−β2ᵗ)`.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamStep<T> {
+    b1: T,
+    b2: T,
+    eps: T,
+    step_size: T,
+    bc2_sqrt: T,
+}
+
+impl<T: Real> AdamStep<T> {
+    pub fn new(cfg: &OptimizerConfig, lr: T, step: u64) -> Self {
+        let (b1, b2) = (T::c(cfg.beta1 as f64), T::c(cfg.beta2 as f64));
+        let t = step.min(i32::MAX as u64) as i32;
+        AdamStep {
+            b1,
+            b2,
+            eps: T::c(cfg.eps as f64),
+            step_size: lr / (T::one() - b1.powi(t)),
+            bc2_sqrt: (T::one() - b2.powi(t)).sqrt(),
+        }
+    }
+
+    /// The rule on one element, as [`adam`] applies it to each.
+    #[inline(always)]
+    pub fn apply(&self, w: &mut T, g: T, m: &mut T, v: &mut T) {
+        *m = self.b1 * *m + (T::one() - self.b1) * g;
+        *v = self.b2 * *v + (T::one() - self.b2) * g * g;
+        *w = *w - self.step_size * *m / (v.sqrt() / self.bc2_sqrt + self.eps);
     }
 }

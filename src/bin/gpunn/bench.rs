@@ -146,7 +146,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 .filter(|r| dev(r) == dev(base) && kind_of(r) != kind_of(base))
             {
                 println!(
-                    "{}: a {} step takes {:.2}x the time of a {} step",
+                    "{}: one {} step takes {:.2}x the time of one {} step",
                     dev(r),
                     kind_of(r),
                     sps(base) / sps(r),

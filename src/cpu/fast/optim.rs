@@ -17,8 +17,8 @@ use super::sync::{split, Shared, SpinBarrier};
 use super::views::LayerView;
 use crate::model::DenseGrads;
 use crate::model::Params;
-use crate::optim::rule::{self, Moments};
-use crate::optim::{OptimizerConfig, OptimizerState};
+use crate::optim::rule::{self, AdamStep, Moments};
+use crate::optim::{OptimizerConfig, OptimizerKind, OptimizerState};
 
 /// The gradients and optimizer state as the worker threads see them.
 pub(super) struct OptViews {
@@ -158,15 +158,9 @@ impl OptViews {
                 &self.cfg,
                 (vel, m, v),
                 (param, grad),
-                is_weight,
-                lr,
-                step_no,
+                (is_weight, lr, step_no),
+                &mut nonfinite,
             );
-            // The state, as the reference checks it (a parameter that turns non-finite makes
-            // the next step's loss so).
-            for x in [&*vel, &*m, &*v] {
-                finite_check(x, &mut nonfinite);
-            }
         }
         nonfinite
     }
@@ -174,19 +168,34 @@ impl OptViews {
 
 simd_dispatch! {
     /// The reference rule on one slice ([`rule::update_tensor`], inlined here so that it is
-    /// compiled for the CPU's vector width too; elementwise, so the bits are the reference's).
+    /// compiled for the CPU's vector width too; elementwise, so the bits are the reference's),
+    /// then `*bad` set when the state (as the reference checks it) holds a NaN or an infinity:
+    /// for Adam in the same pass as the moments, which are then still in registers.
     fn update(
         cfg: &OptimizerConfig,
         state: (&mut [f32], &mut [f32], &mut [f32]),
         tensor: (&mut [f32], &mut [f32]),
-        is_weight: bool,
-        lr: f32,
-        step: u64,
+        how: (bool, f32, u64),
+        bad: &mut bool,
     ) {
+        let (is_weight, lr, step) = how;
         let (velocity, m, v) = state;
         let (w, g) = tensor;
-        let moments = Moments { velocity, m, v };
-        rule::update_tensor(cfg, moments, w, g, is_weight, lr, step);
+        if cfg.kind == OptimizerKind::Sgd {
+            let moments = Moments { velocity, m, v };
+            rule::update_tensor(cfg, moments, w, g, is_weight, lr, step);
+            // A parameter that turns non-finite makes the next step's loss so.
+            finite_check(velocity, bad);
+            return;
+        }
+        rule::clip_and_decay(cfg, w, g, is_weight, lr);
+        let adam = AdamStep::new(cfg, lr, step);
+        let mut out_of_range = false;
+        for (((w, &g), m), v) in w.iter_mut().zip(&*g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            adam.apply(w, g, m, v);
+            out_of_range |= !m.is_finite() | !v.is_finite();
+        }
+        *bad |= out_of_range;
     }
 }
 

@@ -116,8 +116,8 @@ pub struct OptimKernel {
     update: wgpu::ComputePipeline,
 }
 
-/// Elements per `update` workgroup: 64 invocations of one vec4 each.
-const UPDATE_WORKGROUP: u32 = 64 * 4;
+/// Elements per `update` workgroup: 64 invocations of `UPDATE_VEC4S` (4) vec4s each.
+const UPDATE_WORKGROUP: u32 = 64 * 4 * 4;
 
 impl OptimKernel {
     pub fn new(ctx: &GpuContext) -> Result<Self> {

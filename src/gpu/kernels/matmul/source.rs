@@ -29,16 +29,16 @@ fn optim_store(i: u32, g: f32) {
     if has_v {
         v = opt_v[i];
     }
-    let r = optim_rule(params.rule, params.lr, params.rule.weight_decay, g, out[i], m, v,
-                       bitcast<f32>(opt_state[2]), bitcast<f32>(opt_state[3]));
-    out[i] = r.x;
+    let r = optim_rule(params.rule, params.lr, params.rule.weight_decay, vec4(g), vec4(out[i]),
+                       vec4(m), vec4(v), bitcast<f32>(opt_state[2]), bitcast<f32>(opt_state[3]));
+    out[i] = r.w.x;
     if has_m {
-        opt_m[i] = r.y;
+        opt_m[i] = r.m.x;
     }
     if has_v {
-        opt_v[i] = r.z;
+        opt_v[i] = r.v.x;
     }
-    if !rule_finite(r.yz) {
+    if !rule_finite(vec4(r.m.x), vec4(r.v.x)) {
         atomicOr(&opt_flags[0], 1u);
     }
 }
