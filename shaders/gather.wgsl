@@ -4,21 +4,24 @@
 //   data    the whole dataset, [n_total][dim]: u8 pixels packed 4 per u32 word (little-endian
 //           byte order, DATA_U8) or f32 bits (otherwise)
 //   labels  [n_total] class ids
+//   values  [n_total][OUTPUTS] f32 target values (TARGET_VALUES; else a dummy)
 //   order   [n] sample ids of this run of steps (a shuffled slice of the epoch)
 //   state   [0] = the step within this run, [1] = n
 //   x       [BATCH][dim] f32, pixels scaled to [0, 1]
-//   y       [BATCH][OUTPUTS] f32 targets: the label with one output, one-hot with several
+//   y       [BATCH][OUTPUTS] f32 targets: TARGET_CLASSES the label with one output, one-hot
+//           with several; TARGET_VALUES the sample's row of values; TARGET_INPUT the row of x
+//           (OUTPUTS == dim)
 //   cls     [BATCH] class ids (for ce and accuracy)
 // Rows past the end of the run (the last, partial batch) are written as zeros and class 0;
 // the loss kernel masks them, so they contribute nothing to any gradient.
 //
-// Generated consts: DATA_U8 (bool).
+// Generated consts: DATA_U8 (bool), TARGET_CLASSES, TARGET_VALUES, TARGET_INPUT (u32).
 
 struct Params {
     dim: u32,
     batch: u32,
     outputs: u32,
-    _pad: u32,
+    target: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,6 +32,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> x: array<f32>;
 @group(0) @binding(6) var<storage, read_write> y: array<f32>;
 @group(0) @binding(7) var<storage, read_write> cls: array<u32>;
+@group(0) @binding(8) var<storage, read> values: array<f32>;
 
 fn feature(sample: u32, k: u32) -> f32 {
     let i = sample * p.dim + k;
@@ -56,18 +60,28 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if valid {
         sample = order[pos];
     }
-    x[i] = select(0.0, feature(sample, k), valid);
+    let xv = select(0.0, feature(sample, k), valid);
+    x[i] = xv;
+    if p.target == TARGET_INPUT {
+        y[i] = xv;
+    }
     if k == 0u {
         let c = select(0u, labels[sample], valid);
         cls[row] = c;
-        for (var j = 0u; j < p.outputs; j++) {
-            var t = 0.0;
-            if p.outputs == 1u {
-                t = f32(c);
-            } else if j == c {
-                t = 1.0;
+        if p.target == TARGET_VALUES {
+            for (var j = 0u; j < p.outputs; j++) {
+                y[row * p.outputs + j] = select(0.0, values[sample * p.outputs + j], valid);
             }
-            y[row * p.outputs + j] = select(0.0, t, valid);
+        } else if p.target == TARGET_CLASSES {
+            for (var j = 0u; j < p.outputs; j++) {
+                var t = 0.0;
+                if p.outputs == 1u {
+                    t = f32(c);
+                } else if j == c {
+                    t = 1.0;
+                }
+                y[row * p.outputs + j] = select(0.0, t, valid);
+            }
         }
     }
 }

@@ -81,6 +81,7 @@ pub fn synthetic_images(n: usize, dim: usize, classes: usize, seed: u64) -> Data
             .map(|_| rng.random_range(0..classes as u32))
             .collect(),
         classes,
+        target: Default::default(),
     }
 }
 

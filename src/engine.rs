@@ -2,7 +2,7 @@
 //! step; the loop owns epochs, shuffling, validation and checkpoints.
 
 use crate::data::Dataset;
-use crate::model::Params;
+use crate::model::{Loss, Params};
 use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 
@@ -155,6 +155,24 @@ pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
         ));
     }
     let outputs = params.outputs();
+    if let Some(t) = data.target_dim() {
+        if t != outputs {
+            return Err(Error::invalid(
+                "model.layers",
+                format!(
+                    "the network has {outputs} outputs but {} has {t} target values per sample",
+                    data.name
+                ),
+            ));
+        }
+        if params.loss == Loss::Ce {
+            return Err(Error::invalid(
+                "model.loss",
+                format!("ce needs class labels; {} has values as targets (use mse)", data.name),
+            ));
+        }
+        return Ok(());
+    }
     let needed = if outputs == 1 { 2 } else { data.classes };
     if (outputs == 1 && data.classes > 2) || (outputs > 1 && outputs < needed) {
         return Err(Error::invalid(

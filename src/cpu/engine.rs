@@ -55,7 +55,7 @@ impl Engine for CpuReference {
         for idx in order.chunks(batch.max(1)) {
             data.gather(idx, &mut self.x);
             let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize]).collect();
-            let targets = Targets::from_labels(self.params.loss, &labels, outputs);
+            let targets = Targets::for_samples(self.params.loss, data, idx, outputs);
             let trace = net::forward(&self.params, &self.x, idx.len());
             let mut grads = net::backward(&self.params, &trace, &targets);
             if self.optimizer.is_plain_sgd() {
@@ -144,8 +144,7 @@ pub fn evaluate_with(
     for idx in all.chunks(CHUNK) {
         data.gather(idx, &mut x);
         let trace = forward(params, &x, idx.len());
-        let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize]).collect();
-        let targets = Targets::from_labels(params.loss, &labels, outputs);
+        let targets = Targets::for_samples(params.loss, data, idx, outputs);
         let (l, _) = loss::loss_and_grad(
             params.loss,
             top.activation,

@@ -37,6 +37,20 @@ impl<T: Real> Targets<T> {
     }
 }
 
+impl Targets<f32> {
+    /// The targets of samples `idx` of `data`: its values or inputs where it has them (and
+    /// then any loss but ce), else its labels as [`Targets::from_labels`] makes them.
+    pub fn for_samples(loss: Loss, data: &crate::data::Dataset, idx: &[u32], outputs: usize) -> Self {
+        if data.target_dim().is_some() {
+            let mut v = Vec::new();
+            data.gather_targets(idx, &mut v);
+            return Targets::Values(v);
+        }
+        let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize]).collect();
+        Targets::from_labels(loss, &labels, outputs)
+    }
+}
+
 /// The loss of a batch and `∂L/∂z` of the output layer.
 ///
 /// `z` and `a` are the output layer's pre-activation and activation, both `[batch][outputs]`.

@@ -1,8 +1,11 @@
 //! Datasets: IDX files (MNIST and friends) and synthetic toy sets.
 //!
-//! A [`Dataset`] holds samples as `[n][dim]` row-major features (u8 pixels or f32 values)
-//! and integer class labels. Pixels are scaled to [0, 1] when a batch is built.
+//! A [`Dataset`] holds samples as `[n][dim]` row-major features (u8 pixels or f32 values),
+//! integer class labels and what the network learns to output ([`Target`]): the class, a
+//! row of values (regression) or the input itself (autoencoders). Pixels are scaled to [0, 1]
+//! when a batch is built.
 
+pub mod table;
 pub mod fetch;
 pub mod idx;
 pub mod mnist;
@@ -17,14 +20,28 @@ pub enum Features {
     F32(Vec<f32>),
 }
 
-/// A labelled set of samples.
+/// What the network learns to output for a sample.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Target {
+    /// Its class, `labels[i]` (classification).
+    #[default]
+    Classes,
+    /// `values[i·dim..(i+1)·dim]` (regression).
+    Values { dim: usize, values: Vec<f32> },
+    /// Its own features, as a batch gathers them (autoencoders).
+    Input,
+}
+
+/// A set of samples: features, class labels (all 0 where there are no classes) and targets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub name: String,
     pub dim: usize,
     pub features: Features,
     pub labels: Vec<u32>,
+    /// The number of classes (0 for regression).
     pub classes: usize,
+    pub target: Target,
 }
 
 impl Dataset {
@@ -34,6 +51,49 @@ impl Dataset {
 
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
+    }
+
+    /// A classification set.
+    pub fn classes(
+        name: impl Into<String>,
+        dim: usize,
+        features: Features,
+        labels: Vec<u32>,
+        classes: usize,
+    ) -> Dataset {
+        Dataset {
+            name: name.into(),
+            dim,
+            features,
+            labels,
+            classes,
+            target: Target::Classes,
+        }
+    }
+
+    /// Values per target row (`None` for classification).
+    pub fn target_dim(&self) -> Option<usize> {
+        match &self.target {
+            Target::Classes => None,
+            Target::Values { dim, .. } => Some(*dim),
+            Target::Input => Some(self.dim),
+        }
+    }
+
+    /// Writes the targets of samples `idx` as `[idx.len()][target_dim]` f32 into `out` (empty
+    /// for classification).
+    pub fn gather_targets(&self, idx: &[u32], out: &mut Vec<f32>) {
+        match &self.target {
+            Target::Classes => out.clear(),
+            Target::Values { dim, values } => {
+                out.clear();
+                for &i in idx {
+                    let i = i as usize;
+                    out.extend_from_slice(&values[i * dim..(i + 1) * dim]);
+                }
+            }
+            Target::Input => self.gather(idx, out),
+        }
     }
 
     /// Feature `k` of sample `i` as f32 (pixels scaled to [0, 1]).
@@ -77,12 +137,21 @@ impl Dataset {
                     .collect(),
             ),
         };
+        let target = match &self.target {
+            Target::Values { dim, .. } => {
+                let mut values = Vec::new();
+                self.gather_targets(idx, &mut values);
+                Target::Values { dim: *dim, values }
+            }
+            t => t.clone(),
+        };
         Dataset {
             name: self.name.clone(),
             dim: self.dim,
             features,
             labels: idx.iter().map(|&i| self.labels[i as usize]).collect(),
             classes: self.classes,
+            target,
         }
     }
 }

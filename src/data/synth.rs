@@ -13,6 +13,7 @@ pub fn xor() -> Dataset {
         features: Features::F32(vec![0., 0., 0., 1., 1., 0., 1., 1.]),
         labels: vec![0, 1, 1, 0],
         classes: 2,
+        target: Default::default(),
     }
 }
 
@@ -41,6 +42,7 @@ pub fn linear(n: usize, seed: u64) -> Dataset {
         features: Features::F32(x),
         labels,
         classes: 2,
+        target: Default::default(),
     }
 }
 
@@ -72,5 +74,6 @@ pub fn circles(n: usize, factor: f32, noise: f32, seed: u64) -> Dataset {
         features: Features::F32(points.iter().flat_map(|(p, _)| *p).collect()),
         labels: points.iter().map(|(_, l)| *l).collect(),
         classes: 2,
+        target: Default::default(),
     }
 }

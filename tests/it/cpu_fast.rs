@@ -138,6 +138,7 @@ pub fn random_data(n: usize, dim: usize, classes: usize, pixels: bool, seed: u64
         features,
         labels,
         classes,
+        target: Default::default(),
     }
 }
 
@@ -182,6 +183,7 @@ fn one_step_every_activation_and_loss() {
             features: Features::F32(x.iter().map(|&v| v as f32).collect()),
             labels,
             classes: classes(k),
+            target: Default::default(),
         };
         let order: Vec<u32> = (0..batch as u32).collect();
         for threads in [1, 2, 3] {

@@ -15,6 +15,7 @@ fn indexed(labels: &[u32], classes: usize) -> Dataset {
         features: Features::F32((0..labels.len()).map(|i| i as f32).collect()),
         labels: labels.to_vec(),
         classes,
+        target: Default::default(),
     }
 }
 

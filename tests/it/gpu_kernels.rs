@@ -75,6 +75,7 @@ fn gather_matches_dataset_gather() {
                 features,
                 labels: labels.clone(),
                 classes: outputs.max(2),
+                target: Default::default(),
             };
             let kernel = GatherKernel::new(&ctx, u8s).unwrap();
             let params = uniform(

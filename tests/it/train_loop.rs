@@ -75,6 +75,7 @@ fn four_samples() -> Dataset {
         features: Features::F32(vec![0.0, 1.0, 2.0, 3.0]),
         labels: vec![0, 1, 0, 1],
         classes: 2,
+        target: Default::default(),
     }
 }
 

@@ -51,6 +51,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         features: Features::U8(pixels),
         labels: vec![0; a.files.len()],
         classes: meta.classes.max(2),
+        target: Default::default(),
     };
     let device = crate::parse_flag("--device", &a.device)?;
     let mut engine = open_engine(device, &params, a.files.len())?;

@@ -201,14 +201,19 @@ pub struct OutputRows<'a> {
     pub a: &'a [f32],
     /// `[rows]`
     pub labels: &'a [u32],
+    /// `[rows][outputs]` target values (regression, autoencoders); `None`: from the labels.
+    pub values: Option<&'a [f32]>,
 }
 
 impl OutputRows<'_> {
-    /// Target `j` of a row with label `y`, as [`crate::cpu::loss::Targets::from_labels`] makes
-    /// it: the label itself with one output, else one-hot (all zeros for a label out of range).
+    /// Target `j` of row `r` with label `y`: its value where the rows have values, else as
+    /// [`crate::cpu::loss::Targets::from_labels`] makes it: the label itself with one output,
+    /// else one-hot (all zeros for a label out of range).
     #[inline]
-    fn target(&self, y: u32, j: usize) -> f32 {
-        if self.outputs == 1 {
+    fn target(&self, r: usize, y: u32, j: usize) -> f32 {
+        if let Some(v) = self.values {
+            v[r * self.outputs + j]
+        } else if self.outputs == 1 {
             y as f32
         } else {
             f32::from(u8::from(y as usize == j))
@@ -241,7 +246,7 @@ impl OutputRows<'_> {
             let a = &self.a[r * o..(r + 1) * o];
             let y = self.labels[r];
             let dzr = dz.as_deref_mut().map(|d| &mut d[r * o..(r + 1) * o]);
-            stats.loss_sum += self.row(z, a, y, dzr) as f64;
+            stats.loss_sum += self.row(r, z, a, y, dzr) as f64;
             let pred = predict(self.act, a);
             stats.correct += u64::from(pred == y);
             if let Some(p) = predictions.as_deref_mut() {
@@ -252,7 +257,7 @@ impl OutputRows<'_> {
     }
 
     /// One row: returns its per-sample loss and writes its gradient into `dz` if given.
-    fn row(&self, z: &[f32], a: &[f32], y: u32, dz: Option<&mut [f32]>) -> f32 {
+    fn row(&self, r: usize, z: &[f32], a: &[f32], y: u32, dz: Option<&mut [f32]>) -> f32 {
         let o = self.outputs;
         let nb = self.batch as f32;
         let count = (self.batch * o) as f32;
@@ -267,12 +272,12 @@ impl OutputRows<'_> {
                 };
                 let mut l = 0.0f32;
                 for (j, &aj) in a.iter().enumerate() {
-                    let d = aj - self.target(y, j);
+                    let d = aj - self.target(r, y, j);
                     l += scale * d * d;
                 }
                 if let Some(dz) = dz {
                     for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
-                        *g = 2.0 * scale * (aj - self.target(y, j)) / div;
+                        *g = 2.0 * scale * (aj - self.target(r, y, j)) / div;
                     }
                     if self.act == Activation::Softmax {
                         let dot: f32 = a.iter().zip(dz.iter()).map(|(&x, &g)| x * g).sum();
@@ -289,12 +294,12 @@ impl OutputRows<'_> {
                 // Per element: max(z,0) − z·y + ln(1 + e^−|z|); ∂/∂z = (σ(z) − y) / (B·O).
                 let mut l = 0.0f32;
                 for (j, &zj) in z.iter().enumerate() {
-                    let t = self.target(y, j);
+                    let t = self.target(r, y, j);
                     l += zj.max(0.0) - zj * t + (-zj.abs()).exp().ln_1p();
                 }
                 if let Some(dz) = dz {
                     for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
-                        *g = (aj - self.target(y, j)) / count;
+                        *g = (aj - self.target(r, y, j)) / count;
                     }
                 }
                 l / o as f32

@@ -6,7 +6,7 @@ use super::optim::OptViews;
 use super::products;
 use super::sync::{split, Shared, SpinBarrier};
 use super::workspace::{Clock, Phase, Scratch, Workspace};
-use crate::data::Dataset;
+use crate::data::{Dataset, Target};
 use crate::model::{Activation, Loss, Params};
 
 /// How the threads share a layer's row-wise work. `Rows`: each thread takes its batch rows, and
@@ -206,6 +206,15 @@ impl Views {
         for (l, &i) in labels.iter_mut().zip(&idx[r0..r1]) {
             *l = data.labels[i as usize];
         }
+        let values = match &data.target {
+            Target::Classes => None,
+            // SAFETY: our rows of x, gathered above.
+            Target::Input => Some(unsafe { self.x.slice(r0 * n_in, r1 * n_in) }),
+            Target::Values { .. } => {
+                data.gather_targets(&idx[r0..r1], &mut scratch.values);
+                Some(&scratch.values[..])
+            }
+        };
         clock.lap(Phase::Gather);
 
         // Forward. A row-split layer needs only our rows of its input; a column-split one needs
@@ -244,6 +253,7 @@ impl Views {
                 z: self.z_out.slice(r0 * outputs, r1 * outputs),
                 a: self.acts[depth - 1].slice(r0 * outputs, r1 * outputs),
                 labels,
+                values,
             };
             out.run(
                 Some(self.dz[depth - 1].slice_mut(r0 * outputs, r1 * outputs)),
@@ -356,6 +366,11 @@ impl Views {
                     z: self.z_out.slice(r0 * outputs, r1 * outputs),
                     a: self.acts[self.layers.len() - 1].slice(r0 * outputs, r1 * outputs),
                     labels: &data.labels[s..s + n],
+                    values: match &data.target {
+                        Target::Classes => None,
+                        Target::Input => Some(self.x.slice(r0 * n_in, r1 * n_in)),
+                        Target::Values { dim, values } => Some(&values[s * dim..(s + n) * dim]),
+                    },
                 };
                 let st = out.run(None, Some(predictions.slice_mut(s, s + n)));
                 total.loss_sum += st.loss_sum;

@@ -32,6 +32,8 @@ pub(super) struct Scratch {
     pub(super) sums: Vec<f32>,
     /// The labels of the thread's rows.
     pub(super) labels: Vec<u32>,
+    /// The target values of the thread's rows (regression), `[rows][outputs]`.
+    pub(super) values: Vec<f32>,
 }
 
 impl Workspace {
@@ -53,6 +55,7 @@ impl Workspace {
                 .map(|_| Scratch {
                     sums: vec![0.0; widest],
                     labels: vec![0; rows],
+                    values: Vec::new(),
                 })
                 .collect(),
             sizes,

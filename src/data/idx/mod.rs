@@ -156,6 +156,7 @@ pub fn load_pair(images: &Path, labels: &Path, name: &str) -> Result<Dataset> {
         features: Features::U8(img.pixels),
         labels: lab.into_iter().map(u32::from).collect(),
         classes,
+        target: Default::default(),
     })
 }
 

@@ -2,10 +2,11 @@
 //! matmul call site prepared and every bind group made once; uploading a dataset.
 
 use super::{bytes, kernels_for, GpuData, GpuEngine};
-use crate::data::{Dataset, Features};
+use crate::data::{Dataset, Features, Target};
 use crate::engine::Stats;
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::{
+    gather,
     GatherBindings, GatherParams, LossBindings, LossParams, MetricsBindings, MetricsParams,
 };
 use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
@@ -152,15 +153,6 @@ impl GpuEngine {
                 flags: &opt_flags,
             },
         )?;
-        let gather_params = ctx.uniform_buffer(
-            "gather params",
-            bytes(&GatherParams {
-                dim: inputs as u32,
-                batch: b as u32,
-                outputs: outputs as u32,
-                _pad: 0,
-            }),
-        )?;
         let (report_loss, report_preds) = if report {
             let preds = f32s("step predictions", b)?;
             let bind = k.loss.bind(
@@ -217,7 +209,6 @@ impl GpuEngine {
             loss_train_params,
             loss_eval_params,
             metrics_bind,
-            gather_params,
             lr,
             train_set: None,
             eval_set: None,
@@ -249,10 +240,25 @@ impl GpuEngine {
         let order = ctx.storage_buffer_f32(&format!("{what} order"), &as_f32(&identity))?;
         let preds =
             ctx.storage_buffer_zeroed(&format!("{what} predictions"), (n.max(1) * 4) as u64)?;
+        let values = match &data.target {
+            Target::Values { values, .. } => {
+                ctx.storage_buffer_f32(&format!("{what} target values"), values)?
+            }
+            _ => ctx.storage_buffer_zeroed(&format!("{what} no target values"), 4)?,
+        };
+        let gather_params = ctx.uniform_buffer(
+            "gather params",
+            bytes(&GatherParams {
+                dim: self.params_host.inputs() as u32,
+                batch: self.batch as u32,
+                outputs: self.params_host.outputs() as u32,
+                target: gather::target_id(&data.target),
+            }),
+        )?;
         let gather = self.k.gather(u8s).bind(
             ctx,
             GatherBindings {
-                params: &self.gather_params,
+                params: &gather_params,
                 data: &data_buf,
                 labels: &labels,
                 order: &order,
@@ -260,6 +266,7 @@ impl GpuEngine {
                 x: &self.x,
                 y: &self.y,
                 cls: &self.cls,
+                values: &values,
             },
         )?;
         let loss_params = if train {
@@ -292,6 +299,8 @@ impl GpuEngine {
             loss,
             _data: data_buf,
             _labels: labels,
+            _values: values,
+            _gather_params: gather_params,
         })
     }
 }

@@ -84,6 +84,8 @@ struct GpuData {
     // Kept alive for the bind groups.
     _data: wgpu::Buffer,
     _labels: wgpu::Buffer,
+    _values: wgpu::Buffer,
+    _gather_params: wgpu::Buffer,
 }
 
 /// The parameters, activations and prepared kernel calls of one network at one batch size.
@@ -117,7 +119,6 @@ pub struct GpuEngine {
     loss_train_params: wgpu::Buffer,
     loss_eval_params: wgpu::Buffer,
     metrics_bind: wgpu::BindGroup,
-    gather_params: wgpu::Buffer,
     /// In report mode, the loss bind group of a step given directly (no dataset).
     report_loss: Option<wgpu::BindGroup>,
     _report_preds: Option<wgpu::Buffer>,

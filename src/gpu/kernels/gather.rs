@@ -8,9 +8,29 @@ use crate::Result;
 
 const WGSL: &str = include_str!("../../../shaders/gather.wgsl");
 
-/// The kernel's source: `DATA_U8` (pixels packed 4 per u32) or f32 bits.
+/// `GatherParams::target`: the class (one-hot, or the label with one output), a row of values,
+/// or the input itself.
+pub const TARGET_CLASSES: u32 = 0;
+pub const TARGET_VALUES: u32 = 1;
+pub const TARGET_INPUT: u32 = 2;
+
+/// The kernel's source: `DATA_U8` (pixels packed 4 per u32) or f32 bits, and the target ids.
 pub fn source(u8: bool) -> String {
-    format!("const DATA_U8: bool = {u8};\n{WGSL}")
+    format!(
+        "const DATA_U8: bool = {u8};\n\
+         const TARGET_CLASSES: u32 = {TARGET_CLASSES}u;\n\
+         const TARGET_VALUES: u32 = {TARGET_VALUES}u;\n\
+         const TARGET_INPUT: u32 = {TARGET_INPUT}u;\n{WGSL}"
+    )
+}
+
+/// The `target` id of a dataset's targets.
+pub fn target_id(t: &crate::data::Target) -> u32 {
+    match t {
+        crate::data::Target::Classes => TARGET_CLASSES,
+        crate::data::Target::Values { .. } => TARGET_VALUES,
+        crate::data::Target::Input => TARGET_INPUT,
+    }
 }
 
 /// gather.wgsl's `Params`.
@@ -20,7 +40,8 @@ pub struct GatherParams {
     pub dim: u32,
     pub batch: u32,
     pub outputs: u32,
-    pub _pad: u32,
+    /// `TARGET_CLASSES`, `TARGET_VALUES` or `TARGET_INPUT`.
+    pub target: u32,
 }
 
 /// The buffers of one gather call site, in binding order.
@@ -41,6 +62,8 @@ pub struct GatherBindings<'a> {
     pub y: &'a wgpu::Buffer,
     /// Out: `[B]` class ids.
     pub cls: &'a wgpu::Buffer,
+    /// `[n_total][O]` target values (or a dummy).
+    pub values: &'a wgpu::Buffer,
 }
 
 /// The compiled gather kernel, for one storage type.
@@ -50,13 +73,13 @@ impl GatherKernel {
     pub fn new(ctx: &GpuContext, u8: bool) -> Result<Self> {
         use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
         let label = if u8 { "gather_u8" } else { "gather_f32" };
-        let kinds = [U, R, R, R, R, W, W, W];
+        let kinds = [U, R, R, R, R, W, W, W, R];
         Kernel::build(ctx, label, &source(u8), &kinds, 256).map(GatherKernel)
     }
 
     pub fn bind(&self, ctx: &GpuContext, b: GatherBindings<'_>) -> Result<wgpu::BindGroup> {
         let list = [
-            b.params, b.data, b.labels, b.order, b.state, b.x, b.y, b.cls,
+            b.params, b.data, b.labels, b.order, b.state, b.x, b.y, b.cls, b.values,
         ];
         self.0.bind(ctx, &list)
     }

@@ -1,0 +1,166 @@
+//! NumPy's `.npy` format, read strictly and written: a magic string, a version, a header (a
+//! Python dict literal with `descr`, `fortran_order` and `shape`), then the values in C order.
+//! Read: float32, float64, uint8, int32 and int64, little-endian. The data must be exactly
+//! the size the header's shape implies: nothing is allocated from the header's claim alone.
+
+use super::{Array, Numbers};
+
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Parses one `.npy` image; the error is the message without the file (or array) name.
+pub fn parse(bytes: &[u8]) -> Result<Array, String> {
+    if bytes.len() < 10 || &bytes[..6] != MAGIC {
+        return Err("not a .npy array (no \\x93NUMPY magic)".into());
+    }
+    let (major, _minor) = (bytes[6], bytes[7]);
+    let (header_len, start): (usize, usize) = match major {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        _ => return Err(format!("unsupported .npy version {major}")),
+    };
+    let end = start
+        .checked_add(header_len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or("truncated: the header runs past the end of the data")?;
+    let header = std::str::from_utf8(&bytes[start..end]).map_err(|_| "header is not text")?;
+    let descr = dict_str(header, "descr").ok_or("header has no 'descr'")?;
+    if dict_raw(header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
+        return Err("Fortran-ordered arrays are not supported (save with np.ascontiguousarray)".into());
+    }
+    let shape = parse_shape(dict_raw(header, "shape").ok_or("header has no 'shape'")?)?;
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or("shape overflows")?;
+    let width = match descr {
+        "|u1" | "<u1" | "u1" => 1,
+        "<i4" | "<f4" => 4,
+        "<i8" | "<f8" => 8,
+        d => {
+            return Err(format!(
+                "unsupported dtype '{d}' (float32, float64, uint8, int32 or int64, little-endian)"
+            ))
+        }
+    };
+    let data = &bytes[end..];
+    let needed = count.checked_mul(width).ok_or("shape overflows")?;
+    if data.len() < needed {
+        return Err(format!(
+            "truncated: shape {shape:?} needs {needed} bytes of data, the file holds {}",
+            data.len()
+        ));
+    }
+    if data.len() > needed {
+        return Err(format!(
+            "{} bytes after the {needed} bytes of data shape {shape:?} needs",
+            data.len() - needed
+        ));
+    }
+    let chunks = |w: usize| data.chunks_exact(w);
+    let numbers = match descr {
+        "<f4" => Numbers::F32(
+            chunks(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        "<f8" => Numbers::F64(
+            chunks(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        "<i4" => Numbers::I64(
+            chunks(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
+        ),
+        "<i8" => Numbers::I64(
+            chunks(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        _ => Numbers::U8(data.to_vec()),
+    };
+    Ok(Array {
+        shape,
+        data: numbers,
+    })
+}
+
+/// The `.npy` image of a float32 array of `shape` (C order).
+pub fn write_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
+    write(shape, "<f4", &bytemuck_le(values.iter().map(|v| v.to_le_bytes())))
+}
+
+/// The `.npy` image of an int64 array of `shape`.
+pub fn write_i64(shape: &[usize], values: &[i64]) -> Vec<u8> {
+    write(shape, "<i8", &bytemuck_le(values.iter().map(|v| v.to_le_bytes())))
+}
+
+fn bytemuck_le<const N: usize>(it: impl Iterator<Item = [u8; N]>) -> Vec<u8> {
+    it.flatten().collect()
+}
+
+fn write(shape: &[usize], descr: &str, data: &[u8]) -> Vec<u8> {
+    let dims = match shape {
+        [n] => format!("({n},)"),
+        _ => format!(
+            "({})",
+            shape
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {dims}, }}");
+    // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
+    let total = (10 + header.len() + 1).next_multiple_of(64);
+    header.push_str(&" ".repeat(total - 10 - header.len() - 1));
+    header.push('\n');
+    let mut out = Vec::with_capacity(total + data.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&[1, 0]);
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(data);
+    out
+}
+
+/// The text after `'key':` in the header dict, trimmed.
+fn dict_raw<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let at = header
+        .find(&format!("'{key}'"))
+        .or_else(|| header.find(&format!("\"{key}\"")))?;
+    let rest = &header[at + key.len() + 2..];
+    Some(rest.trim_start().strip_prefix(':')?.trim_start())
+}
+
+/// A quoted string value of the header dict.
+fn dict_str<'a>(header: &'a str, key: &str) -> Option<&'a str> {
+    let raw = dict_raw(header, key)?;
+    let q = raw.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let body = &raw[1..];
+    Some(&body[..body.find(q)?])
+}
+
+/// `(60000, 28, 28)`, `(5,)` or `()`.
+fn parse_shape(raw: &str) -> Result<Vec<usize>, String> {
+    let inner = raw
+        .strip_prefix('(')
+        .and_then(|r| r.split_once(')'))
+        .map(|(i, _)| i)
+        .ok_or("header's shape is not a tuple")?;
+    inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.trim_end_matches('L')
+                .parse::<usize>()
+                .map_err(|_| format!("header's shape has a bad dimension '{s}'"))
+        })
+        .collect()
+}
