@@ -25,17 +25,24 @@ fn main() -> gpunn::Result<()> {
     let opened = run.open_engine(&run.init_params()?, None)?; // a hardware GPU, else the CPU
     let mut engine = opened.engine;
     println!("training {:?} on {}", run.model.layers, engine.describe());
-    let (train, val) = run.split(&data)?;
+    let sets = run.prepare(&data)?; // the validation split, then the run's scaling
     let path = std::env::temp_dir().join("gpunn-example-mnist.safetensors");
     let mut saver = CheckpointSaver {
         path: path.clone(),
         run: &run,
         data: &data,
+        scaler: &sets.scaler,
         earlier: Vec::new(),
         inner: &mut Progress,
     };
-    run.fit(engine.as_mut(), &train, val.as_ref(), 1, &mut saver)?;
-    let test = engine.evaluate(data.test.as_ref().expect("mnist-sample has a test set"))?;
+    run.fit(
+        engine.as_mut(),
+        &sets.train,
+        sets.val.as_ref(),
+        1,
+        &mut saver,
+    )?;
+    let test = engine.evaluate(sets.test.as_ref().expect("mnist-sample has a test set"))?;
     println!(
         "test accuracy {:.2}%; saved to {}",
         100.0 * test.accuracy,

@@ -21,7 +21,7 @@ struct Params {
     dim: u32,
     batch: u32,
     outputs: u32,
-    target: u32,
+    target_kind: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -62,17 +62,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let xv = select(0.0, feature(sample, k), valid);
     x[i] = xv;
-    if p.target == TARGET_INPUT {
+    if p.target_kind == TARGET_INPUT {
         y[i] = xv;
     }
     if k == 0u {
         let c = select(0u, labels[sample], valid);
         cls[row] = c;
-        if p.target == TARGET_VALUES {
+        if p.target_kind == TARGET_VALUES {
             for (var j = 0u; j < p.outputs; j++) {
                 y[row * p.outputs + j] = select(0.0, values[sample * p.outputs + j], valid);
             }
-        } else if p.target == TARGET_CLASSES {
+        } else if p.target_kind == TARGET_CLASSES {
             for (var j = 0u; j < p.outputs; j++) {
                 var t = 0.0;
                 if p.outputs == 1u {

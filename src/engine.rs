@@ -168,7 +168,10 @@ pub fn check_fits(params: &Params, data: &Dataset) -> Result<()> {
         if params.loss == Loss::Ce {
             return Err(Error::invalid(
                 "model.loss",
-                format!("ce needs class labels; {} has values as targets (use mse)", data.name),
+                format!(
+                    "ce needs class labels; {} has values as targets (use mse)",
+                    data.name
+                ),
             ));
         }
         return Ok(());

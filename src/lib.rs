@@ -23,16 +23,17 @@
 //! let data = spec.load_data()?;
 //! let run = spec.resolve(&data)?; // run.to_toml() is what `gpunn train --dry-run` prints
 //! let mut engine = run.open_engine(&run.init_params()?, None)?.engine; // a GPU, else the CPU
-//! let (train, val) = run.split(&data)?;
+//! let sets = run.prepare(&data)?; // validation split, then the run's scaling
 //! let mut saver = CheckpointSaver {
 //!     path: "model.safetensors".into(),
 //!     run: &run,
 //!     data: &data,
+//!     scaler: &sets.scaler,
 //!     earlier: Vec::new(),
 //!     inner: &mut Progress,
 //! };
-//! run.fit(engine.as_mut(), &train, val.as_ref(), 1, &mut saver)?;
-//! let test = engine.evaluate(data.test.as_ref().unwrap())?;
+//! run.fit(engine.as_mut(), &sets.train, sets.val.as_ref(), 1, &mut saver)?;
+//! let test = engine.evaluate(sets.test.as_ref().unwrap())?;
 //! println!("test accuracy {:.2}%", 100.0 * test.accuracy);
 //! # Ok(())
 //! # }
@@ -73,6 +74,7 @@ pub mod model;
 pub mod netfile;
 pub mod optim;
 pub mod plots;
+pub mod regression;
 pub mod run;
 pub mod step;
 pub mod train;

@@ -107,6 +107,11 @@ pub struct EpochRecord {
     pub train_accuracy: f32,
     pub val_loss: Option<f32>,
     pub val_accuracy: Option<f32>,
+    /// Regression and autoencoders: the validation MSE and R², in the targets' units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_mse: Option<f32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_r2: Option<f32>,
     pub seconds: f64,
     pub samples_per_sec: f64,
 }
@@ -185,19 +190,24 @@ pub fn train(
                 loss: train_loss,
             });
         }
-        let (val_loss, val_accuracy) = match val {
-            Some(v) if !v.is_empty() => {
-                let e = engine.evaluate(v)?;
-                (Some(e.loss), Some(e.accuracy))
+        let (mut val_loss, mut val_accuracy, mut values) = (None, None, None);
+        if let Some(v) = val.filter(|v| !v.is_empty()) {
+            let e = engine.evaluate(v)?;
+            val_loss = Some(e.loss);
+            if v.target_dim().is_some() {
+                values = crate::regression::value_metrics(&engine.outputs(v)?, v);
+            } else {
+                val_accuracy = Some(e.accuracy);
             }
-            _ => (None, None),
-        };
+        }
         let record = EpochRecord {
             epoch,
             train_loss,
             train_accuracy: stats.accuracy(),
             val_loss,
             val_accuracy,
+            val_mse: values.map(|m| m.mse),
+            val_r2: values.map(|m| m.r2),
             seconds,
             samples_per_sec: stats.samples as f64 / seconds.max(1e-9),
         };

@@ -40,7 +40,12 @@ impl<T: Real> Targets<T> {
 impl Targets<f32> {
     /// The targets of samples `idx` of `data`: its values or inputs where it has them (and
     /// then any loss but ce), else its labels as [`Targets::from_labels`] makes them.
-    pub fn for_samples(loss: Loss, data: &crate::data::Dataset, idx: &[u32], outputs: usize) -> Self {
+    pub fn for_samples(
+        loss: Loss,
+        data: &crate::data::Dataset,
+        idx: &[u32],
+        outputs: usize,
+    ) -> Self {
         if data.target_dim().is_some() {
             let mut v = Vec::new();
             data.gather_targets(idx, &mut v);

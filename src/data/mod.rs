@@ -5,11 +5,13 @@
 //! row of values (regression) or the input itself (autoencoders). Pixels are scaled to [0, 1]
 //! when a batch is built.
 
-pub mod table;
 pub mod fetch;
 pub mod idx;
 pub mod mnist;
+pub mod scale;
+pub mod split;
 pub mod synth;
+pub mod table;
 
 /// Sample features, row-major `[n][dim]`.
 #[derive(Clone, Debug, PartialEq)]
@@ -26,8 +28,13 @@ pub enum Target {
     /// Its class, `labels[i]` (classification).
     #[default]
     Classes,
-    /// `values[i·dim..(i+1)·dim]` (regression).
-    Values { dim: usize, values: Vec<f32> },
+    /// `values[i·dim..(i+1)·dim]` (regression). `units` maps them back to the original
+    /// units, `value·scale + shift` per target (empty: they are in the original units).
+    Values {
+        dim: usize,
+        values: Vec<f32>,
+        units: Vec<(f32, f32)>,
+    },
     /// Its own features, as a batch gathers them (autoencoders).
     Input,
 }
@@ -85,7 +92,7 @@ impl Dataset {
     pub fn gather_targets(&self, idx: &[u32], out: &mut Vec<f32>) {
         match &self.target {
             Target::Classes => out.clear(),
-            Target::Values { dim, values } => {
+            Target::Values { dim, values, .. } => {
                 out.clear();
                 for &i in idx {
                     let i = i as usize;
@@ -138,10 +145,14 @@ impl Dataset {
             ),
         };
         let target = match &self.target {
-            Target::Values { dim, .. } => {
+            Target::Values { dim, units, .. } => {
                 let mut values = Vec::new();
                 self.gather_targets(idx, &mut values);
-                Target::Values { dim: *dim, values }
+                Target::Values {
+                    dim: *dim,
+                    values,
+                    units: units.clone(),
+                }
             }
             t => t.clone(),
         };

@@ -16,8 +16,18 @@ pub fn learning_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
     let pct = |a: f32| a as f64 * 100.0;
     let train_loss: Vec<(f64, f64)> = points(history, |r| Some(r.train_loss as f64));
     let val_loss: Vec<(f64, f64)> = points(history, |r| r.val_loss.map(|v| v as f64));
-    let train_acc: Vec<(f64, f64)> = points(history, |r| Some(pct(r.train_accuracy)));
-    let val_acc: Vec<(f64, f64)> = points(history, |r| r.val_accuracy.map(pct));
+    // Regression and autoencoders: the validation R² where classification has accuracy.
+    let values = history.iter().any(|r| r.val_r2.is_some());
+    let train_acc: Vec<(f64, f64)> = if values {
+        Vec::new()
+    } else {
+        points(history, |r| Some(pct(r.train_accuracy)))
+    };
+    let val_acc: Vec<(f64, f64)> = if values {
+        points(history, |r| r.val_r2.map(|v| v as f64))
+    } else {
+        points(history, |r| r.val_accuracy.map(pct))
+    };
 
     let first = history.iter().map(|r| r.epoch).min().unwrap_or(0) as f64;
     let last = history.iter().map(|r| r.epoch).max().unwrap_or(0) as f64;
@@ -32,15 +42,21 @@ pub fn learning_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
 
     let last_rec = history.last().expect("history is not empty");
     let mut title = format!(
-        "Learning curves, {} epoch{}: final train loss {:.4}, accuracy {:.2}%",
+        "Learning curves, {} epoch{}: final train loss {:.4}",
         history.len(),
         if history.len() == 1 { "" } else { "s" },
         last_rec.train_loss,
-        pct(last_rec.train_accuracy)
     );
+    if !values {
+        title.push_str(&format!(", accuracy {:.2}%", pct(last_rec.train_accuracy)));
+    }
     if let (Some(vl), Some(va)) = (last_rec.val_loss, last_rec.val_accuracy) {
         title.push_str(&format!("; validation {vl:.4}, {:.2}%", pct(va)));
     }
+    if let (Some(vl), Some(r2)) = (last_rec.val_loss, last_rec.val_r2) {
+        title.push_str(&format!("; validation {vl:.4}, R² {r2:.3}"));
+    }
+    let r2_bottom = val_acc.iter().map(|p| p.1).fold(0.0f64, f64::min).max(-1.0);
 
     render(path, CURVES_SIZE, |root| {
         let body = root.titled(&title, font(22.0)).map_err(s)?;
@@ -52,12 +68,22 @@ pub fn learning_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
             y_percent: false,
             legend_at: SeriesLabelPosition::UpperRight,
         };
-        let acc = Panel {
-            caption: "Accuracy",
-            y_desc: "accuracy (%)",
-            y_range: 0.0..100.0,
-            y_percent: true,
-            legend_at: SeriesLabelPosition::LowerRight,
+        let acc = if values {
+            Panel {
+                caption: "R² (validation, 1 is perfect)",
+                y_desc: "R²",
+                y_range: r2_bottom..1.0,
+                y_percent: false,
+                legend_at: SeriesLabelPosition::LowerRight,
+            }
+        } else {
+            Panel {
+                caption: "Accuracy",
+                y_desc: "accuracy (%)",
+                y_range: 0.0..100.0,
+                y_percent: true,
+                legend_at: SeriesLabelPosition::LowerRight,
+            }
         };
         loss.draw(&panels[0], x_range.clone(), &train_loss, &val_loss)?;
         acc.draw(&panels[1], x_range.clone(), &train_acc, &val_acc)
@@ -162,7 +188,7 @@ impl Panel {
 }
 
 /// A tick label without trailing zeros: 0.5, 1, 0.25, 2.5e-5.
-fn trim_number(v: f64) -> String {
+pub(super) fn trim_number(v: f64) -> String {
     if v == 0.0 {
         return "0".into();
     }

@@ -1,4 +1,5 @@
-//! PNG plots of a training run: learning curves and confusion matrices.
+//! PNG plots of a training run: learning curves, confusion matrices, predicted against true
+//! values (regression) and reconstructions (autoencoders).
 //!
 //! Rendering is headless and needs no system fonts: plotters draws text with `ab_glyph` from
 //! DejaVu Sans, bundled in `assets/fonts/` (licence alongside) and compiled into the binary.
@@ -14,9 +15,11 @@ use std::sync::OnceLock;
 
 mod confusion;
 mod curves;
+mod values;
 
 pub use confusion::confusion_matrix;
 pub use curves::learning_curves;
+pub use values::{predicted_vs_true, reconstructions};
 
 /// DejaVu Sans 2.37 from Debian's `fonts-dejavu-core` (Bitstream Vera licence, see
 /// `assets/fonts/DejaVuSans-LICENSE.txt`).

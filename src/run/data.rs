@@ -1,8 +1,9 @@
-//! Loading the data a run description names: a named dataset, a directory of IDX files, or a
-//! synthetic set; then the two-class filter of `digits`.
+//! Loading the data a run description names: a named dataset, a directory of IDX files, a
+//! file of your own (CSV, NumPy) or a synthetic set; then the two-class filter of `digits`.
 
 use super::DataSpec;
-use crate::data::{mnist, synth, Dataset};
+use crate::data::table::{self, Task};
+use crate::data::{mnist, split, synth, Dataset};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ pub const SYNTHETIC: [&str; 3] = ["xor", "linear", "circles"];
 pub enum DataSource {
     Dataset(String),
     Dir(PathBuf),
+    File(PathBuf),
 }
 
 /// Training and test sets, and how to describe them.
@@ -35,20 +37,40 @@ pub struct LoadedData {
     pub class_names: Vec<String>,
     /// The synthetic sets' settings, when the source is one of them: samples, factor, noise.
     pub synthetic: Option<(usize, f32, f32)>,
+    pub task: Task,
+    /// The held-out fraction that made the test set of a file without one.
+    pub test_split: Option<f32>,
+    /// The names of the regression targets (CSV columns), for metrics and plots.
+    pub target_names: Vec<String>,
 }
 
 impl DataSpec {
     /// Loads the data this section names, with `seed` for the synthetic sets. Neither `dataset`
     /// nor `dir` loads the full MNIST if found, else the bundled sample.
     pub fn load(&self, seed: u64) -> Result<LoadedData> {
+        let sources = [
+            self.dataset.is_some(),
+            self.dir.is_some(),
+            self.file.is_some(),
+        ];
+        if sources.iter().filter(|&&s| s).count() > 1 {
+            return Err(Error::invalid(
+                "data",
+                "give one of dataset, dir and file, not several",
+            ));
+        }
+        let task = self.task.unwrap_or_default();
+        if let Some(file) = &self.file {
+            return self.load_file(file, task, seed);
+        }
+        if task != Task::Classify && task != Task::Autoencode {
+            return Err(Error::invalid(
+                "data.task",
+                "regress needs a file of your own with targets (--data FILE)",
+            ));
+        }
         let mut data = match (&self.dataset, &self.dir) {
-            (Some(_), Some(_)) => {
-                return Err(Error::invalid(
-                    "data",
-                    "give one of dataset and dir, not both",
-                ))
-            }
-            (None, Some(dir)) => load_dir(dir.clone())?,
+            (_, Some(dir)) => load_dir(dir.clone())?,
             (Some(name), None) if SYNTHETIC.contains(&name.as_str()) => {
                 self.load_synthetic(name, seed)?
             }
@@ -69,7 +91,73 @@ impl DataSpec {
         if let Some(digits) = &self.digits {
             keep_digits(&mut data, digits)?;
         }
+        if task == Task::Autoencode {
+            autoencode(&mut data);
+        }
         Ok(data)
+    }
+
+    /// A file of your own, its test set from `test` or held out by `test_split`.
+    fn load_file(&self, file: &std::path::Path, task: Task, seed: u64) -> Result<LoadedData> {
+        let target = self.target.as_deref().unwrap_or(&[]);
+        if self.digits.is_some() {
+            return Err(Error::invalid(
+                "data.digits",
+                "applies to the MNIST-style datasets only",
+            ));
+        }
+        let sets = table::read(file, self.labels.as_deref(), target, task)?;
+        let (train, test, test_split) = match (&self.test, sets.test) {
+            (Some(path), _) => {
+                let t = table::read(path, None, target, task)?;
+                if t.train.dim != sets.train.dim {
+                    return Err(Error::bad_file(
+                        path,
+                        format!(
+                            "{} features per sample, but {} has {}",
+                            t.train.dim,
+                            file.display(),
+                            sets.train.dim
+                        ),
+                    ));
+                }
+                (sets.train, t.train, None)
+            }
+            (None, Some(test)) => (sets.train, test, None),
+            (None, None) => {
+                let f = self.test_split.unwrap_or(0.2);
+                let (train, mut test) = split::holdout(&sets.train, f, seed, "data.test_split")?;
+                test.name = format!("{}-test", sets.train.name);
+                (train, test, Some(f))
+            }
+        };
+        let classes = train.classes.max(test.classes);
+        let (mut train, mut test) = (train, test);
+        train.classes = classes;
+        test.classes = classes;
+        let name = file.file_stem().map_or_else(
+            || file.display().to_string(),
+            |s| s.to_string_lossy().into(),
+        );
+        Ok(LoadedData {
+            description: format!(
+                "{} ({} train, {} test{})",
+                file.display(),
+                train.len(),
+                test.len(),
+                test_split.map_or(String::new(), |f| format!(", {f} held out"))
+            ),
+            class_names: (0..classes).map(|c| c.to_string()).collect(),
+            name,
+            source: DataSource::File(file.to_path_buf()),
+            train,
+            test: Some(test),
+            images: sets.images,
+            synthetic: None,
+            task,
+            test_split,
+            target_names: sets.target_names,
+        })
     }
 
     fn load_synthetic(&self, name: &str, seed: u64) -> Result<LoadedData> {
@@ -99,6 +187,9 @@ impl DataSpec {
             test: Some(test),
             images: false,
             synthetic: Some((samples, factor, noise)),
+            task: Task::Classify,
+            test_split: None,
+            target_names: Vec::new(),
         })
     }
 }
@@ -112,7 +203,7 @@ fn load_dir(dir: PathBuf) -> Result<LoadedData> {
 fn images(train: Dataset, test: Dataset, source: DataSource, what: String) -> LoadedData {
     let name = match &source {
         DataSource::Dataset(n) => n.clone(),
-        DataSource::Dir(d) => d.display().to_string(),
+        DataSource::Dir(d) | DataSource::File(d) => d.display().to_string(),
     };
     LoadedData {
         description: format!("{what} ({} train, {} test)", train.len(), test.len()),
@@ -123,6 +214,18 @@ fn images(train: Dataset, test: Dataset, source: DataSource, what: String) -> Lo
         test: Some(test),
         images: true,
         synthetic: None,
+        task: Task::Classify,
+        test_split: None,
+        target_names: Vec::new(),
+    }
+}
+
+/// Every set's target becomes its input (the labels stay, for plots and features).
+fn autoencode(data: &mut LoadedData) {
+    data.task = Task::Autoencode;
+    data.train.target = crate::data::Target::Input;
+    if let Some(t) = &mut data.test {
+        t.target = crate::data::Target::Input;
     }
 }
 

@@ -4,11 +4,14 @@
 use super::{DataSpec, LoadedData, Run, RunSpec, TrainSpec};
 use crate::backend::{self, Opened};
 use crate::checkpoint::{self, ModelMeta};
+use crate::data::scale::{ScaleKind, Scaler};
+use crate::data::table::Task;
 use crate::data::Dataset;
 use crate::engine::{Engine, Evaluation};
 use crate::metrics::ConfusionMatrix;
 use crate::model::Params;
 use crate::optim::OptimizerState;
+use crate::regression::ValueMetrics;
 use crate::train::{self, EpochRecord, History, Observer};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ use std::path::{Path, PathBuf};
 pub const RUN_KEY: &str = "run";
 /// The checkpoint metadata key holding every epoch's figures so far as a JSON array.
 const HISTORY_KEY: &str = "history";
+/// The checkpoint metadata key holding the feature scaling fitted on the training part (JSON).
+pub const SCALER_KEY: &str = "scaler";
 /// Checkpoints written before the run description kept their run state here (JSON).
 const LEGACY_STATE_KEY: &str = "run_state";
 
@@ -46,12 +51,23 @@ impl Run {
     }
 
     /// Checkpoint metadata for parameters of this run after the epochs in `history`.
-    pub fn checkpoint_meta(&self, data: &LoadedData, history: &[EpochRecord]) -> ModelMeta {
+    pub fn checkpoint_meta(
+        &self,
+        data: &LoadedData,
+        scaler: &Scaler,
+        history: &[EpochRecord],
+    ) -> ModelMeta {
         let dim = data.train.dim;
         let side = (dim as f64).sqrt() as usize;
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("class_names".to_string(), data.class_names.join(","));
         extra.insert(RUN_KEY.to_string(), self.to_toml());
+        if scaler.kind != ScaleKind::None {
+            extra.insert(
+                SCALER_KEY.to_string(),
+                serde_json::to_string(scaler).expect("a scaler serialises"),
+            );
+        }
         extra.insert(
             HISTORY_KEY.to_string(),
             serde_json::to_string(history).expect("epoch records serialise"),
@@ -76,6 +92,7 @@ pub struct CheckpointSaver<'a> {
     pub path: PathBuf,
     pub run: &'a Run,
     pub data: &'a LoadedData,
+    pub scaler: &'a Scaler,
     /// Epochs from before a resume, prepended to the history.
     pub earlier: Vec<EpochRecord>,
     pub inner: &'a mut dyn Observer,
@@ -88,7 +105,7 @@ impl CheckpointSaver<'_> {
         let params = engine.params()?;
         let state = engine.optimizer_state()?;
         let history: Vec<EpochRecord> = self.earlier.iter().chain(epochs).cloned().collect();
-        let meta = self.run.checkpoint_meta(self.data, &history);
+        let meta = self.run.checkpoint_meta(self.data, self.scaler, &history);
         checkpoint::save_with_state(&self.path, &params, &meta, Some(&state))
     }
 }
@@ -211,6 +228,7 @@ fn legacy_state(
             samples: synthetic.then_some(s.samples),
             factor: synthetic.then_some(s.factor),
             noise: synthetic.then_some(s.noise),
+            ..Default::default()
         },
         model: super::ModelSpec {
             layers: Some(spec.sizes),
@@ -230,19 +248,30 @@ fn legacy_state(
     Ok((run, s.history))
 }
 
-/// The `--metrics` JSON: the resolved run under `"run"`, the history, the test figures and
-/// the confusion matrix (rows = true class).
+/// A test set's figures: the evaluation, and the confusion matrix (classification) or the
+/// value metrics (regression, autoencoders).
+#[derive(Clone, Debug)]
+pub struct TestFigures {
+    pub evaluation: Evaluation,
+    pub confusion: Option<ConfusionMatrix>,
+    pub values: Option<ValueMetrics>,
+}
+
+/// The `--metrics` JSON: the resolved run under `"run"`, the history and the test figures:
+/// loss, accuracy and the confusion matrix (rows = true class) for classification; MSE, MAE
+/// and R² in the targets' units for regression and autoencoders.
 pub fn metrics_json(
     run: &Run,
     data: &LoadedData,
     device: &str,
     history: &History,
-    test: Option<(&Evaluation, &ConfusionMatrix)>,
+    test: Option<&TestFigures>,
 ) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "run": run,
         "dataset": data.description,
         "device": device,
+        "task": run.data.task,
         "layers": run.model.layers,
         "activations": run.model.activations,
         "loss": run.model.loss,
@@ -252,11 +281,55 @@ pub fn metrics_json(
         "history": history.epochs,
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
-        "test_loss": test.map(|t| t.0.loss),
-        "test_accuracy": test.map(|t| t.0.accuracy),
-        "class_names": data.class_names,
-        "confusion_matrix": test.map(|t| &t.1.counts),
-    })
+        "test_loss": test.map(|t| t.evaluation.loss),
+    });
+    let m = v.as_object_mut().expect("an object");
+    match test.and_then(|t| t.values) {
+        Some(values) => {
+            m.insert("test_mse".into(), values.mse.into());
+            m.insert("test_mae".into(), values.mae.into());
+            if run.data.task == Task::Regress {
+                m.insert("test_r2".into(), values.r2.into());
+            }
+            m.insert("target_names".into(), data.target_names.clone().into());
+        }
+        None => {
+            m.insert(
+                "test_accuracy".into(),
+                serde_json::json!(test.map(|t| t.evaluation.accuracy)),
+            );
+            m.insert("class_names".into(), data.class_names.clone().into());
+            m.insert(
+                "confusion_matrix".into(),
+                serde_json::json!(test.and_then(|t| t.confusion.as_ref()).map(|c| &c.counts)),
+            );
+        }
+    }
+    v
+}
+
+/// The feature scaling a checkpoint's model was trained with (none when it records none).
+pub fn scaler_of(path: &Path, meta: &ModelMeta) -> Result<Scaler> {
+    match meta.extra.get(SCALER_KEY) {
+        None => Ok(Scaler::default()),
+        Some(text) => {
+            let s: Scaler = serde_json::from_str(text)
+                .map_err(|e| Error::bad_file(path, format!("metadata '{SCALER_KEY}': {e}")))?;
+            let bad = s.shift.len() != s.scale.len()
+                || s.target_shift.len() != s.target_scale.len()
+                || s.scale
+                    .iter()
+                    .chain(&s.target_scale)
+                    .any(|&v| !(v.is_finite() && v != 0.0));
+            if bad {
+                return Err(Error::bad_file(
+                    path,
+                    format!("metadata '{SCALER_KEY}': inconsistent or zero scales"),
+                ));
+            }
+            Ok(s)
+        }
+    }
 }
 
 impl RunSpec {

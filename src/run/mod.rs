@@ -9,7 +9,7 @@
 //! ```toml
 //! seed = 42
 //! device = "auto"
-//! [data]              # one of: dataset = "...", dir = "..."
+//! [data]              # one of: dataset = "...", dir = "...", file = "..."
 //! dataset = "mnist-sample"
 //! digits = [3, 6]     # optional
 //! val_split = 0.1
@@ -36,9 +36,13 @@ mod resolve;
 
 pub use crate::optim::OptimizerConfig;
 pub use data::{DataSource, LoadedData, SYNTHETIC};
-pub use fit::{metrics_json, CheckpointSaver, Resumed, RUN_KEY};
-pub use resolve::{DataRun, ModelRun, Run, TrainRun};
+pub use fit::{
+    metrics_json, scaler_of, CheckpointSaver, Resumed, TestFigures, RUN_KEY, SCALER_KEY,
+};
+pub use resolve::{DataRun, ModelRun, Prepared, Run, TrainRun};
 
+use crate::data::scale::ScaleKind;
+use crate::data::table::Task;
 use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss};
 use crate::optim::OptimizerKind;
@@ -94,6 +98,28 @@ pub struct DataSpec {
     /// `circles`: std of the Gaussian noise on each coordinate (default: 0.05).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noise: Option<f32>,
+    /// A `.csv`, `.npz` or `.npy` file of samples (see [`crate::data::table`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The targets of a `.npy` file, as another `.npy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<PathBuf>,
+    /// A test set in the same format as `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// The fraction of a file's samples held out as the test set when it has none (seeded,
+    /// stratified for classification; default: 0.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f32>,
+    /// CSV target columns: header names or 0-based indices (default: the last column).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Vec<String>>,
+    /// `classify`, `regress` or `autoencode` (default: classify).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    /// `none`, `standard` or `minmax` (default: none for images, standard for tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleKind>,
 }
 
 /// `[model]`: the network.
@@ -258,10 +284,10 @@ impl RunSpec {
         let (m, om) = (self.model, over.model);
         let (t, ot) = (self.train, over.train);
         // A source named on top replaces the file's source as a whole.
-        let (dataset, dir) = if o.dataset.is_some() || o.dir.is_some() {
-            (o.dataset, o.dir)
+        let (dataset, dir, file) = if o.dataset.is_some() || o.dir.is_some() || o.file.is_some() {
+            (o.dataset, o.dir, o.file)
         } else {
-            (d.dataset, d.dir)
+            (d.dataset, d.dir, d.file)
         };
         RunSpec {
             seed: pick(self.seed, over.seed),
@@ -274,6 +300,13 @@ impl RunSpec {
                 samples: pick(d.samples, o.samples),
                 factor: pick(d.factor, o.factor),
                 noise: pick(d.noise, o.noise),
+                file,
+                labels: pick(d.labels, o.labels),
+                test: pick(d.test, o.test),
+                test_split: pick(d.test_split, o.test_split),
+                target: pick(d.target, o.target),
+                task: pick(d.task, o.task),
+                scale: pick(d.scale, o.scale),
             },
             model: ModelSpec {
                 layers: pick(m.layers, om.layers),

@@ -1,6 +1,8 @@
 //! [`RunSpec::resolve`]: the one home of the defaults, and the resolved [`Run`].
 
 use super::{DataSource, DataSpec, LoadedData, ModelSpec, OptimizerSpec, RunSpec, TrainSpec};
+use crate::data::scale::{ScaleKind, Scaler};
+use crate::data::table::Task;
 use crate::data::{mnist, Dataset};
 use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss, MlpSpec, Params};
@@ -40,6 +42,23 @@ pub struct DataRun {
     pub factor: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub noise: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// Set where the test set was held out of `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Vec<String>>,
+    /// (runs recorded before tasks existed classify)
+    #[serde(default)]
+    pub task: Task,
+    /// (runs recorded before scaling existed scale nothing)
+    #[serde(default)]
+    pub scale: ScaleKind,
 }
 
 /// `[model]`, resolved: one activation per dense layer.
@@ -64,6 +83,15 @@ pub struct TrainRun {
     pub early_stopping: Option<usize>,
 }
 
+/// The scaled training, validation and test sets of a run, and the scaling.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub train: Dataset,
+    pub val: Option<Dataset>,
+    pub test: Option<Dataset>,
+    pub scaler: Scaler,
+}
+
 impl RunSpec {
     /// Fills in every default from `data` (loaded with [`DataSpec::load`]): the layer sizes from
     /// the input size and class count, the loss from the output count, the output activation
@@ -73,22 +101,47 @@ impl RunSpec {
         let (m, t) = (&self.model, &self.train);
         let images = data.images;
         let train = &data.train;
-        let outputs = if train.classes == 2 && (!images || self.data.digits.is_some()) {
-            1
-        } else {
-            train.classes
+        let task = data.task;
+        let scale = self
+            .data
+            .scale
+            .unwrap_or(if images || data.synthetic.is_some() {
+                ScaleKind::None
+            } else {
+                ScaleKind::Standard
+            });
+        let outputs = match task {
+            Task::Classify if train.classes == 2 && (!images || self.data.digits.is_some()) => 1,
+            Task::Classify => train.classes,
+            Task::Regress => train.target_dim().unwrap_or(1),
+            Task::Autoencode => train.dim,
         };
         let layers = match &m.layers {
             Some(l) => l.clone(),
+            None if task == Task::Autoencode && images => vec![train.dim, 128, 32, 128, outputs],
+            None if task == Task::Autoencode => vec![train.dim, (train.dim / 2).max(2), outputs],
             None if images => vec![train.dim, 128, 64, outputs],
+            None if data.synthetic.is_none() => vec![train.dim, 32, outputs],
             None => vec![train.dim, 8, outputs],
         };
         let out = *layers.last().unwrap_or(&1);
-        let loss = m
-            .loss
-            .unwrap_or(if out == 1 { Loss::Bce } else { Loss::Ce });
+        let loss = m.loss.unwrap_or(match task {
+            Task::Classify if out == 1 => Loss::Bce,
+            Task::Classify => Loss::Ce,
+            Task::Regress | Task::Autoencode => Loss::Mse,
+        });
+        // Regression outputs are unbounded; reconstructions of values in [0, 1] (pixels, min-max
+        // scaled tables) are sigmoids, of standardised ones unbounded.
+        let unit_range = scale == ScaleKind::MinMax || (scale == ScaleKind::None && images);
+        let output = match task {
+            Task::Classify => loss.default_output(),
+            Task::Autoencode if unit_range => loss.default_output(),
+            Task::Regress | Task::Autoencode => {
+                loss.required_output().unwrap_or(Activation::Identity)
+            }
+        };
         let depth = layers.len().saturating_sub(1).max(1);
-        let activations = full_activations(m.activations.as_deref(), depth, loss)?;
+        let activations = full_activations(m.activations.as_deref(), depth, output)?;
         // A layer that cannot be (softmax inside, ce on one output...) comes from these fields.
         let spec =
             MlpSpec::new(layers.clone(), activations.clone(), loss).map_err(|e| match e {
@@ -105,9 +158,10 @@ impl RunSpec {
         } else {
             Init::XavierUniform
         });
-        let (dataset, dir) = match &data.source {
-            DataSource::Dataset(n) => (Some(n.clone()), None),
-            DataSource::Dir(d) => (None, Some(d.clone())),
+        let (dataset, dir, file) = match &data.source {
+            DataSource::Dataset(n) => (Some(n.clone()), None, None),
+            DataSource::Dir(d) => (None, Some(d.clone()), None),
+            DataSource::File(f) => (None, None, Some(f.clone())),
         };
         let optimizer = self.optimizer.resolve();
         let run = Run {
@@ -124,6 +178,13 @@ impl RunSpec {
                 samples: data.synthetic.map(|s| s.0),
                 factor: data.synthetic.map(|s| s.1),
                 noise: data.synthetic.map(|s| s.2),
+                file,
+                labels: self.data.labels.clone(),
+                test: self.data.test.clone(),
+                test_split: data.test_split,
+                target: self.data.target.clone(),
+                task,
+                scale,
             },
             model: ModelRun {
                 layers,
@@ -157,7 +218,7 @@ impl RunSpec {
 fn full_activations(
     given: Option<&[Activation]>,
     depth: usize,
-    loss: Loss,
+    output: Activation,
 ) -> Result<Vec<Activation>> {
     let list = given.unwrap_or(&[Activation::Relu]);
     let hidden = depth - 1;
@@ -174,7 +235,7 @@ fn full_activations(
             ))
         }
     };
-    acts.push(loss.default_output());
+    acts.push(output);
     Ok(acts)
 }
 
@@ -219,9 +280,22 @@ impl Run {
         }
     }
 
-    /// The training and validation sets: the seeded split of `data.train`.
+    /// The training and validation sets: the seeded split of `data.train`, unscaled.
     pub fn split(&self, data: &LoadedData) -> Result<(Dataset, Option<Dataset>)> {
         mnist::split_validation(&data.train, self.data.val_split, self.seed)
+    }
+
+    /// The sets a run trains, validates and tests on: the seeded validation split, then the
+    /// run's scaling fitted on the training part and applied to all three.
+    pub fn prepare(&self, data: &LoadedData) -> Result<Prepared> {
+        let (train, val) = self.split(data)?;
+        let scaler = Scaler::fit(self.data.scale, &train);
+        Ok(Prepared {
+            train: scaler.apply(&train)?,
+            val: val.as_ref().map(|v| scaler.apply(v)).transpose()?,
+            test: data.test.as_ref().map(|t| scaler.apply(t)).transpose()?,
+            scaler,
+        })
     }
 
     /// The run as a description that resolves to this same run (for `--config` files and for
@@ -239,6 +313,13 @@ impl Run {
                 samples: d.samples,
                 factor: d.factor,
                 noise: d.noise,
+                file: d.file.clone(),
+                labels: d.labels.clone(),
+                test: d.test.clone(),
+                test_split: d.test_split,
+                target: d.target.clone(),
+                task: Some(d.task),
+                scale: Some(d.scale),
             },
             model: ModelSpec {
                 layers: Some(m.layers.clone()),

@@ -1,14 +1,15 @@
-//! The small kernels of a step, each alone against its CPU twin at awkward sizes: gather,
+//! The small kernels of a step, each alone against its CPU twin at awkward sizes: gather (of
+//! classes, values and inputs as targets),
 //! loss (every loss × output activation), bias gradient + SGD, and metrics.
 
 use crate::common::{assert_close, gpu_or_skip};
 use gpunn::cpu::activation;
 use gpunn::cpu::loss::{self as cpu_loss, Targets};
-use gpunn::data::{Dataset, Features};
+use gpunn::data::{Dataset, Features, Target};
 use gpunn::engine::Stats;
 use gpunn::gpu::kernels::{
-    BiasBindings, BiasKernel, BiasParams, GatherBindings, GatherKernel, GatherParams, LossBindings,
-    LossKernel, LossParams, MetricsBindings, MetricsKernel, MetricsParams,
+    gather, BiasBindings, BiasKernel, BiasParams, GatherBindings, GatherKernel, GatherParams,
+    LossBindings, LossKernel, LossParams, MetricsBindings, MetricsKernel, MetricsParams,
 };
 use gpunn::gpu::GpuContext;
 use gpunn::model::{Activation, Loss};
@@ -57,7 +58,26 @@ fn gather_matches_dataset_gather() {
         let mut order: Vec<u32> = (0..total as u32).collect();
         order.sort_by_key(|_| r.random::<u32>());
         order.truncate(n);
-        for u8s in [true, false] {
+        let targets: Vec<f32> = (0..total * outputs)
+            .map(|_| r.random_range(-3.0..3.0))
+            .collect();
+        for (u8s, mode) in [true, false]
+            .into_iter()
+            .flat_map(|u| [0, 1, 2].map(|m| (u, m)))
+        {
+            // 0: classes, 1: values, 2: the input (an autoencoder: outputs = dim)
+            let (target, outputs) = match mode {
+                0 => (Target::Classes, outputs),
+                1 => (
+                    Target::Values {
+                        dim: outputs,
+                        values: targets.clone(),
+                        units: Vec::new(),
+                    },
+                    outputs,
+                ),
+                _ => (Target::Input, dim),
+            };
             let (features, data_words) = if u8s {
                 let mut w = vec![0u32; pixels.len().div_ceil(4)];
                 bytemuck::cast_slice_mut::<u32, u8>(&mut w)[..pixels.len()]
@@ -75,7 +95,7 @@ fn gather_matches_dataset_gather() {
                 features,
                 labels: labels.clone(),
                 classes: outputs.max(2),
-                target: Default::default(),
+                target,
             };
             let kernel = GatherKernel::new(&ctx, u8s).unwrap();
             let params = uniform(
@@ -84,7 +104,7 @@ fn gather_matches_dataset_gather() {
                     dim: dim as u32,
                     batch: batch as u32,
                     outputs: outputs as u32,
-                    _pad: 0,
+                    target: gather::target_id(&set.target),
                 },
             );
             let (data, lab, ord) = (
@@ -95,6 +115,10 @@ fn gather_matches_dataset_gather() {
             let x = floats(&ctx, "x", &vec![9.0; batch * dim]);
             let y = floats(&ctx, "y", &vec![9.0; batch * outputs]);
             let cls = words(&ctx, "cls", &vec![99; batch]);
+            let vals = match &set.target {
+                Target::Values { values, .. } => floats(&ctx, "values", values),
+                _ => floats(&ctx, "no values", &[0.0]),
+            };
             for step in 0..n.div_ceil(batch) {
                 let state = words(&ctx, "state", &[step as u32, n as u32]);
                 let bind = kernel
@@ -109,6 +133,7 @@ fn gather_matches_dataset_gather() {
                             x: &x,
                             y: &y,
                             cls: &cls,
+                            values: &vals,
                         },
                     )
                     .unwrap();
@@ -127,7 +152,7 @@ fn gather_matches_dataset_gather() {
                 want_x.resize(batch * dim, 0.0);
                 let row_labels: Vec<u32> = rows.iter().map(|&i| labels[i as usize]).collect();
                 let Targets::Values(mut want_y) =
-                    Targets::<f32>::from_labels(Loss::Mse, &row_labels, outputs)
+                    Targets::for_samples(Loss::Mse, &set, &rows, outputs)
                 else {
                     unreachable!()
                 };
@@ -135,7 +160,7 @@ fn gather_matches_dataset_gather() {
                 let mut want_cls = row_labels.clone();
                 want_cls.resize(batch, 0);
                 let what = format!(
-                    "gather u8={u8s} dim {dim} outputs {outputs} batch {batch} step {step}"
+                    "gather u8={u8s} target mode {mode} dim {dim} outputs {outputs} batch {batch} step {step}"
                 );
                 assert_close(
                     &format!("{what}: x"),

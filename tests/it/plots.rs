@@ -29,6 +29,8 @@ fn history(epochs: usize, with_val: bool) -> Vec<EpochRecord> {
                 train_accuracy: 1.0 - train_loss * 0.35,
                 val_loss: with_val.then_some(val_loss),
                 val_accuracy: with_val.then_some(1.0 - val_loss * 0.4),
+                val_mse: None,
+                val_r2: None,
                 seconds: 1.5,
                 samples_per_sec: 40_000.0,
             }

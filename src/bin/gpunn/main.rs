@@ -5,8 +5,10 @@
 
 mod bench;
 mod data;
+mod data_flags;
 mod eval;
 mod optim_flags;
+mod pictures;
 mod predict;
 mod shaders;
 mod step;
@@ -95,12 +97,20 @@ fn one_message(e: &anyhow::Error) -> String {
 }
 
 /// The flag of each run-description field.
-const FIELD_FLAGS: [(&str, &str); 28] = [
+const FIELD_FLAGS: [(&str, &str); 36] = [
     ("seed", "--seed"),
     ("device", "--device"),
     ("data", "--dataset/--data"),
     ("data.dataset", "--dataset"),
     ("data.dir", "--data"),
+    ("data.file", "--data"),
+    ("data.labels", "--labels"),
+    ("data.test", "--test"),
+    ("data.test_split", "--test-split"),
+    ("data.target", "--target"),
+    ("data.task", "--task"),
+    ("data.scale", "--scale"),
+    ("model.bias", "--no-bias"),
     ("data.digits", "--digits"),
     ("data.val_split", "--val-split"),
     ("data.samples", "--samples"),

@@ -3,10 +3,16 @@
 use crate::parse_flag;
 use anyhow::Result;
 use clap::Args;
+use gpunn::data::table::Task;
+use gpunn::data::Dataset;
+use gpunn::engine::Engine;
 use gpunn::metrics::ConfusionMatrix;
 use gpunn::model::parse_sizes;
 use gpunn::plots;
-use gpunn::run::{self, CheckpointSaver, DataSpec, ModelSpec, Resumed, RunSpec, TrainSpec};
+use gpunn::regression;
+use gpunn::run::{
+    self, CheckpointSaver, DataSpec, LoadedData, ModelSpec, Resumed, RunSpec, TrainSpec,
+};
 use gpunn::train::{EpochRecord, Observer};
 use std::path::PathBuf;
 
@@ -22,9 +28,8 @@ pub struct TrainArgs {
     /// found, else the bundled mnist-sample].
     #[arg(long)]
     dataset: Option<String>,
-    /// A directory with the four IDX files (train-images-idx3-ubyte, ... raw or .gz).
-    #[arg(long, conflicts_with = "dataset")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    files: crate::data_flags::DataFlags,
     /// Keep two digits and relabel them 0/1 for a binary task, e.g. 3,6.
     #[arg(long)]
     digits: Option<String>,
@@ -77,7 +82,7 @@ pub struct TrainArgs {
     /// Continue the run saved in this checkpoint from its last epoch, with its data, seed and
     /// batch size; --epochs is the total to reach. Saves back to it unless --save names another
     /// file.
-    #[arg(long, value_name = "CKPT", conflicts_with_all = ["config", "dataset", "data", "digits", "layers", "activation", "loss", "init", "batch_size", "seed", "val_split", "samples", "factor", "noise"])]
+    #[arg(long, value_name = "CKPT", conflicts_with_all = ["config", "dataset", "data", "labels", "test", "test_split", "target", "task", "scale", "digits", "layers", "activation", "loss", "init", "batch_size", "seed", "val_split", "samples", "factor", "noise"])]
     resume: Option<PathBuf>,
     /// Write learning curves and the confusion matrix as PNG files into this directory.
     #[arg(long, value_name = "DIR")]
@@ -125,7 +130,7 @@ impl TrainArgs {
             ),
             None => None,
         };
-        Ok(RunSpec {
+        let mut spec = RunSpec {
             seed: self.seed,
             device: self
                 .device
@@ -134,12 +139,12 @@ impl TrainArgs {
                 .transpose()?,
             data: DataSpec {
                 dataset: self.dataset.clone(),
-                dir: self.data.clone(),
                 digits,
                 val_split: self.val_split,
                 samples: self.samples,
                 factor: self.factor,
                 noise: self.noise,
+                ..Default::default()
             },
             model: ModelSpec {
                 layers: self.layers.as_deref().map(parse_sizes).transpose()?,
@@ -167,7 +172,9 @@ impl TrainArgs {
                 early_stopping: self.early_stopping,
             },
             optimizer: self.optimizer.spec()?,
-        })
+        };
+        self.files.apply(&mut spec.data)?;
+        Ok(spec)
     }
 }
 
@@ -190,7 +197,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         print!("{}", run.to_toml());
         return Ok(());
     }
-    let (train, val) = run.split(&data)?;
+    let prepared = run.prepare(&data)?;
+    let (train, val) = (&prepared.train, prepared.val.as_ref());
     let (params, state, earlier, start) = match resumed {
         Some(r) => {
             let start = r.next_epoch();
@@ -222,29 +230,30 @@ pub fn run(a: TrainArgs) -> Result<()> {
         m.init,
         data.description,
         train.len(),
-        val.as_ref().map_or(0, |v| v.len()),
+        val.map_or(0, |v| v.len()),
         run.optimizer.describe(),
         run.train.lr,
         run.train.batch_size,
         run.train.epochs,
         engine.describe()
     );
-    let mut printer = Printer::new(run.train.epochs, run.optimizer.kind.name());
+    let mut printer = Printer::new(run.train.epochs, run.optimizer.kind.name(), run.data.task);
     let mut history = match &save {
         Some(path) => {
             let mut saver = CheckpointSaver {
                 path: path.clone(),
                 run: &run,
                 data: &data,
+                scaler: &prepared.scaler,
                 earlier: earlier.clone(),
                 inner: &mut printer,
             };
-            let h = run.fit(engine.as_mut(), &train, val.as_ref(), start, &mut saver)?;
+            let h = run.fit(engine.as_mut(), train, val, start, &mut saver)?;
             // Once more at the end: with early stopping the engine now holds the best epoch.
             saver.save(engine.as_mut(), &h.epochs)?;
             h
         }
-        None => run.fit(engine.as_mut(), &train, val.as_ref(), start, &mut printer)?,
+        None => run.fit(engine.as_mut(), train, val, start, &mut printer)?,
     };
     if history.stopped_early {
         println!(
@@ -257,23 +266,20 @@ pub fn run(a: TrainArgs) -> Result<()> {
         println!("saved model to {}", path.display());
     }
     history.epochs = earlier.into_iter().chain(history.epochs).collect();
-    let test = match &data.test {
+    let test = match &prepared.test {
         Some(test) if !test.is_empty() => {
-            let e = engine.evaluate(test)?;
-            let cm = ConfusionMatrix::new(data.train.classes, &test.labels, &e.predictions);
-            println!(
-                "test: loss {:.4}  accuracy {:.2}% ({} samples)",
-                e.loss,
-                100.0 * e.accuracy,
-                test.len()
-            );
-            Some((e, cm))
+            Some(test_figures(engine.as_mut(), test, &data, run.data.task)?)
         }
         _ => None,
     };
-    let test = test.as_ref().map(|(e, cm)| (e, cm));
     if let Some(path) = &a.metrics {
-        let v = run::metrics_json(&run, &data, &engine.describe(), &history, test);
+        let v = run::metrics_json(
+            &run,
+            &data,
+            &engine.describe(),
+            &history,
+            test.as_ref().map(|t| &t.figures),
+        );
         let text = serde_json::to_string_pretty(&v)? + "\n";
         gpunn::io::write_atomic(path, text.as_bytes())?;
         println!("wrote metrics to {}", path.display());
@@ -283,14 +289,67 @@ pub fn run(a: TrainArgs) -> Result<()> {
         let curves = dir.join("learning_curves.png");
         plots::learning_curves(&curves, &history.epochs)?;
         println!("wrote {}", curves.display());
-        if let Some((_, m)) = test {
-            let path = dir.join("confusion_matrix.png");
-            let title = format!("{} test set", data.name);
-            plots::confusion_matrix(&path, &m.counts, &data.class_names, &title)?;
-            println!("wrote {}", path.display());
+        if let Some(t) = &test {
+            for path in crate::pictures::test_pictures(dir, &run, &data, &prepared, t)? {
+                println!("wrote {}", path.display());
+            }
         }
     }
     Ok(())
+}
+
+/// The test set's figures, printed: loss and accuracy with the confusion matrix, or MSE, MAE
+/// and R² in the targets' units. Keeps the network's outputs for the pictures.
+fn test_figures(
+    engine: &mut dyn Engine,
+    test: &Dataset,
+    data: &LoadedData,
+    task: Task,
+) -> Result<TestRun> {
+    let e = engine.evaluate(test)?;
+    let outputs = engine.outputs(test)?;
+    let values = regression::value_metrics(&outputs, test);
+    let confusion = values
+        .is_none()
+        .then(|| ConfusionMatrix::new(data.train.classes, &test.labels, &e.predictions));
+    match &values {
+        Some(m) if task == Task::Regress => println!(
+            "test: loss {:.4}  MSE {:.5}  MAE {:.5}  R² {:.4} ({} samples)",
+            e.loss,
+            m.mse,
+            m.mae,
+            m.r2,
+            test.len()
+        ),
+        Some(m) => println!(
+            "test: loss {:.4}  MSE {:.5}  MAE {:.5} ({} samples)",
+            e.loss,
+            m.mse,
+            m.mae,
+            test.len()
+        ),
+        None => println!(
+            "test: loss {:.4}  accuracy {:.2}% ({} samples)",
+            e.loss,
+            100.0 * e.accuracy,
+            test.len()
+        ),
+    }
+    Ok(TestRun {
+        figures: run::TestFigures {
+            evaluation: e,
+            confusion,
+            values,
+        },
+        outputs,
+    })
+}
+
+/// What the test set gave: its figures and the network's outputs.
+pub struct TestRun {
+    pub figures: run::TestFigures,
+    /// `[n][outputs]`, after the output activation (scaled units).
+    pub outputs: Vec<f32>,
 }
 
 /// A progress bar over each epoch's samples and one line per epoch.
@@ -299,14 +358,18 @@ struct Printer {
     epochs: usize,
     /// The optimizer's name, on every epoch line.
     optimizer: &'static str,
+    /// Accuracy on the epoch lines for classification; the validation MSE (and R² for
+    /// regression) otherwise.
+    task: Task,
 }
 
 impl Printer {
-    fn new(epochs: usize, optimizer: &'static str) -> Self {
+    fn new(epochs: usize, optimizer: &'static str, task: Task) -> Self {
         Printer {
             bar: None,
             epochs,
             optimizer,
+            task,
         }
     }
 }
@@ -335,15 +398,20 @@ impl Observer for Printer {
             bar.finish_and_clear();
         }
         let mut line = format!(
-            "epoch {:>3}/{}  {}  train loss {:.4}  acc {:6.2}%",
-            r.epoch,
-            self.epochs,
-            self.optimizer,
-            r.train_loss,
-            100.0 * r.train_accuracy
+            "epoch {:>3}/{}  {}  train loss {:.4}",
+            r.epoch, self.epochs, self.optimizer, r.train_loss
         );
+        if self.task == Task::Classify {
+            line.push_str(&format!("  acc {:6.2}%", 100.0 * r.train_accuracy));
+        }
         if let (Some(l), Some(a)) = (r.val_loss, r.val_accuracy) {
             line.push_str(&format!("  val loss {l:.4}  acc {:6.2}%", 100.0 * a));
+        }
+        if let (Some(l), Some(mse), Some(r2)) = (r.val_loss, r.val_mse, r.val_r2) {
+            line.push_str(&format!("  val loss {l:.4}  MSE {mse:.5}"));
+            if self.task == Task::Regress {
+                line.push_str(&format!("  R² {r2:.4}"));
+            }
         }
         line.push_str(&format!(
             "  {:>8.0} samples/s  {:.2} s",

@@ -369,7 +369,7 @@ impl Views {
                     values: match &data.target {
                         Target::Classes => None,
                         Target::Input => Some(self.x.slice(r0 * n_in, r1 * n_in)),
-                        Target::Values { dim, values } => Some(&values[s * dim..(s + n) * dim]),
+                        Target::Values { dim, values, .. } => Some(&values[s * dim..(s + n) * dim]),
                     },
                 };
                 let st = out.run(None, Some(predictions.slice_mut(s, s + n)));

@@ -112,7 +112,10 @@ pub fn dataset(
     y: Option<&Array>,
     y_at: Locate<'_>,
 ) -> std::result::Result<Dataset, String> {
-    let n = *x.shape.first().ok_or("features must be 2-D (samples × features), not a scalar")?;
+    let n = *x
+        .shape
+        .first()
+        .ok_or("features must be 2-D (samples × features), not a scalar")?;
     if x.shape.len() < 2 || x.shape.len() > 3 {
         return Err(format!(
             "features must be 2-D (samples × features) or 3-D images, not shape {:?}",
@@ -130,7 +133,10 @@ pub fn dataset(
             for i in 0..data.len() {
                 let v = data.get(i);
                 if !v.is_finite() {
-                    return Err(format!("{}: {v} is not a finite number", x_at(i / dim, i % dim)));
+                    return Err(format!(
+                        "{}: {v} is not a finite number",
+                        x_at(i / dim, i % dim)
+                    ));
                 }
                 out.push(v as f32);
             }
@@ -143,7 +149,12 @@ pub fn dataset(
             let cols = match y.shape.len() {
                 1 => 1,
                 2 => y.shape[1],
-                _ => return Err(format!("targets must be 1-D or 2-D, not shape {:?}", y.shape)),
+                _ => {
+                    return Err(format!(
+                        "targets must be 1-D or 2-D, not shape {:?}",
+                        y.shape
+                    ))
+                }
             };
             if rows != n {
                 return Err(format!("{n} samples of features but {rows} of targets"));
@@ -182,11 +193,23 @@ pub fn dataset(
             for i in 0..rows * cols {
                 let v = y.data.get(i);
                 if !v.is_finite() {
-                    return Err(format!("{}: target {v} is not a finite number", y_at(i / cols, i % cols)));
+                    return Err(format!(
+                        "{}: target {v} is not a finite number",
+                        y_at(i / cols, i % cols)
+                    ));
                 }
                 values.push(v as f32);
             }
-            (vec![0; n], 0, Target::Values { dim: cols, values })
+            let units = Vec::new();
+            (
+                vec![0; n],
+                0,
+                Target::Values {
+                    dim: cols,
+                    values,
+                    units,
+                },
+            )
         }
         (Task::Autoencode, y) => match y.map(labels_of) {
             Some(Ok((labels, classes))) => (labels, classes, Target::Input),
@@ -282,11 +305,13 @@ fn read_csv(path: &Path, target: &[String], task: Task) -> Result<FileSets> {
         Some(h) => format!("column {} ('{}')", c + 1, h[c]),
         None => format!("column {}", c + 1),
     };
-    let x_at = |r: usize, c: usize| format!("line {}, {}", table.lines[r], name_of(feature_cols[c]));
+    let x_at =
+        |r: usize, c: usize| format!("line {}, {}", table.lines[r], name_of(feature_cols[c]));
     let y_at = |r: usize, c: usize| format!("line {}, {}", table.lines[r], name_of(targets[c]));
     let y = (!targets.is_empty()).then(|| pick(&targets[..]));
     let name = path.display().to_string();
-    let train = dataset(&name, task, &pick(&feature_cols), &x_at, y.as_ref(), &y_at).map_err(bad)?;
+    let train =
+        dataset(&name, task, &pick(&feature_cols), &x_at, y.as_ref(), &y_at).map_err(bad)?;
     let target_names = targets
         .iter()
         .map(|&c| match &table.header {
@@ -310,7 +335,10 @@ fn read_npy_pair(path: &Path, labels: Option<&Path>, task: Task) -> Result<FileS
         None => {
             return Err(Error::invalid(
                 "data.labels",
-                format!("{} holds features only: give the targets as another .npy (--labels Y.npy)", path.display()),
+                format!(
+                    "{} holds features only: give the targets as another .npy (--labels Y.npy)",
+                    path.display()
+                ),
             ))
         }
     };
@@ -318,7 +346,8 @@ fn read_npy_pair(path: &Path, labels: Option<&Path>, task: Task) -> Result<FileS
     let y_at = |r: usize, c: usize| format!("element [{r}, {c}] of the labels");
     let name = path.display().to_string();
     let train = dataset(&name, task, &x, &x_at, y.as_ref(), &y_at).map_err(|m| {
-        let culprit = if m.contains("of the labels") || m.contains("target") || m.contains("label") {
+        let culprit = if m.contains("of the labels") || m.contains("target") || m.contains("label")
+        {
             labels.unwrap_or(path)
         } else {
             path

@@ -28,7 +28,9 @@ pub fn parse(bytes: &[u8]) -> Result<Array, String> {
     let header = std::str::from_utf8(&bytes[start..end]).map_err(|_| "header is not text")?;
     let descr = dict_str(header, "descr").ok_or("header has no 'descr'")?;
     if dict_raw(header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err("Fortran-ordered arrays are not supported (save with np.ascontiguousarray)".into());
+        return Err(
+            "Fortran-ordered arrays are not supported (save with np.ascontiguousarray)".into(),
+        );
     }
     let shape = parse_shape(dict_raw(header, "shape").ok_or("header has no 'shape'")?)?;
     let count = shape
@@ -91,12 +93,20 @@ pub fn parse(bytes: &[u8]) -> Result<Array, String> {
 
 /// The `.npy` image of a float32 array of `shape` (C order).
 pub fn write_f32(shape: &[usize], values: &[f32]) -> Vec<u8> {
-    write(shape, "<f4", &bytemuck_le(values.iter().map(|v| v.to_le_bytes())))
+    write(
+        shape,
+        "<f4",
+        &bytemuck_le(values.iter().map(|v| v.to_le_bytes())),
+    )
 }
 
 /// The `.npy` image of an int64 array of `shape`.
 pub fn write_i64(shape: &[usize], values: &[i64]) -> Vec<u8> {
-    write(shape, "<i8", &bytemuck_le(values.iter().map(|v| v.to_le_bytes())))
+    write(
+        shape,
+        "<i8",
+        &bytemuck_le(values.iter().map(|v| v.to_le_bytes())),
+    )
 }
 
 fn bytemuck_le<const N: usize>(it: impl Iterator<Item = [u8; N]>) -> Vec<u8> {

@@ -17,7 +17,11 @@ pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
     let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
         .map_err(|e| bad(format!("not a readable .npz (zip) archive: {e}")))?;
     let names: Vec<String> = (0..zip.len())
-        .filter_map(|i| zip.name_for_index(i).and_then(|n| n.ok()).map(|n| n.to_string()))
+        .filter_map(|i| {
+            zip.name_for_index(i)
+                .and_then(|n| n.ok())
+                .map(|n| n.to_string())
+        })
         .collect();
     let has = |k: &str| names.iter().any(|n| n == &format!("{k}.npy"));
     let (xk, yk) = if has("x_train") {
@@ -29,7 +33,11 @@ pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
         found.sort();
         return Err(bad(format!(
             "no array x_train or x (it holds: {})",
-            if found.is_empty() { "nothing".to_string() } else { found.join(", ") }
+            if found.is_empty() {
+                "nothing".to_string()
+            } else {
+                found.join(", ")
+            }
         )));
     };
     let mut array = |key: &str| -> Result<Option<Array>> {
@@ -46,7 +54,9 @@ pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
             .read_to_end(&mut raw)
             .map_err(|e| bad(format!("array {key}: {e}")))?;
         if raw.len() as u64 > MAX_BYTES {
-            return Err(bad(format!("array {key} decompresses past {MAX_BYTES} bytes")));
+            return Err(bad(format!(
+                "array {key} decompresses past {MAX_BYTES} bytes"
+            )));
         }
         npy::parse(&raw)
             .map(Some)

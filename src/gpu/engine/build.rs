@@ -6,8 +6,7 @@ use crate::data::{Dataset, Features, Target};
 use crate::engine::Stats;
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::{
-    gather,
-    GatherBindings, GatherParams, LossBindings, LossParams, MetricsBindings, MetricsParams,
+    gather, GatherBindings, GatherParams, LossBindings, LossParams, MetricsBindings, MetricsParams,
 };
 use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
 use crate::model::{Activation, Params};
