@@ -207,7 +207,10 @@ pub fn train(
             val_loss,
             val_accuracy,
             val_mse: values.map(|m| m.mse),
-            val_r2: values.map(|m| m.r2),
+            // R² per pixel of a reconstruction says little (constant border pixels): MSE only.
+            val_r2: values
+                .filter(|_| val.is_some_and(|v| v.target != crate::data::Target::Input))
+                .map(|m| m.r2),
             seconds,
             samples_per_sec: stats.samples as f64 / seconds.max(1e-9),
         };

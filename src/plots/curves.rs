@@ -16,15 +16,20 @@ pub fn learning_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
     let pct = |a: f32| a as f64 * 100.0;
     let train_loss: Vec<(f64, f64)> = points(history, |r| Some(r.train_loss as f64));
     let val_loss: Vec<(f64, f64)> = points(history, |r| r.val_loss.map(|v| v as f64));
-    // Regression and autoencoders: the validation R² where classification has accuracy.
-    let values = history.iter().any(|r| r.val_r2.is_some());
+    // Regression: the validation R² where classification has accuracy; autoencoders: the
+    // validation MSE.
+    let r2 = history.iter().any(|r| r.val_r2.is_some());
+    let mse = !r2 && history.iter().any(|r| r.val_mse.is_some());
+    let values = r2 || mse;
     let train_acc: Vec<(f64, f64)> = if values {
         Vec::new()
     } else {
         points(history, |r| Some(pct(r.train_accuracy)))
     };
-    let val_acc: Vec<(f64, f64)> = if values {
+    let val_acc: Vec<(f64, f64)> = if r2 {
         points(history, |r| r.val_r2.map(|v| v as f64))
+    } else if mse {
+        points(history, |r| r.val_mse.map(|v| v as f64))
     } else {
         points(history, |r| r.val_accuracy.map(pct))
     };
@@ -56,7 +61,11 @@ pub fn learning_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
     if let (Some(vl), Some(r2)) = (last_rec.val_loss, last_rec.val_r2) {
         title.push_str(&format!("; validation {vl:.4}, R² {r2:.3}"));
     }
+    if let (Some(vl), Some(m), None) = (last_rec.val_loss, last_rec.val_mse, last_rec.val_r2) {
+        title.push_str(&format!("; validation {vl:.4}, MSE {m:.4}"));
+    }
     let r2_bottom = val_acc.iter().map(|p| p.1).fold(0.0f64, f64::min).max(-1.0);
+    let mse_top = val_acc.iter().map(|p| p.1).fold(0.0f64, f64::max) * 1.1;
 
     render(path, CURVES_SIZE, |root| {
         let body = root.titled(&title, font(22.0)).map_err(s)?;
@@ -68,7 +77,15 @@ pub fn learning_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
             y_percent: false,
             legend_at: SeriesLabelPosition::UpperRight,
         };
-        let acc = if values {
+        let acc = if mse {
+            Panel {
+                caption: "Validation MSE (reconstruction)",
+                y_desc: "MSE",
+                y_range: 0.0..mse_top.max(1e-9),
+                y_percent: false,
+                legend_at: SeriesLabelPosition::UpperRight,
+            }
+        } else if values {
             Panel {
                 caption: "R² (validation, 1 is perfect)",
                 y_desc: "R²",

@@ -21,7 +21,7 @@ pub fn predicted_vs_true(
     title: &str,
 ) -> Result<()> {
     let k = names.len().max(1);
-    if truth.is_empty() || truth.len() != pred.len() || truth.len() % k != 0 {
+    if truth.is_empty() || truth.len() != pred.len() || !truth.len().is_multiple_of(k) {
         return Err(Error::bad_file(
             path,
             "cannot draw predictions: no values, or predictions and truth of different sizes",
@@ -103,7 +103,7 @@ pub fn reconstructions(
     title: &str,
 ) -> Result<()> {
     let px = h * w;
-    let count = if px == 0 { 0 } else { originals.len() / px };
+    let count = originals.len().checked_div(px).unwrap_or(0);
     if count == 0 || recon.len() != originals.len() {
         return Err(Error::bad_file(
             path,

@@ -1,12 +1,18 @@
-//! `gpunn eval`: a saved model on its own data (from the run in the checkpoint) or another.
+//! `gpunn eval`: a saved model on its own data (from the run in the checkpoint, with the
+//! scaling it was trained with) or another.
 
+use crate::data_flags::DataFlags;
 use crate::open_engine;
 use anyhow::Result;
 use clap::Args;
 use gpunn::checkpoint;
+use gpunn::data::table::Task;
+use gpunn::data::Dataset;
 use gpunn::metrics::{self, ConfusionMatrix};
-use gpunn::run::RunSpec;
-use std::path::PathBuf;
+use gpunn::model::Params;
+use gpunn::regression;
+use gpunn::run::{self, RunSpec};
+use std::path::{Path, PathBuf};
 
 #[derive(Args)]
 pub struct EvalArgs {
@@ -16,9 +22,8 @@ pub struct EvalArgs {
     /// mnist, fashion-mnist, mnist-sample, ... [default: the model's own dataset].
     #[arg(long)]
     dataset: Option<String>,
-    /// A directory with the four IDX files.
-    #[arg(long, conflicts_with = "dataset")]
-    data: Option<PathBuf>,
+    #[command(flatten)]
+    files: crate::data_flags::DataFlags,
     /// auto, vulkan, metal, dx12, gl, software or cpu.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -27,30 +32,17 @@ pub struct EvalArgs {
 pub fn run(a: EvalArgs) -> Result<()> {
     let (params, meta) = checkpoint::load(&a.model)?;
     let mut spec = RunSpec::of_checkpoint(&a.model, &meta)?;
-    if a.dataset.is_some() || a.data.is_some() {
-        spec.data.dataset = a.dataset.clone();
-        spec.data.dir = a.data.clone();
-    }
+    other_data(&mut spec, a.dataset.as_deref(), &a.files)?;
     let mut data = spec.load_data()?;
-    let test = data.test.take().unwrap_or_else(|| data.train.clone());
+    let raw = data.test.take().unwrap_or_else(|| data.train.clone());
+    // The scaling fitted on the model's training part, as the model saw its data.
+    let test = run::scaler_of(&a.model, &meta)?.apply(&raw)?;
     let names: Vec<String> = match meta.extra.get("class_names") {
         Some(n) => n.split(',').map(|s| s.to_string()).collect(),
         None => gpunn::data::mnist::class_names(&data.name, meta.classes),
     };
-    // Name the model, not --layers (a flag eval does not have), when model and data disagree.
-    gpunn::engine::check_fits(&params, &test).map_err(|e| {
-        let msg = match e {
-            gpunn::Error::Invalid { msg, .. } => msg,
-            e => e.to_string(),
-        };
-        gpunn::Error::bad_file(
-            &a.model,
-            format!(
-                "does not fit the data: {msg} (pick the model's data with --dataset or --data)"
-            ),
-        )
-    })?;
-    if test.classes > meta.classes {
+    check_model_fits(&a.model, &params, &test)?;
+    if test.classes > meta.classes && test.target_dim().is_none() {
         anyhow::bail!(gpunn::Error::bad_file(
             &a.model,
             format!(
@@ -62,7 +54,6 @@ pub fn run(a: EvalArgs) -> Result<()> {
     let device = crate::parse_flag("--device", &a.device)?;
     let mut engine = open_engine(device, &params, 128)?;
     let e = engine.evaluate(&test)?;
-    let cm = ConfusionMatrix::new(meta.classes, &test.labels, &e.predictions);
     println!(
         "model {} on {} ({} samples, {})",
         a.model.display(),
@@ -70,6 +61,15 @@ pub fn run(a: EvalArgs) -> Result<()> {
         test.len(),
         engine.describe()
     );
+    if let Some(m) = regression::value_metrics(&engine.outputs(&test)?, &test) {
+        print!("loss {:.4}  MSE {:.5}  MAE {:.5}", e.loss, m.mse, m.mae);
+        if data.task == Task::Regress {
+            print!("  R² {:.4}", m.r2);
+        }
+        println!();
+        return Ok(());
+    }
+    let cm = ConfusionMatrix::new(meta.classes, &test.labels, &e.predictions);
     println!("loss {:.4}  accuracy {:.2}%\n", e.loss, 100.0 * e.accuracy);
     println!(
         "confusion matrix (rows: true class, columns: predicted)\n{}",
@@ -77,4 +77,38 @@ pub fn run(a: EvalArgs) -> Result<()> {
     );
     println!("{}", metrics::format_report(&cm.report(), &names));
     Ok(())
+}
+
+/// Points `spec` at other data when `--dataset` or `--data` (and the other data flags) say so.
+pub fn other_data(spec: &mut RunSpec, dataset: Option<&str>, files: &DataFlags) -> Result<()> {
+    if dataset.is_some() || files.data.is_some() {
+        let d = &mut spec.data;
+        // The model's task, target columns and scaling stay unless given anew.
+        let keep = (d.task, d.target.clone(), d.scale);
+        (d.dataset, d.dir, d.file, d.labels, d.test, d.test_split) =
+            (dataset.map(str::to_string), None, None, None, None, None);
+        files.apply(d)?;
+        d.task = d.task.or(keep.0);
+        d.target = d.target.clone().or(keep.1);
+        d.scale = d.scale.or(keep.2);
+    }
+    Ok(())
+}
+
+/// Checks that `params` fits `data`, naming the model rather than --layers (a flag `eval`
+/// does not have) when it does not.
+pub fn check_model_fits(model: &Path, params: &Params, data: &Dataset) -> Result<()> {
+    gpunn::engine::check_fits(params, data).map_err(|e| {
+        let msg = match e {
+            gpunn::Error::Invalid { msg, .. } => msg,
+            e => e.to_string(),
+        };
+        gpunn::Error::bad_file(
+            model,
+            format!(
+                "does not fit the data: {msg} (pick the model's data with --dataset or --data)"
+            ),
+        )
+        .into()
+    })
 }

@@ -7,6 +7,7 @@ mod bench;
 mod data;
 mod data_flags;
 mod eval;
+mod features;
 mod optim_flags;
 mod pictures;
 mod predict;
@@ -36,6 +37,9 @@ enum Command {
     Step(step::StepArgs),
     /// Accuracy, confusion matrix and per-class precision/recall/F1 of a saved model.
     Eval(eval::EvalArgs),
+    /// Write the activations of one hidden layer of a saved model for its training and test
+    /// sets as an .npz that `gpunn train --data` reads (e.g. an autoencoder's bottleneck).
+    Features(features::FeaturesArgs),
     /// Classify digit images (PNG or JPEG) with a saved model.
     Predict(predict::PredictArgs),
     /// Training throughput per device on MNIST-shaped data, side by side.
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::run(*a),
         Command::Step(a) => step::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Features(a) => features::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Devices => devices(),

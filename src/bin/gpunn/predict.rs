@@ -53,6 +53,8 @@ pub fn run(a: PredictArgs) -> Result<()> {
         classes: meta.classes.max(2),
         target: Default::default(),
     };
+    // The scaling the model was trained with (none for image models trained as they are).
+    let images = gpunn::run::scaler_of(&a.model, &meta)?.apply(&images)?;
     let device = crate::parse_flag("--device", &a.device)?;
     let mut engine = open_engine(device, &params, a.files.len())?;
     let outputs = params.outputs();
