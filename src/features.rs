@@ -24,6 +24,7 @@ pub fn truncated(params: &Params, layer: usize) -> Result<Params> {
     Ok(Params {
         layers: params.layers[..layer].to_vec(),
         loss: Loss::Mse,
+        bias: params.bias,
     })
 }
 

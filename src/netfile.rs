@@ -111,7 +111,11 @@ pub fn parse(text: &str, loss: Loss) -> std::result::Result<Params, String> {
             activation,
         });
     }
-    let params = Params { layers: out, loss };
+    let params = Params {
+        layers: out,
+        loss,
+        bias: true,
+    };
     params.spec().validate().map_err(|e| e.to_string())?;
     Ok(params)
 }

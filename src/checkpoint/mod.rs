@@ -64,6 +64,10 @@ pub const RESERVED_KEYS: [&str; 9] = [
 /// [`RESERVED_KEYS`], [`ModelMeta::extra`] may not use it.
 pub const OPTIMIZER_STEP_KEY: &str = "optimizer_step";
 
+/// The metadata key saying `"false"` when the layers have no bias (their biases are zero and
+/// never trained); absent otherwise. Like [`RESERVED_KEYS`], [`ModelMeta::extra`] may not use it.
+pub const BIAS_KEY: &str = "bias";
+
 /// What a checkpoint says about its network besides the parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ModelMeta {

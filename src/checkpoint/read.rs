@@ -1,7 +1,9 @@
 //! Reading a checkpoint strictly: the safetensors structure, the metadata, every tensor's
 //! name, dtype and shape against the spec, and that every value is finite.
 
-use super::{ModelMeta, FORMAT, MAX_HEADER_BYTES, OPTIMIZER_STEP_KEY, RESERVED_KEYS, VERSION};
+use super::{
+    ModelMeta, BIAS_KEY, FORMAT, MAX_HEADER_BYTES, OPTIMIZER_STEP_KEY, RESERVED_KEYS, VERSION,
+};
 use crate::error::{Error, Result};
 use crate::model::{Activation, Layer, Loss, MlpSpec, Params};
 use crate::optim::{OptimizerState, TensorState};
@@ -153,7 +155,10 @@ pub(super) fn decode(
     let dataset = get("dataset")?.to_string();
     let extra = md
         .iter()
-        .filter(|(k, _)| !RESERVED_KEYS.contains(&k.as_str()) && k.as_str() != OPTIMIZER_STEP_KEY)
+        .filter(|(k, _)| {
+            !RESERVED_KEYS.contains(&k.as_str())
+                && ![OPTIMIZER_STEP_KEY, BIAS_KEY].contains(&k.as_str())
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
 
@@ -238,6 +243,8 @@ pub(super) fn decode(
     let params = Params {
         layers,
         loss: spec.loss,
+        // Layers without bias (`gpunn train --no-bias`) say so; older checkpoints have biases.
+        bias: md.get(BIAS_KEY).is_none_or(|v| v != "false"),
     };
     // The optimizer's state, when saved: each tensor of its parameter's shape.
     let saved_state = names.iter().any(|n| n.starts_with("optimizer."));

@@ -2,7 +2,7 @@
 //! a written checkpoint always reads back.
 
 use super::read::{check_classes, check_input_shape, one_line};
-use super::{ModelMeta, FORMAT, OPTIMIZER_STEP_KEY, RESERVED_KEYS, VERSION};
+use super::{ModelMeta, BIAS_KEY, FORMAT, OPTIMIZER_STEP_KEY, RESERVED_KEYS, VERSION};
 use crate::error::{Error, Result};
 use crate::model::Params;
 use crate::optim::OptimizerState;
@@ -82,11 +82,9 @@ pub(super) fn encode(
     spec.validate().map_err(|e| refuse(e.to_string()))?;
     check_input_shape(&meta.input_shape, spec.inputs()).map_err(refuse)?;
     check_classes(meta.classes, spec.outputs()).map_err(refuse)?;
-    if let Some(k) = meta
-        .extra
-        .keys()
-        .find(|k| RESERVED_KEYS.contains(&k.as_str()) || k.as_str() == OPTIMIZER_STEP_KEY)
-    {
+    if let Some(k) = meta.extra.keys().find(|k| {
+        RESERVED_KEYS.contains(&k.as_str()) || [OPTIMIZER_STEP_KEY, BIAS_KEY].contains(&k.as_str())
+    }) {
         return Err(refuse(format!("extra metadata key '{k}' is reserved")));
     }
 
@@ -103,6 +101,9 @@ pub(super) fn encode(
         ("epoch", meta.epoch.to_string()),
     ] {
         md.insert(k.to_string(), v);
+    }
+    if !params.bias {
+        md.insert(BIAS_KEY.to_string(), "false".to_string());
     }
 
     let mut tensors: Vec<(String, F32Tensor)> = params

@@ -72,7 +72,11 @@ pub fn backward<T: Real>(params: &Params<T>, trace: &Trace<T>, targets: &Targets
         } else {
             &trace.acts[l - 1]
         };
-        let (g, dx) = dense::backward(layer, x, &dz, trace.batch);
+        let (mut g, dx) = dense::backward(layer, x, &dz, trace.batch);
+        if !params.bias {
+            // Layers without bias: there is no bias to move.
+            g.bias.fill(T::zero());
+        }
         layers.push(g);
         dz = if l == 0 {
             dx

@@ -146,6 +146,20 @@ pub struct DenseGrads<T> {
 pub struct Params<T = f32> {
     pub layers: Vec<Layer<T>>,
     pub loss: Loss,
+    /// `false`: layers without bias: every bias stays zero, its gradient is zero and no
+    /// engine updates it ([`Params::without_bias`]).
+    pub bias: bool,
+}
+
+impl<T: Real> Params<T> {
+    /// The same network without biases: every bias set to zero and never trained.
+    pub fn without_bias(mut self) -> Self {
+        for l in &mut self.layers {
+            l.bias.fill(T::zero());
+        }
+        self.bias = false;
+        self
+    }
 }
 
 impl<T: Real> Params<T> {
@@ -169,6 +183,7 @@ impl<T: Real> Params<T> {
                 })
                 .collect(),
             loss: self.loss,
+            bias: self.bias,
         }
     }
 
@@ -228,6 +243,7 @@ impl Params {
         Ok(Params {
             layers,
             loss: spec.loss,
+            bias: true,
         })
     }
 }

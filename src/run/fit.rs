@@ -30,6 +30,11 @@ impl Run {
     /// to continue from (`None`: a fresh one); `auto` without a hardware GPU opens the CPU
     /// engine and says why in [`Opened::fallback`].
     pub fn open_engine(&self, params: &Params, state: Option<&OptimizerState>) -> Result<Opened> {
+        let params = &if self.model.bias {
+            params.clone()
+        } else {
+            params.clone().without_bias()
+        };
         let mut opened = backend::open(self.device, params, self.train.batch_size)?;
         opened.engine.set_optimizer(&self.optimizer, state)?;
         Ok(opened)
@@ -235,6 +240,7 @@ fn legacy_state(
             activations: Some(spec.activations),
             loss: Some(spec.loss),
             init: None,
+            bias: None,
         },
         train: TrainSpec {
             epochs: Some(s.epochs),

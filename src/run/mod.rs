@@ -140,6 +140,9 @@ pub struct ModelSpec {
     /// (default: he-normal for ReLU networks, else xavier-uniform)
     #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<Init>,
+    /// `false`: layers without bias (default: true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<bool>,
 }
 
 /// `[train]`: the loop.
@@ -313,6 +316,7 @@ impl RunSpec {
                 activations: pick(m.activations, om.activations),
                 loss: pick(m.loss, om.loss),
                 init: pick(m.init, om.init),
+                bias: pick(m.bias, om.bias),
             },
             train: TrainSpec {
                 epochs: pick(t.epochs, ot.epochs),

@@ -69,6 +69,13 @@ pub struct ModelRun {
     pub activations: Vec<Activation>,
     pub loss: Loss,
     pub init: Init,
+    /// (runs recorded before `bias` existed have biases)
+    #[serde(default = "yes")]
+    pub bias: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// `[train]`, resolved.
@@ -191,6 +198,7 @@ impl RunSpec {
                 activations,
                 loss,
                 init,
+                bias: m.bias.unwrap_or(true),
             },
             train: TrainRun {
                 epochs: t.epochs.unwrap_or(if images { 10 } else { 100 }),
@@ -262,7 +270,8 @@ impl Run {
 
     /// Fresh parameters, drawn from the run's initialiser and seed.
     pub fn init_params(&self) -> Result<Params> {
-        Params::init(&self.mlp()?, self.model.init, self.seed)
+        let p = Params::init(&self.mlp()?, self.model.init, self.seed)?;
+        Ok(if self.model.bias { p } else { p.without_bias() })
     }
 
     /// The loop's settings, starting at epoch `start_epoch` (1 for a new run).
@@ -326,6 +335,7 @@ impl Run {
                 activations: Some(m.activations.clone()),
                 loss: Some(m.loss),
                 init: Some(m.init),
+                bias: Some(m.bias),
             },
             train: TrainSpec {
                 epochs: Some(t.epochs),

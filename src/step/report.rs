@@ -34,12 +34,16 @@ pub fn to_json(steps: &[Step]) -> Value {
         .iter()
         .zip(&r.grads)
         .map(|(l, (gw, gb))| {
-            json!({
+            let mut v = json!({
                 "grad_weights": rows(gw, l.inputs),
-                "grad_bias": vec(gb),
                 "weights": rows(&l.weights, l.inputs),
-                "bias": vec(&l.bias),
-            })
+            });
+            // Layers without bias have no bias to show.
+            if after.bias {
+                v["grad_bias"] = vec(gb);
+                v["bias"] = vec(&l.bias);
+            }
+            v
         })
         .collect();
     let losses: Vec<f32> = steps.iter().map(|s| s.result.loss).collect();
@@ -108,9 +112,11 @@ pub fn to_table(
                         columns.row(gw[k], ws, k, step.state.step, (o.weights[k], n.weights[k]));
                     let _ = writeln!(s, "  {name:<22} {row}");
                 }
-                let name = format!("L{} b[{}]", l + 1, j + 1);
-                let row = columns.row(gbj, bs, j, step.state.step, (o.bias[j], n.bias[j]));
-                let _ = writeln!(s, "  {name:<22} {row}");
+                if old.bias {
+                    let name = format!("L{} b[{}]", l + 1, j + 1);
+                    let row = columns.row(gbj, bs, j, step.state.step, (o.bias[j], n.bias[j]));
+                    let _ = writeln!(s, "  {name:<22} {row}");
+                }
             }
         }
         old = new;

@@ -161,6 +161,7 @@ fn weight_decay_and_clipping_by_hand() {
     let mut params = Params {
         layers: vec![layer],
         loss: Loss::Mse,
+        bias: true,
     };
     let mut c = cfg(OptimizerKind::Sgd);
     c.clip_norm = Some(1.0);

@@ -13,6 +13,9 @@ pub struct StepArgs {
     /// The network as JSON: {"layers": [{"weights": [[..]], "bias": [..], "activation": "sigmoid"}, ..]}.
     #[arg(long)]
     net: PathBuf,
+    /// Layers without bias: the file's biases (if any) are set to zero and never updated.
+    #[arg(long)]
+    no_bias: bool,
     /// One sample as comma-separated numbers; samples separated by ';' form a batch.
     #[arg(long, allow_hyphen_values = true)]
     input: String,
@@ -57,6 +60,11 @@ pub fn run(a: StepArgs) -> Result<()> {
         ));
     }
     let params = gpunn::netfile::load(&a.net, loss)?;
+    let params = if a.no_bias {
+        params.without_bias()
+    } else {
+        params
+    };
     let (x, batch) = gpunn::step::parse_batch(&a.input, params.inputs(), "--input")?;
     let targets = gpunn::step::parse_targets(&a.target, loss, params.outputs(), batch)?;
     let (ctx, fallback) = gpunn::backend::context(parse_flag("--device", &a.device)?)?;

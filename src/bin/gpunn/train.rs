@@ -48,6 +48,9 @@ pub struct TrainArgs {
     /// [default: he-normal for relu networks, else xavier-uniform].
     #[arg(long)]
     init: Option<String>,
+    /// Layers without bias (every bias fixed at zero).
+    #[arg(long)]
+    no_bias: bool,
     /// Learning rate [default: 0.1 for images, 0.5 for the synthetic sets].
     #[arg(long)]
     lr: Option<f32>,
@@ -159,6 +162,7 @@ impl TrainArgs {
                     .as_deref()
                     .map(|i| parse_flag("--init", i))
                     .transpose()?,
+                bias: self.no_bias.then_some(false),
             },
             train: TrainSpec {
                 epochs: self.epochs,

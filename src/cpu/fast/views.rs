@@ -42,6 +42,8 @@ pub(super) struct LayerView {
 pub(super) struct Views {
     pub(super) layers: Vec<LayerView>,
     pub(super) loss: Loss,
+    /// `false`: layers without bias (no bias gradient, no bias update).
+    pub(super) bias: bool,
     pub(super) x: Shared<f32>,
     pub(super) acts: Vec<Shared<f32>>,
     pub(super) z_out: Shared<f32>,
@@ -82,6 +84,7 @@ impl Views {
                 })
                 .collect(),
             loss: params.loss,
+            bias: params.bias,
             x: Shared::new(&mut ws.x),
             acts: ws.acts.iter_mut().map(|v| Shared::new(v)).collect(),
             z_out: Shared::new(&mut ws.z_out),
@@ -308,6 +311,8 @@ impl Views {
                 clock.lap(Phase::WeightSgd);
                 let dz = self.dz[l].slice(0, batch * n_out);
                 match &self.opt {
+                    // Layers without bias: the bias gradient stays zero, the bias too.
+                    _ if !self.bias => {}
                     None => {
                         let b = layer.b.slice_mut(j0, j1);
                         elementwise::sgd_bias(b, dz, j0, n_out, lr, &mut scratch.sums);

@@ -80,8 +80,11 @@ impl GpuEngine {
                     self.mm.encode(pass, dx);
                 }
                 self.mm.encode(pass, &self.back_dw[l]);
-                let outputs = self.params_host.layers[l].outputs as u32;
-                self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
+                // Layers without bias: the bias and its (zero) gradient are never written.
+                if self.params_host.bias {
+                    let outputs = self.params_host.layers[l].outputs as u32;
+                    self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
+                }
             }
             if fused {
                 // The weights were updated in their products; the biases here.
@@ -142,7 +145,12 @@ impl GpuEngine {
                 }
             }
             Family::Bias => {
-                for (l, (bind, _)) in self.bias_bind.iter().enumerate() {
+                let used = if self.params_host.bias {
+                    self.bias_bind.len()
+                } else {
+                    0
+                };
+                for (l, (bind, _)) in self.bias_bind.iter().enumerate().take(used) {
                     self.k
                         .bias
                         .encode(pass, bind, self.params_host.layers[l].outputs as u32);
