@@ -60,10 +60,11 @@ pub(super) fn parse_usizes(key: &str, s: &str) -> std::result::Result<Vec<usize>
 /// One sigmoid output encodes 2 classes; otherwise each class needs its own output. A count
 /// beyond that would index past the outputs (and size confusion matrices after a lying file).
 pub(super) fn check_classes(classes: usize, outputs: usize) -> std::result::Result<(), String> {
+    // 0: no classes (regression, an autoencoder of unlabelled data).
     let most = outputs.max(2);
-    if classes == 0 || classes > most {
+    if classes > most {
         return Err(format!(
-            "classes {classes} does not fit the network's {outputs} output{} (1 to {most})",
+            "classes {classes} does not fit the network's {outputs} output{} (0 to {most})",
             if outputs == 1 { "" } else { "s" }
         ));
     }

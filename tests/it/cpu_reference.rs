@@ -35,6 +35,7 @@ pub fn net_231(
             },
         ],
         loss: Loss::HalfMse,
+        bias: true,
     }
 }
 

@@ -17,6 +17,9 @@
 //! - `run_config`: the run description: defaults, TOML, errors, metrics, checkpoints, resume.
 //! - `shaders`: ids generated into the WGSL, every dumped variant compiles.
 //! - `train_loop`: the loop alone with a scripted engine (early stopping).
+//! - `tables`: CSV and NumPy readers, scaling, holdout and folds, regression metrics, engines
+//!   on regression, autoencoders and layers without bias; `tables_cli`: the same through the
+//!   binary, with a corpus of broken files.
 //! - `faults`: broken inputs through the binary, divergence, resume, kills during saves, GPU faults.
 
 mod checkpoint;
@@ -40,4 +43,6 @@ mod optim_engines;
 mod plots;
 mod run_config;
 mod shaders;
+mod tables;
+mod tables_cli;
 mod train_loop;

@@ -211,6 +211,7 @@ fn torch_net(t: &serde_json::Value) -> Params<f64> {
             })
             .collect(),
         loss: Loss::Mse,
+        bias: true,
     }
 }
 
