@@ -256,7 +256,7 @@ pub fn read(path: &Path, labels: Option<&Path>, target: &[String], task: Task) -
         "npy" => read_npy_pair(path, labels, task),
         _ => Err(Error::bad_file(
             path,
-            "unknown kind of file: give a .csv, .npz or .npy file, or a directory of IDX files",
+            "not a directory of IDX files, nor a .csv, .npz or .npy file",
         )),
     }
 }
