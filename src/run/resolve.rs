@@ -203,10 +203,14 @@ impl RunSpec {
             train: TrainRun {
                 epochs: t.epochs.unwrap_or(if images { 10 } else { 100 }),
                 batch_size: t.batch_size.unwrap_or(32),
-                lr: t
-                    .lr
-                    .or(optimizer.kind.default_lr())
-                    .unwrap_or(if images { 0.1 } else { 0.5 }),
+                lr: t.lr.or(optimizer.kind.default_lr()).unwrap_or(if images {
+                    0.1
+                } else if data.synthetic.is_some() {
+                    0.5
+                } else {
+                    // Tables, whose targets may be regressed: Keras's SGD default.
+                    0.01
+                }),
                 schedule: t.schedule.unwrap_or(if images {
                     LrSchedule::Cosine
                 } else {
