@@ -78,6 +78,7 @@ pub mod plots;
 pub mod regression;
 pub mod run;
 pub mod step;
+pub mod sweep;
 pub mod train;
 
 pub use error::{Error, Result};

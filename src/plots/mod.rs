@@ -15,10 +15,12 @@ use std::sync::OnceLock;
 
 mod confusion;
 mod curves;
+mod sweep;
 mod values;
 
 pub use confusion::confusion_matrix;
 pub use curves::learning_curves;
+pub use sweep::sweep_curves;
 pub use values::{predicted_vs_true, reconstructions};
 
 /// DejaVu Sans 2.37 from Debian's `fonts-dejavu-core` (Bitstream Vera licence, see

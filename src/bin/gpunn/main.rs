@@ -13,6 +13,7 @@ mod pictures;
 mod predict;
 mod shaders;
 mod step;
+mod sweep;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,9 @@ enum Command {
     Step(step::StepArgs),
     /// Accuracy, confusion matrix and per-class precision/recall/F1 of a saved model.
     Eval(eval::EvalArgs),
+    /// A grid of training runs (train's flags with alternatives, or --config grid.toml),
+    /// with K-fold cross-validation, trained concurrently and ranked.
+    Sweep(Box<sweep::SweepArgs>),
     /// Write the activations of one hidden layer of a saved model for its training and test
     /// sets as an .npz that `gpunn train --data` reads (e.g. an autoencoder's bottleneck).
     Features(features::FeaturesArgs),
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::run(*a),
         Command::Step(a) => step::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Sweep(a) => sweep::run(*a),
         Command::Features(a) => features::run(a),
         Command::Predict(a) => predict::run(a),
         Command::Bench(a) => bench::run(a),

@@ -1,0 +1,356 @@
+//! Grid searches with cross-validation, trained concurrently: [`Grid`] expands run
+//! descriptions, [`Sweep::run`] trains every configuration (and every fold of it) on a pool of
+//! workers, each with its own engine; the data is loaded once per distinct `[data]` section and
+//! shared. Each finished configuration is written at once to `DIR/runs/<id>.json`, so an
+//! interrupted sweep started again skips it; [`results`] ranks them, writes `results.json`,
+//! `results.csv` and merges the results of shards.
+//!
+//! On the CPU, configurations run side by side, each on fewer threads (`jobs` at once, the
+//! cores shared among them): small models and batches use cores better that way than one run
+//! splitting every step. On a GPU they run one after another, each with many steps per
+//! submission.
+
+pub mod best;
+pub mod grid;
+pub mod results;
+
+pub use grid::{Grid, Label};
+pub use results::{Outcome, Status};
+
+use crate::cpu::fast::FastCpu;
+use crate::data::split;
+use crate::engine::Engine;
+use crate::gpu::DeviceKind;
+use crate::run::{LoadedData, Run, RunSpec};
+use crate::train::{EpochRecord, Quiet};
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+/// What ranks the configurations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    ValLoss,
+    ValAccuracy,
+    ValMse,
+    ValR2,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 4] = [
+        Metric::ValLoss,
+        Metric::ValAccuracy,
+        Metric::ValMse,
+        Metric::ValR2,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::ValLoss => "val_loss",
+            Metric::ValAccuracy => "val_accuracy",
+            Metric::ValMse => "val_mse",
+            Metric::ValR2 => "val_r2",
+        }
+    }
+
+    /// Higher is better (accuracy, R²) rather than lower (losses, errors).
+    pub fn higher_is_better(self) -> bool {
+        matches!(self, Metric::ValAccuracy | Metric::ValR2)
+    }
+
+    /// The metric of one epoch.
+    pub fn of(self, r: &EpochRecord) -> Option<f32> {
+        match self {
+            Metric::ValLoss => r.val_loss,
+            Metric::ValAccuracy => r.val_accuracy,
+            Metric::ValMse => r.val_mse,
+            Metric::ValR2 => r.val_r2,
+        }
+    }
+}
+
+impl FromStr for Metric {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Metric::ALL
+            .into_iter()
+            .find(|m| m.name() == s.trim())
+            .ok_or_else(|| {
+                format!("unknown metric '{s}' (val_loss, val_accuracy, val_mse or val_r2)")
+            })
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How a sweep runs.
+#[derive(Clone, Debug)]
+pub struct Sweep {
+    pub grid: Grid,
+    /// K-fold cross-validation on the training set (stratified, seeded); `None`: the run's
+    /// validation split.
+    pub folds: Option<usize>,
+    pub metric: Metric,
+    /// Configurations trained at once on the CPU (default: one per core).
+    pub jobs: usize,
+    /// `Some((k, n))`: only the k-th (1-based) of n disjoint slices of the grid.
+    pub shard: Option<(usize, usize)>,
+    /// Where each finished configuration is written (`runs/<id>.json`) and read back from.
+    pub out: Option<PathBuf>,
+}
+
+/// What a sweep reports while it runs.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Configurations to train in this run, and how many were done before (skipped).
+    Planned {
+        total: usize,
+        skipped: usize,
+    },
+    Started {
+        index: usize,
+    },
+    Finished(Box<Outcome>),
+}
+
+impl Sweep {
+    /// The configurations of this sweep's shard: `(grid index, spec, label)`.
+    pub fn planned(&self) -> Result<Vec<(usize, RunSpec, Label)>> {
+        let all = self.grid.configs()?;
+        Ok(all
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| self.shard.is_none_or(|(k, n)| i % n == k - 1))
+            .map(|(i, (s, l))| (i, s, l))
+            .collect())
+    }
+
+    /// Trains every planned configuration not finished before, `jobs` at a time, calling
+    /// `events` from this thread as they start and finish; returns every outcome of the shard
+    /// (finished before or now), in grid order. A configuration that fails or diverges is an
+    /// outcome with its reason; the others go on.
+    pub fn run(&self, mut events: impl FnMut(&Event)) -> Result<Vec<Outcome>> {
+        if let Some((k, n)) = self.shard {
+            if n == 0 || k == 0 || k > n {
+                return Err(Error::invalid(
+                    "shard",
+                    format!("{k}/{n}: give K/N with 1 <= K <= N"),
+                ));
+            }
+        }
+        let planned = self.planned()?;
+        let mut done: Vec<Outcome> = Vec::new();
+        let mut todo = Vec::new();
+        for (i, spec, label) in planned {
+            let id = results::config_id(&spec);
+            match self
+                .out
+                .as_ref()
+                .and_then(|d| results::load_outcome(d, &id))
+            {
+                Some(o) => done.push(o),
+                None => todo.push((i, spec, label, id)),
+            }
+        }
+        events(&Event::Planned {
+            total: todo.len() + done.len(),
+            skipped: done.len(),
+        });
+        // The data, once per distinct [data] section and seed.
+        let mut cache: HashMap<String, Arc<LoadedData>> = HashMap::new();
+        let mut jobs = Vec::new();
+        for (i, spec, label, id) in todo {
+            let key = format!("{:?}{}", spec.data, spec.seed());
+            let data = match cache.get(&key) {
+                Some(d) => Ok(d.clone()),
+                None => spec.load_data().map(|d| {
+                    let d = Arc::new(d);
+                    cache.insert(key, d.clone());
+                    d
+                }),
+            };
+            jobs.push((i, spec, label, id, data));
+        }
+        // `auto` without a hardware GPU is the CPU.
+        let auto_is_cpu = crate::backend::context(DeviceKind::Auto).map_or(true, |c| c.0.is_none());
+        let on_cpu = |s: &RunSpec| match s.device.unwrap_or(DeviceKind::Auto) {
+            DeviceKind::Cpu => true,
+            DeviceKind::Auto => auto_is_cpu,
+            _ => false,
+        };
+        let all_cpu = jobs.iter().all(|j| on_cpu(&j.1));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let workers = if all_cpu {
+            self.jobs.clamp(1, jobs.len().max(1))
+        } else {
+            1
+        };
+        let threads = (cores / workers).max(1);
+        let next = AtomicUsize::new(0);
+        let jobs = Mutex::new(jobs.into_iter().map(Some).collect::<Vec<_>>());
+        let count = jobs.lock().expect("jobs").len();
+        let (tx, rx) = mpsc::channel::<Event>();
+        let mut outcomes = done;
+        std::thread::scope(|scope| -> Result<()> {
+            for _ in 0..workers {
+                let tx = tx.clone();
+                let (next, jobs) = (&next, &jobs);
+                scope.spawn(move || loop {
+                    let j = next.fetch_add(1, Ordering::SeqCst);
+                    if j >= count {
+                        break;
+                    }
+                    let job = jobs.lock().expect("jobs")[j].take().expect("each job once");
+                    let (i, spec, label, id, data) = job;
+                    let _ = tx.send(Event::Started { index: i });
+                    let threads = all_cpu.then_some(threads);
+                    let outcome = self.train_one(i, spec, label, id, data, threads);
+                    let _ = tx.send(Event::Finished(Box::new(outcome)));
+                });
+            }
+            drop(tx);
+            for ev in rx {
+                if let Event::Finished(o) = &ev {
+                    if let Some(dir) = &self.out {
+                        results::save_outcome(dir, o)?;
+                    }
+                    outcomes.push((**o).clone());
+                }
+                events(&ev);
+            }
+            Ok(())
+        })?;
+        outcomes.sort_by_key(|o| o.index);
+        Ok(outcomes)
+    }
+
+    /// One configuration, every fold; failures become the outcome's status.
+    fn train_one(
+        &self,
+        index: usize,
+        spec: RunSpec,
+        label: Label,
+        id: String,
+        data: Result<Arc<LoadedData>>,
+        threads: Option<usize>,
+    ) -> Outcome {
+        let start = Instant::now();
+        let mut outcome = Outcome {
+            index,
+            id,
+            label,
+            spec: spec.clone(),
+            run: None,
+            folds: Vec::new(),
+            curves: Vec::new(),
+            mean: f64::NAN,
+            std: f64::NAN,
+            seconds: 0.0,
+            status: Status::Ok,
+        };
+        let result = data.and_then(|data| {
+            let run = spec.resolve(&data)?;
+            outcome.run = Some(run.clone());
+            self.cross_validate(&run, &data, threads, &mut outcome)
+        });
+        if let Err(e) = result {
+            outcome.status = match e {
+                Error::Diverged { .. } => Status::Diverged(e.to_string()),
+                e => Status::Error(e.to_string()),
+            };
+        }
+        let (mean, std) = results::mean_std(&outcome.folds);
+        (outcome.mean, outcome.std) = (mean, std);
+        outcome.seconds = start.elapsed().as_secs_f64();
+        outcome
+    }
+
+    fn cross_validate(
+        &self,
+        run: &Run,
+        data: &LoadedData,
+        threads: Option<usize>,
+        outcome: &mut Outcome,
+    ) -> Result<()> {
+        let parts: Vec<(crate::data::Dataset, crate::data::Dataset)> = match self.folds {
+            Some(k) => {
+                let folds = split::folds(&data.train, k, run.seed)?;
+                (0..k)
+                    .map(|f| {
+                        let rest: Vec<u32> = (0..k)
+                            .filter(|&g| g != f)
+                            .flat_map(|g| folds[g].iter().copied())
+                            .collect();
+                        let mut rest = rest;
+                        rest.sort_unstable();
+                        (data.train.subset(&rest), data.train.subset(&folds[f]))
+                    })
+                    .collect()
+            }
+            None => {
+                let (train, val) = run.split(data)?;
+                let val = val.ok_or_else(|| {
+                    Error::invalid(
+                        "data.val_split",
+                        "a sweep ranks by validation: give --folds K or a validation split above 0",
+                    )
+                })?;
+                vec![(train, val)]
+            }
+        };
+        for (train, val) in parts {
+            let scaler = crate::data::scale::Scaler::fit(run.data.scale, &train);
+            let (train, val) = (scaler.apply(&train)?, scaler.apply(&val)?);
+            let params = run.init_params()?;
+            let mut engine = open_engine(run, &params, threads)?;
+            let history = run.fit(engine.as_mut(), &train, Some(&val), 1, &mut Quiet)?;
+            let curve: Vec<f32> = history
+                .epochs
+                .iter()
+                .map(|r| self.metric.of(r).unwrap_or(f32::NAN))
+                .collect();
+            let best = history
+                .best_epoch
+                .and_then(|b| history.epochs.iter().find(|r| r.epoch == b))
+                .or(history.epochs.last());
+            let value = best.and_then(|r| self.metric.of(r)).ok_or_else(|| {
+                Error::invalid(
+                    "metric",
+                    format!("{} is not measured for this task", self.metric),
+                )
+            })?;
+            outcome.folds.push(value as f64);
+            outcome.curves.push(curve);
+        }
+        Ok(())
+    }
+}
+
+/// The engine of one configuration: on the CPU (`threads`) the fast path on that many
+/// threads, else the run's device.
+fn open_engine(
+    run: &Run,
+    params: &crate::model::Params,
+    threads: Option<usize>,
+) -> Result<Box<dyn Engine>> {
+    let params = if run.model.bias {
+        params.clone()
+    } else {
+        params.clone().without_bias()
+    };
+    let mut engine: Box<dyn Engine> = match threads {
+        Some(t) => Box::new(FastCpu::with_threads(params, t)),
+        None => run.open_engine(&params, None)?.engine,
+    };
+    engine.set_optimizer(&run.optimizer, None)?;
+    Ok(engine)
+}
