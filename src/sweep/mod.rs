@@ -102,6 +102,8 @@ pub struct Sweep {
     pub metric: Metric,
     /// Configurations trained at once on the CPU (default: one per core).
     pub jobs: usize,
+    /// CPU threads per configuration (`None`: the cores shared among the jobs).
+    pub threads: Option<usize>,
     /// `Some((k, n))`: only the k-th (1-based) of n disjoint slices of the grid.
     pub shard: Option<(usize, usize)>,
     /// Where each finished configuration is written (`runs/<id>.json`) and read back from.
@@ -194,7 +196,7 @@ impl Sweep {
         } else {
             1
         };
-        let threads = (cores / workers).max(1);
+        let threads = self.threads.unwrap_or(cores / workers).max(1);
         let next = AtomicUsize::new(0);
         let jobs = Mutex::new(jobs.into_iter().map(Some).collect::<Vec<_>>());
         let count = jobs.lock().expect("jobs").len();

@@ -20,6 +20,8 @@
 //! - `tables`: CSV and NumPy readers, scaling, holdout and folds, regression metrics, engines
 //!   on regression, autoencoders and layers without bias; `tables_cli`: the same through the
 //!   binary, with a corpus of broken files.
+//! - `sweep`: grids, failures among good configurations, resuming, shards and merging, and
+//!   one configuration alone and in a sweep.
 //! - `faults`: broken inputs through the binary, divergence, resume, kills during saves, GPU faults.
 
 mod checkpoint;
@@ -43,6 +45,7 @@ mod optim_engines;
 mod plots;
 mod run_config;
 mod shaders;
+mod sweep;
 mod tables;
 mod tables_cli;
 mod train_loop;

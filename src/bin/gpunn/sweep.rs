@@ -43,6 +43,9 @@ pub struct SweepArgs {
     /// per core].
     #[arg(long)]
     jobs: Option<usize>,
+    /// CPU threads per configuration [default: the cores shared among the jobs].
+    #[arg(long)]
+    threads: Option<usize>,
     /// Skip retraining the best configuration on the whole training set.
     #[arg(long)]
     no_retrain: bool,
@@ -284,6 +287,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
         folds: a.folds,
         metric,
         jobs: a.jobs.unwrap_or(cores),
+        threads: a.threads,
         shard,
         out: a.out.clone(),
     };

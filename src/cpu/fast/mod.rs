@@ -51,6 +51,17 @@ use crate::model::Params;
 use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 
+/// The threads [`FastCpu::new`] runs on: `GPUNN_THREADS` when set (as `RAYON_NUM_THREADS`
+/// and `OMP_NUM_THREADS` elsewhere), else one per core up to [`DEFAULT_MAX_THREADS`].
+pub fn default_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::env::var("GPUNN_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(cores.min(DEFAULT_MAX_THREADS))
+}
+
 /// The most threads [`FastCpu::new`] takes: a batch of 128 split further leaves each thread
 /// too few rows for the products to run well, and more threads wait longer at each barrier.
 pub const DEFAULT_MAX_THREADS: usize = 8;
@@ -81,8 +92,7 @@ pub struct FastCpu {
 impl FastCpu {
     /// On all the cores the machine reports, up to [`DEFAULT_MAX_THREADS`].
     pub fn new(params: Params) -> Self {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::with_threads(params, threads.min(DEFAULT_MAX_THREADS))
+        Self::with_threads(params, default_threads())
     }
 
     /// On `threads` worker threads (at least 1; the calling thread is one of them).
