@@ -32,6 +32,7 @@
 //! Evaluation splits the samples by rows only and needs no barrier at all.
 
 mod elementwise;
+pub mod mathfn;
 mod optim;
 mod products;
 mod sync;
