@@ -67,6 +67,7 @@ pub mod data;
 pub mod digit;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod features;
 pub mod gpu;
 pub mod io;

@@ -15,11 +15,13 @@ use std::sync::OnceLock;
 
 mod confusion;
 mod curves;
+mod explain;
 mod sweep;
 mod values;
 
 pub use confusion::confusion_matrix;
 pub use curves::learning_curves;
+pub use explain::{decision_boundary, predictions_grid, scatter_2d};
 pub use sweep::sweep_curves;
 pub use values::{predicted_vs_true, reconstructions};
 

@@ -573,13 +573,17 @@ fn fast_exp_tanh_and_sigmoid_match_the_library() {
     for i in 0..=1_000_000 {
         let t = i as f64 / 1_000_000.0;
         let x = (-87.0 + t * 175.0) as f32;
-        let rel = |got: f32, want: f32| ((got as f64 - want as f64) / (want as f64).abs().max(1e-30)).abs();
+        let rel = |got: f32, want: f32| {
+            ((got as f64 - want as f64) / (want as f64).abs().max(1e-30)).abs()
+        };
         worst_exp = worst_exp.max(rel(mathfn::exp(x), x.exp()));
         let y = (-20.0 + t * 40.0) as f32;
         worst_tanh = worst_tanh.max(rel(mathfn::tanh(y), y.tanh()));
         worst_sig = worst_sig.max(rel(mathfn::sigmoid(y), 1.0 / (1.0 + (-y).exp())));
     }
-    eprintln!("worst relative error: exp {worst_exp:e}, tanh {worst_tanh:e}, sigmoid {worst_sig:e}");
+    eprintln!(
+        "worst relative error: exp {worst_exp:e}, tanh {worst_tanh:e}, sigmoid {worst_sig:e}"
+    );
     assert!(worst_exp < 5e-7, "exp: {worst_exp:e}");
     assert!(worst_tanh < 2e-6, "tanh: {worst_tanh:e}");
     assert!(worst_sig < 5e-7, "sigmoid: {worst_sig:e}");

@@ -1,10 +1,14 @@
-//! The test-set pictures `gpunn train --plots` draws besides the learning curves: the
-//! confusion matrix (classification), predicted against true values (regression), or test
-//! images above their reconstructions (autoencoders of images).
+//! The pictures `gpunn train --plots` draws besides the learning curves: the confusion matrix
+//! and, on images, test images titled with their predictions (classification); the decision
+//! boundary over the input plane (2 features); predicted against true values (regression);
+//! test images above their reconstructions (autoencoders of images).
 
 use crate::train::TestRun;
 use anyhow::Result;
 use gpunn::data::table::Task;
+use gpunn::data::Dataset;
+use gpunn::engine::Engine;
+use gpunn::explain;
 use gpunn::plots;
 use gpunn::run::{LoadedData, Prepared, Run};
 use std::path::{Path, PathBuf};
@@ -12,9 +16,8 @@ use std::path::{Path, PathBuf};
 /// Draws the pictures of the run's task into `dir`; returns the files written.
 pub fn test_pictures(
     dir: &Path,
-    run: &Run,
-    data: &LoadedData,
-    prepared: &Prepared,
+    engine: &mut dyn Engine,
+    (run, data, prepared): (&Run, &LoadedData, &Prepared),
     t: &TestRun,
 ) -> Result<Vec<PathBuf>> {
     let test = prepared
@@ -29,6 +32,13 @@ pub fn test_pictures(
                 let title = format!("{} test set", data.name);
                 plots::confusion_matrix(&path, &m.counts, &data.class_names, &title)?;
                 written.push(path);
+            }
+            if data.train.dim == 2 {
+                written.push(boundary(dir, engine, data, prepared)?);
+            }
+            let side = (test.dim as f64).sqrt() as usize;
+            if data.images && side * side == test.dim {
+                written.push(predictions(dir, data, test, t, side)?);
             }
         }
         Task::Regress => {
@@ -95,4 +105,83 @@ pub fn test_pictures(
         }
     }
     Ok(written)
+}
+
+/// `decision_boundary.png`: the model over its input plane, with the training points.
+fn boundary(
+    dir: &Path,
+    engine: &mut dyn Engine,
+    data: &LoadedData,
+    prepared: &Prepared,
+) -> Result<PathBuf> {
+    let train = &data.train;
+    let field = explain::boundary_field(engine, &prepared.scaler, train, 200)?;
+    // At most 1,500 points, a stratified sample, so that the field shows between them.
+    let idx = explain::stratified_sample(train, 1500, 0);
+    let points: Vec<(f32, f32, u32)> = idx
+        .iter()
+        .map(|&i| {
+            let i = i as usize;
+            (train.value(i, 0), train.value(i, 1), train.labels[i])
+        })
+        .collect();
+    let path = dir.join("decision_boundary.png");
+    let title = format!("{}: decision boundary and training points", data.name);
+    let axes = ["feature 1".to_string(), "feature 2".to_string()];
+    plots::decision_boundary(&path, &field, &points, &data.class_names, &axes, &title)?;
+    Ok(path)
+}
+
+/// `predictions.png`: 20 test images, the misclassified first, each titled with its true and
+/// predicted class and the probability of the prediction.
+fn predictions(
+    dir: &Path,
+    data: &LoadedData,
+    test: &Dataset,
+    t: &TestRun,
+    side: usize,
+) -> Result<PathBuf> {
+    let preds = &t.figures.evaluation.predictions;
+    let k = t.outputs.len() / test.len().max(1);
+    let wrong = (0..test.len()).filter(|&i| preds[i] != test.labels[i]);
+    let right = (0..test.len()).filter(|&i| preds[i] == test.labels[i]);
+    let chosen: Vec<usize> = wrong.take(10).chain(right).take(20).collect();
+    let name = |c: u32| {
+        data.class_names
+            .get(c as usize)
+            .cloned()
+            .unwrap_or_else(|| c.to_string())
+    };
+    let mut images = Vec::new();
+    let mut captions = Vec::new();
+    for &i in &chosen {
+        let mut row = Vec::new();
+        test.gather(&[i as u32], &mut row);
+        images.extend(row);
+        let out = &t.outputs[i * k..(i + 1) * k];
+        let p = if k == 1 {
+            if preds[i] == 1 {
+                out[0]
+            } else {
+                1.0 - out[0]
+            }
+        } else {
+            out[preds[i] as usize]
+        };
+        let caption = format!(
+            "true {}\npredicted {} ({:.0}%)",
+            name(test.labels[i]),
+            name(preds[i]),
+            100.0 * p
+        );
+        captions.push((caption, preds[i] != test.labels[i]));
+    }
+    let path = dir.join("predictions.png");
+    let misses = captions.iter().filter(|c| c.1).count();
+    let title = format!(
+        "{}: test images with their predictions ({} misclassified shown first, in red)",
+        data.name, misses
+    );
+    plots::predictions_grid(&path, &images, (side, side), &captions, &title)?;
+    Ok(path)
 }

@@ -295,7 +295,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         plots::learning_curves(&curves, &history.epochs)?;
         println!("wrote {}", curves.display());
         if let Some(t) = &test {
-            for path in crate::pictures::test_pictures(dir, &run, &data, &prepared, t)? {
+            let sets = (&run, &data, &prepared);
+            for path in crate::pictures::test_pictures(dir, engine.as_mut(), sets, t)? {
                 println!("wrote {}", path.display());
             }
         }
