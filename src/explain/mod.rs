@@ -41,8 +41,9 @@ impl fmt::Display for Method {
     }
 }
 
-/// Up to `n` sample indices of `data`, stratified by class (each class keeps its share,
-/// rounded), seeded, in ascending order.
+/// `n` sample indices of `data` (all of them if it has no more), stratified by class: each
+/// class keeps its share, rounded by largest remainder so that the shares add up to `n`;
+/// seeded; in ascending order.
 pub fn stratified_sample(data: &Dataset, n: usize, seed: u64) -> Vec<u32> {
     let total = data.len();
     if n >= total {
@@ -53,15 +54,24 @@ pub fn stratified_sample(data: &Dataset, n: usize, seed: u64) -> Vec<u32> {
     for (i, &l) in data.labels.iter().enumerate() {
         by_class[(l as usize).min(groups - 1)].push(i as u32);
     }
+    let exact: Vec<f64> = by_class
+        .iter()
+        .map(|g| g.len() as f64 * n as f64 / total as f64)
+        .collect();
+    let mut take: Vec<usize> = exact.iter().map(|e| e.floor() as usize).collect();
+    let mut order: Vec<usize> = (0..groups).collect();
+    order.sort_by(|&a, &b| (exact[b] - exact[b].floor()).total_cmp(&(exact[a] - exact[a].floor())));
+    let short = n - take.iter().sum::<usize>();
+    for &g in order.iter().take(short) {
+        take[g] += 1;
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut out = Vec::with_capacity(n);
-    for g in &mut by_class {
+    for (g, k) in by_class.iter_mut().zip(take) {
         g.shuffle(&mut rng);
-        let take = ((g.len() as f64) * n as f64 / total as f64).round() as usize;
-        out.extend_from_slice(&g[..take.min(g.len())]);
+        out.extend_from_slice(&g[..k.min(g.len())]);
     }
     out.sort_unstable();
-    out.truncate(n);
     out
 }
 
@@ -174,4 +184,63 @@ pub fn boundary_field(
         outputs,
         n_outputs,
     })
+}
+
+/// One map of [`embed`]: a layer's activations for a sample of one set, in 2-D.
+#[derive(Clone, Debug)]
+pub struct LayerMap {
+    /// 1-based; the last is the output layer.
+    pub layer: usize,
+    /// The layer's width.
+    pub width: usize,
+    /// `train`, `validation` or `test`.
+    pub set: String,
+    /// `[n][2]`
+    pub coords: Vec<f32>,
+    pub labels: Vec<u32>,
+    pub axes: [String; 2],
+}
+
+/// Maps the activations of `layers` (1-based) of `params` for a stratified sample of
+/// `samples` points of each set (`(name, data)`, scaled as the model saw them) to 2-D by
+/// `method`; `progress(done, total)` counts t-SNE iterations (or maps, for PCA).
+pub fn embed(
+    device: crate::gpu::DeviceKind,
+    params: &crate::model::Params,
+    sets: &[(&str, &Dataset)],
+    layers: &[usize],
+    (method, samples, seed): (Method, usize, u64),
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<LayerMap>> {
+    let per_map = if method == Method::Tsne {
+        tsne::EPOCHS
+    } else {
+        1
+    };
+    let total = sets.len() * layers.len() * per_map;
+    let mut maps = Vec::new();
+    for (s, (name, data)) in sets.iter().enumerate() {
+        let idx = stratified_sample(data, samples, seed);
+        let sample = data.subset(&idx);
+        for (l, &layer) in layers.iter().enumerate() {
+            let acts = crate::features::layer_activations(device, params, layer, &sample)?;
+            let n = sample.len();
+            let width = acts.len() / n.max(1);
+            let base = (s * layers.len() + l) * per_map;
+            let (coords, axes) =
+                map_2d(&acts, n, width, method, |e| progress(base + e + 1, total))?;
+            if method == Method::Pca {
+                progress(base + 1, total);
+            }
+            maps.push(LayerMap {
+                layer,
+                width,
+                set: name.to_string(),
+                coords,
+                labels: sample.labels.clone(),
+                axes,
+            });
+        }
+    }
+    Ok(maps)
 }

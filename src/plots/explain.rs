@@ -65,7 +65,6 @@ pub fn scatter_2d(
             .margin(14)
             .x_label_area_size(46)
             .y_label_area_size(64)
-            .right_y_label_area_size(150)
             .build_cartesian_2d(xr, yr)
             .map_err(s)?;
         chart

@@ -22,6 +22,7 @@
 //!   binary, with a corpus of broken files.
 //! - `sweep`: grids, failures among good configurations, resuming, shards and merging, and
 //!   one configuration alone and in a sweep.
+//! - `explain`: decision boundaries, predictions, PCA and t-SNE maps, `gpunn embed`.
 //! - `faults`: broken inputs through the binary, divergence, resume, kills during saves, GPU faults.
 
 mod checkpoint;
@@ -34,6 +35,7 @@ mod data_idx;
 mod data_locate;
 mod data_split;
 mod digit;
+mod explain;
 mod faults;
 mod gpu_kernels;
 mod gpu_matmul;

@@ -64,14 +64,14 @@ fn digits_matrix() -> (Vec<Vec<u64>>, Vec<String>) {
     (m, (0..10).map(|d| d.to_string()).collect())
 }
 
-struct Stats {
-    width: u32,
-    height: u32,
-    colours: usize,
-    dark: usize,
+pub struct Stats {
+    pub width: u32,
+    pub height: u32,
+    pub colours: usize,
+    pub dark: usize,
 }
 
-fn png_stats(path: &Path) -> (Stats, image::RgbImage) {
+pub fn png_stats(path: &Path) -> (Stats, image::RgbImage) {
     let bytes = fs::read(path).unwrap();
     assert_eq!(
         &bytes[..8],

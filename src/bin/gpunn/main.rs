@@ -6,6 +6,7 @@
 mod bench;
 mod data;
 mod data_flags;
+mod embed;
 mod eval;
 mod features;
 mod optim_flags;
@@ -38,6 +39,9 @@ enum Command {
     Step(step::StepArgs),
     /// Accuracy, confusion matrix and per-class precision/recall/F1 of a saved model.
     Eval(eval::EvalArgs),
+    /// 2-D maps (t-SNE or PCA) of a saved model's hidden layers and output for its training,
+    /// validation and test sets, coloured by class.
+    Embed(embed::EmbedArgs),
     /// A grid of training runs (train's flags with alternatives, or --config grid.toml),
     /// with K-fold cross-validation, trained concurrently and ranked.
     Sweep(Box<sweep::SweepArgs>),
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::run(*a),
         Command::Step(a) => step::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Embed(a) => embed::run(a),
         Command::Sweep(a) => sweep::run(*a),
         Command::Features(a) => features::run(a),
         Command::Predict(a) => predict::run(a),
