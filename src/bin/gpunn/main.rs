@@ -12,9 +12,11 @@ mod features;
 mod optim_flags;
 mod pictures;
 mod predict;
+mod printer;
 mod shaders;
 mod step;
 mod sweep;
+mod sweep_flags;
 mod train;
 
 use clap::{Parser, Subcommand};

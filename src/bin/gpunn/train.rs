@@ -13,7 +13,6 @@ use gpunn::regression;
 use gpunn::run::{
     self, CheckpointSaver, DataSpec, LoadedData, ModelSpec, Resumed, RunSpec, TrainSpec,
 };
-use gpunn::train::{EpochRecord, Observer};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -242,7 +241,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
         run.train.epochs,
         engine.describe()
     );
-    let mut printer = Printer::new(run.train.epochs, run.optimizer.kind.name(), run.data.task);
+    let mut printer =
+        crate::printer::Printer::new(run.train.epochs, run.optimizer.kind.name(), run.data.task);
     let mut history = match &save {
         Some(path) => {
             let mut saver = CheckpointSaver {
@@ -356,73 +356,4 @@ pub struct TestRun {
     pub figures: run::TestFigures,
     /// `[n][outputs]`, after the output activation (scaled units).
     pub outputs: Vec<f32>,
-}
-
-/// A progress bar over each epoch's samples and one line per epoch.
-struct Printer {
-    bar: Option<indicatif::ProgressBar>,
-    epochs: usize,
-    /// The optimizer's name, on every epoch line.
-    optimizer: &'static str,
-    /// Accuracy on the epoch lines for classification; the validation MSE (and R² for
-    /// regression) otherwise.
-    task: Task,
-}
-
-impl Printer {
-    fn new(epochs: usize, optimizer: &'static str, task: Task) -> Self {
-        Printer {
-            bar: None,
-            epochs,
-            optimizer,
-            task,
-        }
-    }
-}
-
-impl Observer for Printer {
-    fn progress(&mut self, epoch: usize, done: usize, total: usize) {
-        let epochs = self.epochs;
-        let bar = self.bar.get_or_insert_with(|| {
-            let bar = indicatif::ProgressBar::new(total as u64);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "epoch {msg} [{bar:30}] {pos}/{len} samples ({per_sec}, eta {eta})",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            bar
-        });
-        bar.set_message(format!("{epoch}/{epochs}"));
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    }
-
-    fn epoch_end(&mut self, r: &EpochRecord) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        let mut line = format!(
-            "epoch {:>3}/{}  {}  train loss {:.4}",
-            r.epoch, self.epochs, self.optimizer, r.train_loss
-        );
-        if self.task == Task::Classify {
-            line.push_str(&format!("  acc {:6.2}%", 100.0 * r.train_accuracy));
-        }
-        if let (Some(l), Some(a)) = (r.val_loss, r.val_accuracy) {
-            line.push_str(&format!("  val loss {l:.4}  acc {:6.2}%", 100.0 * a));
-        }
-        if let (Some(l), Some(mse), Some(r2)) = (r.val_loss, r.val_mse, r.val_r2) {
-            line.push_str(&format!("  val loss {l:.4}  MSE {mse:.5}"));
-            if self.task == Task::Regress {
-                line.push_str(&format!("  R² {r2:.4}"));
-            }
-        }
-        line.push_str(&format!(
-            "  {:>8.0} samples/s  {:.2} s",
-            r.samples_per_sec, r.seconds
-        ));
-        println!("{line}");
-    }
 }
