@@ -188,14 +188,7 @@ pub fn decision_boundary(
             .map_err(s)?
             .label("decision boundary")
             .legend(|(x, y)| PathElement::new([(x, y), (x + 18, y)], BLACK.stroke_width(3)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(GRID)
-            .label_font(font(14.0))
-            .draw()
-            .map_err(s)
+        legend(&mut chart, SeriesLabelPosition::UpperRight)
     })
 }
 

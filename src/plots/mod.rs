@@ -87,6 +87,21 @@ where
     std::fs::write(path, png).map_err(|e| Error::io(path, e))
 }
 
+/// The legend every chart here draws: at `at`, on a pale box with a grey border.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    at: SeriesLabelPosition,
+) -> std::result::Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(at)
+        .background_style(WHITE.mix(0.85))
+        .border_style(GRID)
+        .label_font(font(14.0))
+        .draw()
+        .map_err(s)
+}
+
 /// Turns any displayable plotters error into the string `render` reports.
 fn s<E: std::fmt::Display>(e: E) -> String {
     e.to_string()

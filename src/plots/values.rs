@@ -79,14 +79,7 @@ pub fn predicted_vs_true(
                 .map_err(s)?
                 .label("test sample")
                 .legend(move |(x, y)| Circle::new((x + 9, y), 4, POINT_COLOR.filled()));
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.85))
-                .border_style(GRID)
-                .label_font(font(14.0))
-                .draw()
-                .map_err(s)?;
+            legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
         }
         Ok(())
     })
