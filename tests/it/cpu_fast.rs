@@ -591,3 +591,40 @@ fn fast_exp_tanh_and_sigmoid_match_the_library() {
     assert_eq!(mathfn::tanh(-30.0), -1.0);
     assert_eq!(mathfn::sigmoid(-200.0).min(1e-30), mathfn::sigmoid(-200.0));
 }
+
+/// `outputs` (inference for features, embeddings, decision fields and regression metrics)
+/// equals the reference's, for every thread count, on a set that is not a whole number of
+/// blocks, and ignores the set's targets.
+#[test]
+fn outputs_match_the_reference() {
+    let spec = MlpSpec::new(
+        vec![7, 5, 3],
+        vec![Activation::Tanh, Activation::Softmax],
+        Loss::Ce,
+    )
+    .unwrap();
+    let params = Params::init(&spec, Init::XavierUniform, 9).unwrap();
+    let values: Vec<f32> = (0..301 * 7)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
+    let mut data = Dataset::classes("o", 7, Features::F32(values), vec![0; 301], 3);
+    // A regression target of another width must not matter to the outputs.
+    data.target = gpunn::data::Target::Values {
+        dim: 1,
+        values: vec![0.0; 301],
+        units: Vec::new(),
+    };
+    let want = CpuReference::new(params.clone()).outputs(&data).unwrap();
+    for threads in [1, 2, 3] {
+        let got = FastCpu::with_threads(params.clone(), threads)
+            .outputs(&data)
+            .unwrap();
+        assert_close(
+            &format!("outputs, {threads} threads"),
+            &got,
+            &want,
+            1e-6,
+            1e-5,
+        );
+    }
+}

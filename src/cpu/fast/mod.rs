@@ -288,8 +288,25 @@ impl Engine for FastCpu {
     }
 
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
-        // Inference on a handful of samples (`gpunn predict`): the reference loops suffice.
-        crate::cpu::engine::outputs_with(&self.params, data)
+        check_shapes(&self.params)?;
+        if data.dim != self.params.inputs() {
+            return check_fits(&self.params, data).map(|_| Vec::new());
+        }
+        let threads = self.threads;
+        self.ws.ensure(&self.params, MIN_ROWS, threads);
+        let rows = self.ws.rows;
+        let mut outputs = vec![0.0f32; data.len() * self.params.outputs()];
+        let outs = Shared::new(&mut outputs);
+        let views = Views::new(
+            &mut self.params,
+            &mut self.ws,
+            threads,
+            self.column_split_min,
+        );
+        on_threads(&mut self.ws.scratch, |t, _| {
+            views.evaluate_part(t, data, views::Into::Outputs(outs), rows)
+        });
+        Ok(outputs)
     }
 
     fn describe(&self) -> String {
@@ -326,7 +343,7 @@ impl Engine for FastCpu {
             self.column_split_min,
         );
         let parts = on_threads(&mut self.ws.scratch, |t, _| {
-            views.evaluate_part(t, data, preds, rows)
+            views.evaluate_part(t, data, views::Into::Predictions(preds), rows)
         });
         let n = data.len().max(1);
         let loss_sum: f64 = parts.iter().map(|p| p.loss_sum).sum();

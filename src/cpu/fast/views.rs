@@ -343,7 +343,7 @@ impl Views {
         &self,
         t: usize,
         data: &Dataset,
-        predictions: Shared<u32>,
+        into: Into,
         rows: usize,
     ) -> OutputStats {
         let (s0, s1) = split(data.len(), self.threads, t);
@@ -363,13 +363,23 @@ impl Views {
             unsafe {
                 elementwise::gather_range(data, s, self.x.slice_mut(r0 * n_in, r1 * n_in));
                 self.forward_rows(r0, r1);
+                let a = self.acts[self.layers.len() - 1].slice(r0 * outputs, r1 * outputs);
+                let predictions = match into {
+                    Into::Outputs(o) => {
+                        o.slice_mut(s * outputs, (s + n) * outputs)
+                            .copy_from_slice(a);
+                        s += n;
+                        continue;
+                    }
+                    Into::Predictions(p) => p,
+                };
                 let out = OutputRows {
                     loss: self.loss,
                     act: top.act,
                     outputs,
                     batch: n,
                     z: self.z_out.slice(r0 * outputs, r1 * outputs),
-                    a: self.acts[self.layers.len() - 1].slice(r0 * outputs, r1 * outputs),
+                    a,
                     labels: &data.labels[s..s + n],
                     values: match &data.target {
                         Target::Classes => None,
@@ -385,4 +395,12 @@ impl Views {
         }
         total
     }
+}
+
+/// Where [`Views::evaluate_part`] writes: the predicted classes (with the loss and accuracy),
+/// or the network's outputs, `[n][outputs]` (nothing else computed).
+#[derive(Clone, Copy)]
+pub(super) enum Into {
+    Predictions(Shared<u32>),
+    Outputs(Shared<f32>),
 }
