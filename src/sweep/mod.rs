@@ -311,7 +311,8 @@ impl Sweep {
         };
         for (train, val) in parts {
             let scaler = crate::data::scale::Scaler::fit(run.data.scale, &train);
-            let (train, val) = (scaler.apply(&train)?, scaler.apply(&val)?);
+            // Pixels as f32 once, not in every batch of every epoch.
+            let (train, val) = (scaler.apply(&train)?.to_f32(), scaler.apply(&val)?.to_f32());
             let params = run.init_params()?;
             let mut engine = open_engine(run, &params, threads)?;
             let history = run.fit(engine.as_mut(), &train, Some(&val), 1, &mut Quiet)?;
