@@ -35,23 +35,24 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a network and report loss and accuracy per epoch.
+    /// Train a network and report loss and accuracy (or MSE and R²) per epoch.
     Train(Box<train::TrainArgs>),
-    /// Training steps on a network from a JSON file, showing every number of a worked exercise.
-    Step(step::StepArgs),
-    /// Accuracy, confusion matrix and per-class precision/recall/F1 of a saved model.
-    Eval(eval::EvalArgs),
-    /// 2-D maps (t-SNE or PCA) of a saved model's hidden layers and output for its training,
-    /// validation and test sets, coloured by class.
-    Embed(embed::EmbedArgs),
     /// A grid of training runs (train's flags with alternatives, or --config grid.toml),
     /// with K-fold cross-validation, trained concurrently and ranked.
     Sweep(Box<sweep::SweepArgs>),
+    /// Training steps on a network from a JSON file, showing every number of a worked exercise.
+    Step(step::StepArgs),
+    /// Accuracy, confusion matrix and per-class precision/recall/F1 (or MSE, MAE, R²) of a
+    /// saved model.
+    Eval(eval::EvalArgs),
+    /// Classify digit images (PNG or JPEG) with a saved model.
+    Predict(predict::PredictArgs),
     /// Write the activations of one hidden layer of a saved model for its training and test
     /// sets as an .npz that `gpunn train --data` reads (e.g. an autoencoder's bottleneck).
     Features(features::FeaturesArgs),
-    /// Classify digit images (PNG or JPEG) with a saved model.
-    Predict(predict::PredictArgs),
+    /// 2-D maps (t-SNE or PCA) of a saved model's hidden layers and output for its training,
+    /// validation and test sets, coloured by class.
+    Embed(embed::EmbedArgs),
     /// Training throughput per device on MNIST-shaped data, side by side.
     Bench(bench::BenchArgs),
     /// List every GPU adapter with the limits and features that matter here.
