@@ -2,7 +2,6 @@
 //! decision field of a 2-feature model with its training points, and test images titled with
 //! their true and predicted class.
 
-use super::curves::trim_number;
 use super::*;
 use crate::error::Result;
 use crate::explain::BoundaryField;
@@ -67,18 +66,7 @@ pub fn scatter_2d(
             .y_label_area_size(64)
             .build_cartesian_2d(xr, yr)
             .map_err(s)?;
-        chart
-            .configure_mesh()
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .x_desc(axes[0].as_str())
-            .y_desc(axes[1].as_str())
-            .axis_desc_style(font(15.0))
-            .label_style(font(13.0))
-            .x_label_formatter(&|v| trim_number(*v))
-            .y_label_formatter(&|v| trim_number(*v))
-            .draw()
-            .map_err(s)?;
+        xy_axes(&mut chart, (axes[0].as_str(), axes[1].as_str()), true)?;
         for c in 0..classes {
             let col = color(c);
             let pts = coords
@@ -133,17 +121,7 @@ pub fn decision_boundary(
             .y_label_area_size(64)
             .build_cartesian_2d(x0..x1, y0..y1)
             .map_err(s)?;
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_desc(axes[0].as_str())
-            .y_desc(axes[1].as_str())
-            .axis_desc_style(font(15.0))
-            .label_style(font(13.0))
-            .x_label_formatter(&|v| trim_number(*v))
-            .y_label_formatter(&|v| trim_number(*v))
-            .draw()
-            .map_err(s)?;
+        xy_axes(&mut chart, (axes[0].as_str(), axes[1].as_str()), false)?;
         let (dx, dy) = ((x1 - x0) / (res - 1) as f64, (y1 - y0) / (res - 1) as f64);
         let cells = (0..res).flat_map(|i| (0..res).map(move |j| (i, j)));
         chart

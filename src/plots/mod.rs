@@ -87,6 +87,33 @@ where
     std::fs::write(path, png).map_err(|e| Error::io(path, e))
 }
 
+/// The axes of the x–y charts of real values here (maps, fields, predicted against true):
+/// named axes, plain numbers, and a light grid unless `grid` is false.
+fn xy_axes<'a>(
+    chart: &mut ChartContext<
+        'a,
+        BitMapBackend<'a>,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
+    (x, y): (&str, &str),
+    grid: bool,
+) -> std::result::Result<(), String> {
+    let mut mesh = chart.configure_mesh();
+    if grid {
+        mesh.bold_line_style(GRID).light_line_style(TRANSPARENT);
+    } else {
+        mesh.disable_mesh();
+    }
+    mesh.x_desc(x)
+        .y_desc(y)
+        .axis_desc_style(font(15.0))
+        .label_style(font(13.0))
+        .x_label_formatter(&|v| curves::trim_number(*v))
+        .y_label_formatter(&|v| curves::trim_number(*v))
+        .draw()
+        .map_err(s)
+}
+
 /// The legend every chart here draws: at `at`, on a pale box with a grey border.
 fn legend<'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,

@@ -1,7 +1,6 @@
 //! Regression and autoencoder pictures: predicted against true values, and test images above
 //! their reconstructions.
 
-use super::curves::trim_number;
 use super::*;
 use crate::error::Result;
 
@@ -52,18 +51,11 @@ pub fn predicted_vs_true(
                 .y_label_area_size(64)
                 .build_cartesian_2d(range.clone(), range.clone())
                 .map_err(s)?;
-            chart
-                .configure_mesh()
-                .bold_line_style(GRID)
-                .light_line_style(TRANSPARENT)
-                .x_desc(format!("true {name}"))
-                .y_desc(format!("predicted {name}"))
-                .axis_desc_style(font(15.0))
-                .label_style(font(13.0))
-                .x_label_formatter(&|v| trim_number(*v))
-                .y_label_formatter(&|v| trim_number(*v))
-                .draw()
-                .map_err(s)?;
+            xy_axes(
+                &mut chart,
+                (&format!("true {name}"), &format!("predicted {name}")),
+                true,
+            )?;
             let diag = ShapeStyle::from(&DIAGONAL_COLOR).stroke_width(2);
             chart
                 .draw_series(LineSeries::new(

@@ -255,12 +255,33 @@ fn legacy_state(
 }
 
 /// A test set's figures: the evaluation, and the confusion matrix (classification) or the
-/// value metrics (regression, autoencoders).
+/// value metrics (regression, autoencoders); with the network's outputs for pictures.
 #[derive(Clone, Debug)]
 pub struct TestFigures {
     pub evaluation: Evaluation,
     pub confusion: Option<ConfusionMatrix>,
     pub values: Option<ValueMetrics>,
+    /// `[n][outputs]`, after the output activation (in the scaled units the model saw).
+    pub outputs: Vec<f32>,
+}
+
+impl TestFigures {
+    /// Evaluates `engine` on `test`: loss and accuracy with the confusion matrix over
+    /// `classes`, or MSE, MAE and R² in the targets' units.
+    pub fn of(engine: &mut dyn Engine, test: &Dataset, classes: usize) -> Result<TestFigures> {
+        let evaluation = engine.evaluate(test)?;
+        let outputs = engine.outputs(test)?;
+        let values = crate::regression::value_metrics(&outputs, test);
+        let confusion = values
+            .is_none()
+            .then(|| ConfusionMatrix::new(classes, &test.labels, &evaluation.predictions));
+        Ok(TestFigures {
+            evaluation,
+            confusion,
+            values,
+            outputs,
+        })
+    }
 }
 
 /// The `--metrics` JSON: the resolved run under `"run"`, the history and the test figures:

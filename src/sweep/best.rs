@@ -3,10 +3,9 @@
 //! metadata) and `best.toml`.
 
 use super::Outcome;
-use crate::engine::Engine;
 use crate::run::{CheckpointSaver, Run, TestFigures};
 use crate::train::Quiet;
-use crate::{Error, Result};
+use crate::Result;
 use std::path::Path;
 
 /// Retrains `best` and writes `dir/best.safetensors` and `dir/best.toml`; returns the run and
@@ -39,36 +38,8 @@ pub fn retrain(best: &Outcome, dir: &Path) -> Result<(Run, Option<TestFigures>)>
     saver.save(engine.as_mut(), &history.epochs)?;
     crate::io::write_atomic(&dir.join("best.toml"), run.to_toml().as_bytes())?;
     let test = match &sets.test {
-        Some(t) if !t.is_empty() => Some(test_figures(engine.as_mut(), t, data.train.classes)?),
+        Some(t) if !t.is_empty() => Some(TestFigures::of(engine.as_mut(), t, data.train.classes)?),
         _ => None,
     };
     Ok((run, test))
-}
-
-/// Loss and accuracy with the confusion matrix, or the value metrics, of `test`.
-pub fn test_figures(
-    engine: &mut dyn Engine,
-    test: &crate::data::Dataset,
-    classes: usize,
-) -> Result<TestFigures> {
-    let evaluation = engine.evaluate(test)?;
-    let values = if test.target_dim().is_some() {
-        crate::regression::value_metrics(&engine.outputs(test)?, test)
-    } else {
-        None
-    };
-    let confusion = values.is_none().then(|| {
-        crate::metrics::ConfusionMatrix::new(classes, &test.labels, &evaluation.predictions)
-    });
-    if evaluation.loss.is_nan() {
-        return Err(Error::invalid(
-            "test",
-            "the retrained model's test loss is NaN",
-        ));
-    }
-    Ok(TestFigures {
-        evaluation,
-        confusion,
-        values,
-    })
 }

@@ -3,13 +3,13 @@
 //! boundary over the input plane (2 features); predicted against true values (regression);
 //! test images above their reconstructions (autoencoders of images).
 
-use crate::train::TestRun;
 use anyhow::Result;
 use gpunn::data::table::Task;
 use gpunn::data::Dataset;
 use gpunn::engine::Engine;
 use gpunn::explain;
 use gpunn::plots;
+use gpunn::run::TestFigures;
 use gpunn::run::{LoadedData, Prepared, Run};
 use std::path::{Path, PathBuf};
 
@@ -18,7 +18,7 @@ pub fn test_pictures(
     dir: &Path,
     engine: &mut dyn Engine,
     (run, data, prepared): (&Run, &LoadedData, &Prepared),
-    t: &TestRun,
+    t: &TestFigures,
 ) -> Result<Vec<PathBuf>> {
     let test = prepared
         .test
@@ -27,7 +27,7 @@ pub fn test_pictures(
     let mut written = Vec::new();
     match run.data.task {
         Task::Classify => {
-            if let Some(m) = &t.figures.confusion {
+            if let Some(m) = &t.confusion {
                 let path = dir.join("confusion_matrix.png");
                 let title = format!("{} test set", data.name);
                 plots::confusion_matrix(&path, &m.counts, &data.class_names, &title)?;
@@ -55,7 +55,7 @@ pub fn test_pictures(
                 (0..k).map(|j| format!("target {j}")).collect()
             };
             let path = dir.join("predicted_vs_true.png");
-            let title = match t.figures.values {
+            let title = match t.values {
                 Some(m) => format!(
                     "{}: predicted against true on the test set (R² {:.3}, MAE {:.4})",
                     data.name, m.r2, m.mae
@@ -92,7 +92,7 @@ pub fn test_pictures(
                     })
                     .collect();
                 let path = dir.join("reconstructions.png");
-                let title = match t.figures.values {
+                let title = match t.values {
                     Some(m) => format!(
                         "{}: test images and their reconstructions (test MSE {:.4})",
                         data.name, m.mse
@@ -138,10 +138,10 @@ fn predictions(
     dir: &Path,
     data: &LoadedData,
     test: &Dataset,
-    t: &TestRun,
+    t: &TestFigures,
     side: usize,
 ) -> Result<PathBuf> {
-    let preds = &t.figures.evaluation.predictions;
+    let preds = &t.evaluation.predictions;
     let k = t.outputs.len() / test.len().max(1);
     let wrong = (0..test.len()).filter(|&i| preds[i] != test.labels[i]);
     let right = (0..test.len()).filter(|&i| preds[i] == test.labels[i]);

@@ -6,10 +6,8 @@ use clap::Args;
 use gpunn::data::table::Task;
 use gpunn::data::Dataset;
 use gpunn::engine::Engine;
-use gpunn::metrics::ConfusionMatrix;
 use gpunn::model::parse_sizes;
 use gpunn::plots;
-use gpunn::regression;
 use gpunn::run::{
     self, CheckpointSaver, DataSpec, LoadedData, ModelSpec, Resumed, RunSpec, TrainSpec,
 };
@@ -278,13 +276,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         _ => None,
     };
     if let Some(path) = &a.metrics {
-        let v = run::metrics_json(
-            &run,
-            &data,
-            &engine.describe(),
-            &history,
-            test.as_ref().map(|t| &t.figures),
-        );
+        let v = run::metrics_json(&run, &data, &engine.describe(), &history, test.as_ref());
         let text = serde_json::to_string_pretty(&v)? + "\n";
         gpunn::io::write_atomic(path, text.as_bytes())?;
         println!("wrote metrics to {}", path.display());
@@ -304,21 +296,17 @@ pub fn run(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The test set's figures, printed: loss and accuracy with the confusion matrix, or MSE, MAE
-/// and R² in the targets' units. Keeps the network's outputs for the pictures.
+/// The test set's figures (from the library), printed: loss and accuracy, or MSE, MAE (and R²
+/// for regression) in the targets' units.
 fn test_figures(
     engine: &mut dyn Engine,
     test: &Dataset,
     data: &LoadedData,
     task: Task,
-) -> Result<TestRun> {
-    let e = engine.evaluate(test)?;
-    let outputs = engine.outputs(test)?;
-    let values = regression::value_metrics(&outputs, test);
-    let confusion = values
-        .is_none()
-        .then(|| ConfusionMatrix::new(data.train.classes, &test.labels, &e.predictions));
-    match &values {
+) -> Result<run::TestFigures> {
+    let t = run::TestFigures::of(engine, test, data.train.classes)?;
+    let e = &t.evaluation;
+    match &t.values {
         Some(m) if task == Task::Regress => println!(
             "test: loss {:.4}  MSE {:.5}  MAE {:.5}  R² {:.4} ({} samples)",
             e.loss,
@@ -341,19 +329,5 @@ fn test_figures(
             test.len()
         ),
     }
-    Ok(TestRun {
-        figures: run::TestFigures {
-            evaluation: e,
-            confusion,
-            values,
-        },
-        outputs,
-    })
-}
-
-/// What the test set gave: its figures and the network's outputs.
-pub struct TestRun {
-    pub figures: run::TestFigures,
-    /// `[n][outputs]`, after the output activation (scaled units).
-    pub outputs: Vec<f32>,
+    Ok(t)
 }
