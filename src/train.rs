@@ -159,29 +159,99 @@ pub fn train(
     cfg: &TrainConfig,
     observer: &mut dyn Observer,
 ) -> Result<History> {
-    cfg.validate()?;
-    if train.is_empty() {
-        return Err(Error::invalid(
-            "data.dataset",
-            format!("{}: no training samples", train.name),
-        ));
-    }
-    engine.load_train_set(train)?;
-    let mut history = History::default();
-    let mut best: Option<(f32, usize, Params)> = None;
+    let mut trainer = Trainer::new(engine, train, val, cfg)?;
     let chunk = cfg.batch_size * cfg.steps_per_chunk.max(1);
-    for epoch in cfg.start_epoch.max(1)..=cfg.epochs {
-        let start = Instant::now();
-        let order = epoch_order(train.len(), cfg.seed, epoch);
+    while let Some(plan) = trainer.next_epoch() {
         let mut done = 0;
-        let lr = cfg.schedule.rate(cfg.lr, epoch, cfg.epochs);
-        for part in order.chunks(chunk) {
-            engine.train_steps(part, cfg.batch_size, lr)?;
+        for part in plan.order.chunks(chunk) {
+            engine.train_steps(part, cfg.batch_size, plan.lr)?;
             done += part.len();
-            observer.progress(epoch, done, order.len());
+            observer.progress(plan.epoch, done, plan.order.len());
         }
+        trainer.end_epoch(engine, observer)?;
+    }
+    trainer.finish(engine)
+}
+
+/// What one epoch trains: the sample order, in batches of the run's size, at rate `lr`.
+#[derive(Clone, Debug)]
+pub struct EpochPlan {
+    pub epoch: usize,
+    pub order: Vec<u32>,
+    pub lr: f32,
+}
+
+/// The loop of [`train`], one epoch at a time, for drivers that run the steps themselves
+/// (the GPU sweep trains the epochs of many runs in the same submissions):
+/// [`Trainer::next_epoch`] says what to train, the driver trains it on the engine,
+/// [`Trainer::end_epoch`] takes the statistics, validates and decides on early stopping,
+/// [`Trainer::finish`] leaves the engine holding the best epoch's parameters.
+pub struct Trainer<'a> {
+    cfg: &'a TrainConfig,
+    val: Option<&'a Dataset>,
+    samples: usize,
+    /// The next epoch to run.
+    epoch: usize,
+    started: Instant,
+    stopped: bool,
+    history: History,
+    best: Option<(f32, usize, Params)>,
+}
+
+impl<'a> Trainer<'a> {
+    /// Checks the configuration and loads `train` into `engine`.
+    pub fn new(
+        engine: &mut dyn Engine,
+        train: &'a Dataset,
+        val: Option<&'a Dataset>,
+        cfg: &'a TrainConfig,
+    ) -> Result<Self> {
+        cfg.validate()?;
+        if train.is_empty() {
+            return Err(Error::invalid(
+                "data.dataset",
+                format!("{}: no training samples", train.name),
+            ));
+        }
+        engine.load_train_set(train)?;
+        Ok(Trainer {
+            cfg,
+            val,
+            samples: train.len(),
+            epoch: cfg.start_epoch.max(1),
+            started: Instant::now(),
+            stopped: false,
+            history: History::default(),
+            best: None,
+        })
+    }
+
+    /// The next epoch to train, or `None` when the run is over (all epochs, or stopped early).
+    pub fn next_epoch(&mut self) -> Option<EpochPlan> {
+        let cfg = self.cfg;
+        if self.stopped || self.epoch > cfg.epochs {
+            return None;
+        }
+        self.started = Instant::now();
+        Some(EpochPlan {
+            epoch: self.epoch,
+            order: epoch_order(self.samples, cfg.seed, self.epoch),
+            lr: cfg.schedule.rate(cfg.lr, self.epoch, cfg.epochs),
+        })
+    }
+
+    /// Ends the epoch [`Trainer::next_epoch`] planned, once its steps ran on `engine`: its
+    /// statistics, validation, the observer's calls and early stopping. A NaN or an infinity in
+    /// the epoch is [`Error::Diverged`].
+    pub fn end_epoch(
+        &mut self,
+        engine: &mut dyn Engine,
+        observer: &mut dyn Observer,
+    ) -> Result<()> {
+        let epoch = self.epoch;
+        self.epoch += 1;
         let stats = engine.take_stats()?;
-        let seconds = start.elapsed().as_secs_f64();
+        let seconds = self.started.elapsed().as_secs_f64();
         let train_loss = stats.mean_loss();
         if stats.nonfinite_step.is_some() || !train_loss.is_finite() {
             return Err(Error::Diverged {
@@ -190,6 +260,7 @@ pub fn train(
                 loss: train_loss,
             });
         }
+        let val = self.val;
         let (mut val_loss, mut val_accuracy, mut values) = (None, None, None);
         if let Some(v) = val.filter(|v| !v.is_empty()) {
             let e = engine.evaluate(v)?;
@@ -215,24 +286,31 @@ pub fn train(
             samples_per_sec: stats.samples as f64 / seconds.max(1e-9),
         };
         observer.epoch_end(&record);
-        history.epochs.push(record);
-        observer.epoch_done(&history, engine)?;
-        if let (Some(patience), Some(vl)) = (cfg.early_stopping, val_loss) {
-            let improved = best.as_ref().is_none_or(|(b, _, _)| vl < *b);
+        self.history.epochs.push(record);
+        observer.epoch_done(&self.history, engine)?;
+        if let (Some(patience), Some(vl)) = (self.cfg.early_stopping, val_loss) {
+            let improved = self.best.as_ref().is_none_or(|(b, _, _)| vl < *b);
             if improved {
-                best = Some((vl, epoch, engine.params()?));
-            } else if epoch - best.as_ref().map_or(0, |b| b.1) >= patience {
-                history.stopped_early = true;
-                break;
+                self.best = Some((vl, epoch, engine.params()?));
+            } else if epoch - self.best.as_ref().map_or(0, |b| b.1) >= patience {
+                self.history.stopped_early = true;
+                self.stopped = true;
             }
         }
+        Ok(())
     }
-    history.best_epoch = history.epochs.last().map(|r| r.epoch);
-    if let Some((_, epoch, params)) = best {
-        if history.best_epoch != Some(epoch) {
-            engine.set_params(&params)?;
+
+    /// The run's history, with `engine` holding the best epoch's parameters (early stopping)
+    /// or the last epoch's.
+    pub fn finish(self, engine: &mut dyn Engine) -> Result<History> {
+        let mut history = self.history;
+        history.best_epoch = history.epochs.last().map(|r| r.epoch);
+        if let Some((_, epoch, params)) = self.best {
+            if history.best_epoch != Some(epoch) {
+                engine.set_params(&params)?;
+            }
+            history.best_epoch = Some(epoch);
         }
-        history.best_epoch = Some(epoch);
+        Ok(history)
     }
-    Ok(history)
 }

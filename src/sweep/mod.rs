@@ -7,10 +7,11 @@
 //!
 //! On the CPU, configurations run side by side, each on fewer threads (`jobs` at once, the
 //! cores shared among them): small models and batches use cores better that way than one run
-//! splitting every step. On a GPU they run one after another, each with many steps per
-//! submission.
+//! splitting every step. On a GPU a group of configurations, every fold of each, trains
+//! together: each epoch's steps of all of them go into the same submissions ([`gpu`]).
 
 pub mod best;
+mod gpu;
 pub mod grid;
 pub mod results;
 
@@ -19,10 +20,11 @@ pub use results::{Outcome, Status};
 
 use crate::cpu::fast::FastCpu;
 use crate::data::split;
+use crate::data::Dataset;
 use crate::engine::Engine;
 use crate::gpu::DeviceKind;
 use crate::run::{LoadedData, Run, RunSpec};
-use crate::train::{EpochRecord, Quiet};
+use crate::train::{EpochRecord, History, Quiet};
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::fmt;
@@ -31,6 +33,9 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
+
+/// A configuration to train: its grid index, description, label, id and data.
+type Job = (usize, RunSpec, Label, String, Result<Arc<LoadedData>>);
 
 /// What ranks the configurations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +105,10 @@ pub struct Sweep {
     /// validation split.
     pub folds: Option<usize>,
     pub metric: Metric,
-    /// Configurations trained at once on the CPU (default: one per core).
-    pub jobs: usize,
+    /// Configurations trained at once: on the CPU each on its share of the cores (`None`: one
+    /// per core); on a GPU together, all their folds' steps in the same submissions (`None`:
+    /// [`gpu::GPU_JOBS`]).
+    pub jobs: Option<usize>,
     /// CPU threads per configuration (`None`: the cores shared among the jobs).
     pub threads: Option<usize>,
     /// `Some((k, n))`: only the k-th (1-based) of n disjoint slices of the grid.
@@ -190,9 +197,15 @@ impl Sweep {
             _ => false,
         };
         let all_cpu = jobs.iter().all(|j| on_cpu(&j.1));
+        // Every configuration on one GPU: trained together, a group at a time.
+        let device = |j: &Job| j.1.device.unwrap_or(DeviceKind::Auto);
+        let gang = jobs
+            .first()
+            .map(device)
+            .filter(|d| jobs.iter().all(|j| !on_cpu(&j.1) && device(j) == *d));
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = if all_cpu {
-            self.jobs.clamp(1, jobs.len().max(1))
+            self.jobs.unwrap_or(cores).clamp(1, jobs.len().max(1))
         } else {
             1
         };
@@ -202,8 +215,17 @@ impl Sweep {
         let count = jobs.lock().expect("jobs").len();
         let (tx, rx) = mpsc::channel::<Event>();
         let mut outcomes = done;
+        let mut gang_jobs = match gang {
+            Some(_) => std::mem::take(&mut *jobs.lock().expect("jobs")),
+            None => Vec::new(),
+        };
         std::thread::scope(|scope| -> Result<()> {
-            for _ in 0..workers {
+            if let Some(kind) = gang {
+                let tx = tx.clone();
+                let jobs: Vec<Job> = gang_jobs.drain(..).flatten().collect();
+                scope.spawn(move || self.run_together(kind, jobs, &tx));
+            }
+            for _ in 0..workers.min(if gang.is_some() { 0 } else { count }) {
                 let tx = tx.clone();
                 let (next, jobs) = (&next, &jobs);
                 scope.spawn(move || loop {
@@ -246,33 +268,13 @@ impl Sweep {
         threads: Option<usize>,
     ) -> Outcome {
         let start = Instant::now();
-        let mut outcome = Outcome {
-            index,
-            id,
-            label,
-            spec: spec.clone(),
-            run: None,
-            folds: Vec::new(),
-            curves: Vec::new(),
-            mean: f64::NAN,
-            std: f64::NAN,
-            seconds: 0.0,
-            status: Status::Ok,
-        };
+        let mut outcome = Outcome::new(index, id, label, spec.clone());
         let result = data.and_then(|data| {
             let run = spec.resolve(&data)?;
             outcome.run = Some(run.clone());
             self.cross_validate(&run, &data, threads, &mut outcome)
         });
-        if let Err(e) = result {
-            outcome.status = match e {
-                Error::Diverged { .. } => Status::Diverged(e.to_string()),
-                e => Status::Error(e.to_string()),
-            };
-        }
-        let (mean, std) = results::mean_std(&outcome.folds);
-        (outcome.mean, outcome.std) = (mean, std);
-        outcome.seconds = start.elapsed().as_secs_f64();
+        outcome.finish(result, start.elapsed().as_secs_f64());
         outcome
     }
 
@@ -283,16 +285,27 @@ impl Sweep {
         threads: Option<usize>,
         outcome: &mut Outcome,
     ) -> Result<()> {
-        let parts: Vec<(crate::data::Dataset, crate::data::Dataset)> = match self.folds {
+        for (train, val) in self.fold_parts(run, data)? {
+            let params = run.init_params()?;
+            let mut engine = open_engine(run, &params, threads)?;
+            let history = run.fit(engine.as_mut(), &train, Some(&val), 1, &mut Quiet)?;
+            self.add_fold(outcome, &history)?;
+        }
+        Ok(())
+    }
+
+    /// The training and validation sets of each fold (or the validation split), scaled as the
+    /// run says (the scaling fitted on each fold's training part) and with pixels as f32.
+    fn fold_parts(&self, run: &Run, data: &LoadedData) -> Result<Vec<(Dataset, Dataset)>> {
+        let parts: Vec<(Dataset, Dataset)> = match self.folds {
             Some(k) => {
                 let folds = split::folds(&data.train, k, run.seed)?;
                 (0..k)
                     .map(|f| {
-                        let rest: Vec<u32> = (0..k)
+                        let mut rest: Vec<u32> = (0..k)
                             .filter(|&g| g != f)
                             .flat_map(|g| folds[g].iter().copied())
                             .collect();
-                        let mut rest = rest;
                         rest.sort_unstable();
                         (data.train.subset(&rest), data.train.subset(&folds[f]))
                     })
@@ -309,31 +322,35 @@ impl Sweep {
                 vec![(train, val)]
             }
         };
-        for (train, val) in parts {
-            let scaler = crate::data::scale::Scaler::fit(run.data.scale, &train);
-            // Pixels as f32 once, not in every batch of every epoch.
-            let (train, val) = (scaler.apply(&train)?.to_f32(), scaler.apply(&val)?.to_f32());
-            let params = run.init_params()?;
-            let mut engine = open_engine(run, &params, threads)?;
-            let history = run.fit(engine.as_mut(), &train, Some(&val), 1, &mut Quiet)?;
-            let curve: Vec<f32> = history
-                .epochs
-                .iter()
-                .map(|r| self.metric.of(r).unwrap_or(f32::NAN))
-                .collect();
-            let best = history
-                .best_epoch
-                .and_then(|b| history.epochs.iter().find(|r| r.epoch == b))
-                .or(history.epochs.last());
-            let value = best.and_then(|r| self.metric.of(r)).ok_or_else(|| {
-                Error::invalid(
-                    "metric",
-                    format!("{} is not measured for this task", self.metric),
-                )
-            })?;
-            outcome.folds.push(value as f64);
-            outcome.curves.push(curve);
-        }
+        parts
+            .into_iter()
+            .map(|(train, val)| {
+                let scaler = crate::data::scale::Scaler::fit(run.data.scale, &train);
+                // Pixels as f32 once, not in every batch of every epoch.
+                Ok((scaler.apply(&train)?.to_f32(), scaler.apply(&val)?.to_f32()))
+            })
+            .collect()
+    }
+
+    /// Adds one fold's figure (the metric at the best epoch, else the last) and curve.
+    fn add_fold(&self, outcome: &mut Outcome, history: &History) -> Result<()> {
+        let curve: Vec<f32> = history
+            .epochs
+            .iter()
+            .map(|r| self.metric.of(r).unwrap_or(f32::NAN))
+            .collect();
+        let best = history
+            .best_epoch
+            .and_then(|b| history.epochs.iter().find(|r| r.epoch == b))
+            .or(history.epochs.last());
+        let value = best.and_then(|r| self.metric.of(r)).ok_or_else(|| {
+            Error::invalid(
+                "metric",
+                format!("{} is not measured for this task", self.metric),
+            )
+        })?;
+        outcome.folds.push(value as f64);
+        outcome.curves.push(curve);
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 //! `results.json` and `results.csv`; the outcomes of several shards merge into one ranking.
 
 use super::grid::label_text;
-use super::Metric;
+use super::{Label, Metric};
 use crate::run::{Run, RunSpec};
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -58,6 +58,38 @@ pub struct Outcome {
     pub std: f64,
     pub seconds: f64,
     pub status: Status,
+}
+
+impl Outcome {
+    /// A configuration not trained yet.
+    pub fn new(index: usize, id: String, label: Label, spec: RunSpec) -> Self {
+        Outcome {
+            index,
+            id,
+            label,
+            spec,
+            run: None,
+            folds: Vec::new(),
+            curves: Vec::new(),
+            mean: f64::NAN,
+            std: f64::NAN,
+            seconds: 0.0,
+            status: Status::Ok,
+        }
+    }
+
+    /// Ends the configuration: its status from `result` (a divergence or another error), the
+    /// mean and std over its folds, and its training time.
+    pub fn finish(&mut self, result: Result<()>, seconds: f64) {
+        if let Err(e) = result {
+            self.status = match e {
+                Error::Diverged { .. } => Status::Diverged(e.to_string()),
+                e => Status::Error(e.to_string()),
+            };
+        }
+        (self.mean, self.std) = mean_std(&self.folds);
+        self.seconds = seconds;
+    }
 }
 
 /// What a `runs/<id>.json` file holds.

@@ -5,7 +5,7 @@
 //! - `cpu_fast`: the fast CPU engine against the reference, step by step and epoch by epoch.
 //! - `cli`: the real binary, run as a user would.
 //! - `gpu_*`: every kernel and whole steps against the CPU reference (`gpu_kernels`: gather,
-//!   loss, bias and metrics alone; `gpu_matmul`: the matmul family; `gpu_step`: whole steps).
+//!   loss, bias and metrics alone; `gpu_matmul`: the matmul family; `gpu_step`: whole steps; `gpu_gang`: runs trained together, bit for bit as alone).
 //! - `data_*`: dataset readers (`data_idx`), downloading (`data_fetch`), finding
 //!   (`data_locate`) and splitting (`data_split`) datasets.
 //! - `metrics`: confusion matrix and classification report against hand-worked numbers.
@@ -37,6 +37,7 @@ mod data_split;
 mod digit;
 mod explain;
 mod faults;
+mod gpu_gang;
 mod gpu_kernels;
 mod gpu_matmul;
 mod gpu_step;

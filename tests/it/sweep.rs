@@ -22,7 +22,7 @@ fn sweep(grid: Grid, out: Option<&std::path::Path>) -> Sweep {
         grid,
         folds: None,
         metric: Metric::ValLoss,
-        jobs: 2,
+        jobs: Some(2),
         threads: Some(1),
         shard: None,
         out: out.map(|p| p.to_path_buf()),

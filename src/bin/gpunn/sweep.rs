@@ -39,8 +39,8 @@ pub struct SweepArgs {
     /// With --merge: the slices' --out directories.
     #[arg(value_name = "SLICE_DIR")]
     slices: Vec<PathBuf>,
-    /// Configurations trained at once on the CPU, the cores shared among them [default: one
-    /// per core].
+    /// Configurations trained at once: on the CPU the cores shared among them [default: one
+    /// per core]; on a GPU all their folds' steps in the same submissions [default: 16].
     #[arg(long)]
     jobs: Option<usize>,
     /// CPU threads per configuration [default: the cores shared among the jobs].
@@ -78,12 +78,11 @@ pub fn run(a: SweepArgs) -> Result<()> {
     };
     a.grid.add_to(&mut grid)?;
     let shard = a.shard.as_deref().map(parse_shard).transpose()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let sweep = Sweep {
         grid,
         folds: a.folds,
         metric,
-        jobs: a.jobs.unwrap_or(cores),
+        jobs: a.jobs,
         threads: a.threads,
         shard,
         out: a.out.clone(),

@@ -16,6 +16,7 @@
 //! ```
 
 mod build;
+pub mod gang;
 mod optim;
 mod run;
 

@@ -2,6 +2,24 @@
 //! totals, and the single reported step of `gpunn step`.
 
 use super::{Family, GpuData, GpuEngine};
+
+/// One dispatch (or a group of them) of a step, as [`GpuEngine::step_ops`] lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum StepOp {
+    Gather,
+    Forward(usize),
+    Loss,
+    /// The optimizer's step count and bias corrections, before fused weight updates.
+    Tick,
+    InputGrad(usize),
+    WeightGrad(usize),
+    Bias(usize),
+    /// The biases' optimizer updates, when the weights' are fused into their products.
+    BiasUpdates,
+    /// The optimizer on every stored gradient.
+    Optimizer,
+    Metrics,
+}
 use crate::cpu::loss::Targets;
 use crate::engine::{Engine, Stats, StepResult};
 use crate::gpu::context::GpuContext;
@@ -52,49 +70,89 @@ impl GpuEngine {
         set: Option<&GpuData>,
         train: bool,
     ) {
-        let b = self.batch as u32;
-        let loss_bind = match set {
-            Some(set) => {
-                let elems = b * self.params_host.inputs() as u32;
-                self.k.gather(set.u8).encode(pass, &set.gather, elems);
-                &set.loss
-            }
-            None => self
-                .report_loss
-                .as_ref()
-                .expect("report mode has its loss bind group"),
-        };
-        for call in &self.forward {
-            self.mm.encode(pass, call);
+        for op in self.step_ops(train) {
+            self.encode_op(pass, set, op);
         }
-        self.k.loss.encode(pass, loss_bind, b);
+    }
+
+    /// The dispatches of one step, in order; [`super::gang`] interleaves several engines'.
+    pub(super) fn step_ops(&self, train: bool) -> Vec<StepOp> {
+        let layers = self.forward.len();
+        let mut ops = vec![StepOp::Gather];
+        ops.extend((0..layers).map(StepOp::Forward));
+        ops.push(StepOp::Loss);
         if train {
             let fused = self.fused_optimizer();
             if fused {
                 // The step count and bias corrections the fused weight updates read.
-                self.k.optim.encode_tick(pass, &self.opt_tensors[0].bind.0);
+                ops.push(StepOp::Tick);
             }
-            for l in (0..self.forward.len()).rev() {
+            for l in (0..layers).rev() {
                 // The input gradient reads W_l before the SGD product below updates it.
+                if self.back_dx[l].is_some() {
+                    ops.push(StepOp::InputGrad(l));
+                }
+                ops.push(StepOp::WeightGrad(l));
+                // Layers without bias: the bias and its (zero) gradient are never written.
+                if self.params_host.bias {
+                    ops.push(StepOp::Bias(l));
+                }
+            }
+            ops.push(if fused {
+                StepOp::BiasUpdates
+            } else {
+                StepOp::Optimizer
+            });
+        }
+        ops.push(StepOp::Metrics);
+        ops
+    }
+
+    /// Encodes one dispatch (or group of dispatches) of a step.
+    pub(super) fn encode_op(
+        &self,
+        pass: &mut wgpu::ComputePass<'_>,
+        set: Option<&GpuData>,
+        op: StepOp,
+    ) {
+        let b = self.batch as u32;
+        match op {
+            StepOp::Gather => {
+                if let Some(set) = set {
+                    let elems = b * self.params_host.inputs() as u32;
+                    self.k.gather(set.u8).encode(pass, &set.gather, elems);
+                }
+            }
+            StepOp::Forward(l) => self.mm.encode(pass, &self.forward[l]),
+            StepOp::Loss => {
+                let loss_bind = match set {
+                    Some(set) => &set.loss,
+                    None => self
+                        .report_loss
+                        .as_ref()
+                        .expect("report mode has its loss bind group"),
+                };
+                self.k.loss.encode(pass, loss_bind, b);
+            }
+            StepOp::Tick => self.k.optim.encode_tick(pass, &self.opt_tensors[0].bind.0),
+            StepOp::InputGrad(l) => {
                 if let Some(dx) = &self.back_dx[l] {
                     self.mm.encode(pass, dx);
                 }
-                self.mm.encode(pass, &self.back_dw[l]);
-                // Layers without bias: the bias and its (zero) gradient are never written.
-                if self.params_host.bias {
-                    let outputs = self.params_host.layers[l].outputs as u32;
-                    self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
-                }
             }
-            if fused {
+            StepOp::WeightGrad(l) => self.mm.encode(pass, &self.back_dw[l]),
+            StepOp::Bias(l) => {
+                let outputs = self.params_host.layers[l].outputs as u32;
+                self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
+            }
+            StepOp::BiasUpdates => {
                 // The weights were updated in their products; the biases here.
                 let biases = self.opt_tensors.iter().skip(1).step_by(2).map(|t| &t.bind);
                 self.k.optim.encode_updates(pass, biases);
-            } else {
-                self.encode_optimizer(pass);
             }
+            StepOp::Optimizer => self.encode_optimizer(pass),
+            StepOp::Metrics => self.k.metrics.encode(pass, &self.metrics_bind),
         }
-        self.k.metrics.encode(pass, &self.metrics_bind);
     }
 
     /// The optimizer's kernels after the backward pass on every stored gradient (nothing for
