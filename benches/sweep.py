@@ -11,6 +11,7 @@ recipe: L2 alpha 1e-4, sgd with Nesterov momentum 0.9), gpunn's plain SGD and Ad
 
     python3 benches/sweep.py                  # 5 epochs; needs NumPy, scikit-learn
     python3 benches/sweep.py --epochs 20 --skip-sklearn
+    python3 benches/sweep.py --device vulkan  # the grid on a GPU, against the same on the CPU
 
 Then, without folds (a 1/3 validation split), the sweep against a loop of `gpunn train`
 processes over the same 18 configurations, and the sweep's throughput as the grid grows (2, 6
@@ -60,7 +61,7 @@ def timed(cmd):
 
 
 GRID = ["--optimizer", "adam,sgd", "--batch-size", "64,128,256", "--lr", "1e-4,2e-5,1e-5"]
-MODEL = ["--layers", "784,128,64,32,10", "--activation", "tanh", "--device", "cpu"]
+MODEL = ["--layers", "784,128,64,32,10", "--activation", "tanh"]
 
 
 def main():
@@ -68,7 +69,11 @@ def main():
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--skip-sklearn", action="store_true")
     ap.add_argument("--skip-sequential", action="store_true")
+    ap.add_argument("--device", default="cpu",
+                    help="where gpunn trains (cpu, vulkan, software, ...); on a GPU the folds sweep "
+                         "also runs on the CPU for comparison")
     a = ap.parse_args()
+    model = MODEL + ["--device", a.device]
     if not os.path.exists(EXE):
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     xtr, ytr, xte, yte = fashion()
@@ -82,11 +87,15 @@ def main():
     print(f"grid: 18 configurations x 3 folds = {fits} fits, {e} epochs each "
           f"({samples / 1e6:.2f}M training samples in all), {os.cpu_count()} cores")
 
-    secs, out = timed([EXE, "sweep", "--data", data, *MODEL, *GRID, "--folds", "3",
+    secs, out = timed([EXE, "sweep", "--data", data, *model, *GRID, "--folds", "3",
                        "--epochs", str(e), "--no-retrain", "--out", os.path.join(tmp, "cv")])
-    print(f"gpunn sweep --folds 3:          {secs:7.1f} s  {samples / secs / 1e3:7.0f}k samples/s")
+    print(f"gpunn sweep --folds 3 ({a.device}): {secs:7.1f} s  {samples / secs / 1e3:7.0f}k samples/s")
     print("\n".join(out.strip().splitlines()[1:5]))
-    results = {"gpunn": secs}
+    if a.device != "cpu":
+        cpu, _ = timed([EXE, "sweep", "--data", data, *MODEL, "--device", "cpu", *GRID,
+                        "--folds", "3", "--epochs", str(e), "--no-retrain"])
+        print(f"gpunn sweep --folds 3 (cpu):    {cpu:7.1f} s  {samples / cpu / 1e3:7.0f}k samples/s")
+        print(f"the sweep on {a.device} runs at {cpu / secs:.2f}x the speed of the sweep on the CPU")
 
     if not a.skip_sklearn:
         from sklearn.model_selection import GridSearchCV
@@ -108,7 +117,7 @@ def main():
     # Without folds: the sweep against `gpunn train` one configuration after another.
     val = ["--val-split", "0.3333"]
     one = 18 * round(8000 * (1 - 0.3333)) * e
-    secs, _ = timed([EXE, "sweep", "--data", data, *MODEL, *GRID, *val, "--epochs", str(e),
+    secs, _ = timed([EXE, "sweep", "--data", data, *model, *GRID, *val, "--epochs", str(e),
                      "--no-retrain"])
     print(f"gpunn sweep, 18 configurations: {secs:7.1f} s  {one / secs / 1e3:7.0f}k samples/s")
     if not a.skip_sequential:
@@ -116,7 +125,7 @@ def main():
         for opt in ["adam", "sgd"]:
             for b in ["64", "128", "256"]:
                 for lr in ["1e-4", "2e-5", "1e-5"]:
-                    subprocess.run([EXE, "train", "--data", data, *MODEL, "--optimizer", opt,
+                    subprocess.run([EXE, "train", "--data", data, *model, "--optimizer", opt,
                                     "--batch-size", b, "--lr", lr, *val, "--epochs", str(e)],
                                    check=True, capture_output=True)
         seq = time.perf_counter() - t
@@ -124,7 +133,7 @@ def main():
         print(f"the sweep is {seq / secs:.2f}x faster than training them one after another")
     for n, grid in [(2, ["--optimizer", "adam,sgd"]),
                     (6, ["--optimizer", "adam,sgd", "--batch-size", "64,128,256"])]:
-        s, _ = timed([EXE, "sweep", "--data", data, *MODEL, *grid, "--lr", "1e-4", *val,
+        s, _ = timed([EXE, "sweep", "--data", data, *model, *grid, "--lr", "1e-4", *val,
                       "--epochs", str(e), "--no-retrain"])
         per = n * round(8000 * (1 - 0.3333)) * e
         print(f"gpunn sweep, {n:2} configurations: {s:7.1f} s  {per / s / 1e3:7.0f}k samples/s")

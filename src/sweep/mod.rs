@@ -11,7 +11,7 @@
 //! together: each epoch's steps of all of them go into the same submissions ([`gpu`]).
 
 pub mod best;
-mod gpu;
+pub mod gpu;
 pub mod grid;
 pub mod results;
 
@@ -36,6 +36,13 @@ use std::time::Instant;
 
 /// A configuration to train: its grid index, description, label, id and data.
 type Job = (usize, RunSpec, Label, String, Result<Arc<LoadedData>>);
+
+/// Each fold's training and validation sets.
+type Parts = Arc<Vec<(Dataset, Dataset)>>;
+
+/// The fold sets made so far, by data, seed, scaling and split.
+#[derive(Default)]
+struct FoldCache(Mutex<HashMap<String, Parts>>);
 
 /// What ranks the configurations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +114,7 @@ pub struct Sweep {
     pub metric: Metric,
     /// Configurations trained at once: on the CPU each on its share of the cores (`None`: one
     /// per core); on a GPU together, all their folds' steps in the same submissions (`None`:
-    /// [`gpu::GPU_JOBS`]).
+    /// [`gpu::GPU_JOBS`] on a hardware GPU, 1 on a software adapter).
     pub jobs: Option<usize>,
     /// CPU threads per configuration (`None`: the cores shared among the jobs).
     pub threads: Option<usize>,
@@ -214,6 +221,7 @@ impl Sweep {
         let jobs = Mutex::new(jobs.into_iter().map(Some).collect::<Vec<_>>());
         let count = jobs.lock().expect("jobs").len();
         let (tx, rx) = mpsc::channel::<Event>();
+        let cache = FoldCache::default();
         let mut outcomes = done;
         let mut gang_jobs = match gang {
             Some(_) => std::mem::take(&mut *jobs.lock().expect("jobs")),
@@ -223,21 +231,21 @@ impl Sweep {
             if let Some(kind) = gang {
                 let tx = tx.clone();
                 let jobs: Vec<Job> = gang_jobs.drain(..).flatten().collect();
-                scope.spawn(move || self.run_together(kind, jobs, &tx));
+                let cache = &cache;
+                scope.spawn(move || self.run_together(kind, jobs, &tx, cache));
             }
             for _ in 0..workers.min(if gang.is_some() { 0 } else { count }) {
                 let tx = tx.clone();
-                let (next, jobs) = (&next, &jobs);
+                let (next, jobs, cache) = (&next, &jobs, &cache);
                 scope.spawn(move || loop {
                     let j = next.fetch_add(1, Ordering::SeqCst);
                     if j >= count {
                         break;
                     }
                     let job = jobs.lock().expect("jobs")[j].take().expect("each job once");
-                    let (i, spec, label, id, data) = job;
-                    let _ = tx.send(Event::Started { index: i });
+                    let _ = tx.send(Event::Started { index: job.0 });
                     let threads = all_cpu.then_some(threads);
-                    let outcome = self.train_one(i, spec, label, id, data, threads);
+                    let outcome = self.train_one(job, threads, cache);
                     let _ = tx.send(Event::Finished(Box::new(outcome)));
                 });
             }
@@ -258,21 +266,14 @@ impl Sweep {
     }
 
     /// One configuration, every fold; failures become the outcome's status.
-    fn train_one(
-        &self,
-        index: usize,
-        spec: RunSpec,
-        label: Label,
-        id: String,
-        data: Result<Arc<LoadedData>>,
-        threads: Option<usize>,
-    ) -> Outcome {
+    fn train_one(&self, job: Job, threads: Option<usize>, cache: &FoldCache) -> Outcome {
+        let (index, spec, label, id, data) = job;
         let start = Instant::now();
         let mut outcome = Outcome::new(index, id, label, spec.clone());
         let result = data.and_then(|data| {
             let run = spec.resolve(&data)?;
             outcome.run = Some(run.clone());
-            self.cross_validate(&run, &data, threads, &mut outcome)
+            self.cross_validate(&run, &data, threads, &mut outcome, cache)
         });
         outcome.finish(result, start.elapsed().as_secs_f64());
         outcome
@@ -284,11 +285,12 @@ impl Sweep {
         data: &LoadedData,
         threads: Option<usize>,
         outcome: &mut Outcome,
+        cache: &FoldCache,
     ) -> Result<()> {
-        for (train, val) in self.fold_parts(run, data)? {
+        for (train, val) in self.fold_parts(run, data, cache)?.iter() {
             let params = run.init_params()?;
             let mut engine = open_engine(run, &params, threads)?;
-            let history = run.fit(engine.as_mut(), &train, Some(&val), 1, &mut Quiet)?;
+            let history = run.fit(engine.as_mut(), train, Some(val), 1, &mut Quiet)?;
             self.add_fold(outcome, &history)?;
         }
         Ok(())
@@ -296,7 +298,20 @@ impl Sweep {
 
     /// The training and validation sets of each fold (or the validation split), scaled as the
     /// run says (the scaling fitted on each fold's training part) and with pixels as f32.
-    fn fold_parts(&self, run: &Run, data: &LoadedData) -> Result<Vec<(Dataset, Dataset)>> {
+    /// Made once per data, seed, scaling and split, and shared by every configuration that
+    /// agrees on those (their folds are the same samples).
+    fn fold_parts(&self, run: &Run, data: &LoadedData, cache: &FoldCache) -> Result<Parts> {
+        let key = format!("{data:p}|{}|{:?}", run.seed, run.data);
+        let mut map = cache.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(parts) = map.get(&key) {
+            return Ok(parts.clone());
+        }
+        let parts = Arc::new(self.make_fold_parts(run, data)?);
+        map.insert(key, parts.clone());
+        Ok(parts)
+    }
+
+    fn make_fold_parts(&self, run: &Run, data: &LoadedData) -> Result<Vec<(Dataset, Dataset)>> {
         let parts: Vec<(Dataset, Dataset)> = match self.folds {
             Some(k) => {
                 let folds = split::folds(&data.train, k, run.seed)?;

@@ -40,7 +40,8 @@ pub struct SweepArgs {
     #[arg(value_name = "SLICE_DIR")]
     slices: Vec<PathBuf>,
     /// Configurations trained at once: on the CPU the cores shared among them [default: one
-    /// per core]; on a GPU all their folds' steps in the same submissions [default: 16].
+    /// per core]; on a GPU all their folds' steps in the same submissions [default: 16; 1 on a
+    /// software adapter].
     #[arg(long)]
     jobs: Option<usize>,
     /// CPU threads per configuration [default: the cores shared among the jobs].
