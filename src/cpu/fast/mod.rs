@@ -24,8 +24,9 @@
 //! whole step beats letting gemm split each product (which it does with rayon, per call), and
 //! it splits the elementwise passes too.
 //!
-//! A layer whose weights do not fit one core's cache (784×1024 and up) is split by columns
-//! instead (`Split::Columns`): in the forward pass each thread computes its own neurons for
+//! A layer whose weights do not fit one core's cache (784×1024 and up), or from 784×42 when
+//! each thread would get at most 64 rows of the batch, is split by columns instead
+//! (`Split::Columns`): in the forward pass each thread computes its own neurons for
 //! every row, reading only its half of W, and in phase A its own inputs of `dz_{l−1}` — at the
 //! cost of a barrier on each side of the forward product.
 //!
@@ -83,7 +84,8 @@ pub struct FastCpu {
     train: Option<Dataset>,
     stats: Stats,
     threads: usize,
-    column_split_min: usize,
+    /// Set by [`FastCpu::with_column_split_min`]; `None`: by batch size.
+    column_split_min: Option<usize>,
     ws: Workspace,
     /// The batch size and learning rate of the last `train_steps`, for `profile`.
     last_batch: usize,
@@ -108,7 +110,7 @@ impl FastCpu {
             train: None,
             stats: Stats::default(),
             threads: threads.max(1),
-            column_split_min: COLUMN_SPLIT_MIN_WEIGHTS,
+            column_split_min: None,
             ws: Workspace::default(),
             last_batch: 128,
             last_lr: 0.01,
@@ -117,10 +119,11 @@ impl FastCpu {
 
     /// Splits the work of layers with at least `weights` weights between the threads by
     /// neurons and inputs rather than by batch rows (see the module docs); 0 splits every layer
-    /// so (the tests do, to cover that path on small networks). The default, 2^18 weights
-    /// (1 MiB), suits a core with about 2 MiB of L2 cache.
+    /// so (the tests do, to cover that path on small networks). By default it depends on the
+    /// batch: 2^15 weights when each thread would get at most 64 of its rows, else 2^18
+    /// (1 MiB of f32); see `views::default_column_split_min`.
     pub fn with_column_split_min(mut self, weights: usize) -> Self {
-        self.column_split_min = weights;
+        self.column_split_min = Some(weights);
         self
     }
 
@@ -158,12 +161,10 @@ impl FastCpu {
         let batch = batch.clamp(1, order.len());
         let threads = self.threads;
         self.ws.ensure(&self.params, batch, threads);
-        let mut views = Views::new(
-            &mut self.params,
-            &mut self.ws,
-            threads,
-            self.column_split_min,
-        );
+        let split_min = self
+            .column_split_min
+            .unwrap_or_else(|| views::default_column_split_min(batch, threads));
+        let mut views = Views::new(&mut self.params, &mut self.ws, threads, split_min);
         if !self.optimizer.is_plain_sgd() {
             views.opt = Some(OptViews::new(
                 self.optimizer,
@@ -301,7 +302,7 @@ impl Engine for FastCpu {
             &mut self.params,
             &mut self.ws,
             threads,
-            self.column_split_min,
+            self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
         );
         on_threads(&mut self.ws.scratch, |t, _| {
             views.evaluate_part(t, data, views::Into::Outputs(outs), rows)
@@ -340,7 +341,7 @@ impl Engine for FastCpu {
             &mut self.params,
             &mut self.ws,
             threads,
-            self.column_split_min,
+            self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
         );
         let parts = on_threads(&mut self.ws.scratch, |t, _| {
             views.evaluate_part(t, data, views::Into::Predictions(preds), rows)

@@ -23,6 +23,26 @@ pub(super) enum Split {
 /// columns.
 pub(super) const COLUMN_SPLIT_MIN_WEIGHTS: usize = 1 << 18;
 
+/// When each thread would get at most [`SMALL_BLOCK_ROWS`] rows of the batch, weight matrices
+/// from this many elements (128 KiB of f32) are split by columns too: every thread then runs
+/// its products on all the rows, and reads and updates only its own neurons' weights (and
+/// optimizer state), which stay in its cache. Measured on 2 threads (AMD EPYC, 1 MiB L2 per
+/// core), 784-128-64-10: +21% samples/s at batch 32, +4% at 128 (+11% with Adam); at batch
+/// 512 rows win by 1–3%.
+pub(super) const SMALL_BATCH_COLUMN_SPLIT_MIN_WEIGHTS: usize = 1 << 15;
+
+/// See [`SMALL_BATCH_COLUMN_SPLIT_MIN_WEIGHTS`].
+pub(super) const SMALL_BLOCK_ROWS: usize = 64;
+
+/// The column-split threshold for training batches of `batch` rows on `threads` threads.
+pub(super) fn default_column_split_min(batch: usize, threads: usize) -> usize {
+    if batch.div_ceil(threads.max(1)) <= SMALL_BLOCK_ROWS {
+        SMALL_BATCH_COLUMN_SPLIT_MIN_WEIGHTS
+    } else {
+        COLUMN_SPLIT_MIN_WEIGHTS
+    }
+}
+
 /// A layer as the worker threads see it.
 pub(super) struct LayerView {
     pub(super) w: Shared<f32>,
