@@ -13,7 +13,8 @@
 //! - `plots`: learning-curve and confusion-matrix PNGs.
 //! - `digit`: PNG/JPEG images to MNIST-style 28x28 input, and unreadable files.
 //! - `optim`: the reference optimizer by hand and against torch.optim trajectories;
-//!   `optim_engines`: every engine against it, state carried over, NaN in the state.
+//!   `optim_engines`: every engine against it, state carried over, NaN in the state, the fast
+//!   path flushing subnormals.
 //! - `run_config`: the run description: defaults, TOML, errors, metrics, checkpoints, resume.
 //! - `shaders`: ids generated into the WGSL, every dumped variant compiles.
 //! - `train_loop`: the loop alone with a scripted engine (early stopping).

@@ -241,3 +241,56 @@ fn nan_in_the_state_stops_training_and_keeps_the_checkpoint() {
         );
     }
 }
+
+/// The fast path flushes subnormal floats to zero on its threads (Adam's first moment of a
+/// weight whose gradient has turned 0 decays through them, slowly without the flush), the
+/// reference keeps them, and the caller's own float environment is untouched afterwards.
+#[test]
+fn fast_path_flushes_subnormal_state_and_restores_the_callers_flags() {
+    let set = |first: f32| {
+        let mut d = crate::cpu_fast::random_data(4, 3, 2, false, 21);
+        if let gpunn::data::Features::F32(x) = &mut d.features {
+            for r in 0..4 {
+                x[r * 3] = first;
+            }
+        }
+        d
+    };
+    let (with_input0, without) = (set(1.0), set(0.0));
+    let params = params_for(
+        &[3, 4, 2],
+        &[Activation::Tanh, Activation::Softmax],
+        Loss::Ce,
+        3,
+    );
+    let adam = OptimizerConfig::of(OptimizerKind::Adam);
+    // Input 0's weights get a gradient for 2 steps, then none: their first moment decays by
+    // β1 = 0.9 a step and is subnormal (below 1.2e-38) from about step 800 to 960.
+    let first_moments = |engine: &mut dyn Engine| -> Vec<f32> {
+        engine.set_optimizer(&adam, None).unwrap();
+        engine.load_train_set(&with_input0).unwrap();
+        engine
+            .train_steps(&[0, 1, 2, 3, 0, 1, 2, 3], 4, 0.01)
+            .unwrap();
+        engine.load_train_set(&without).unwrap();
+        let order: Vec<u32> = (0..880 * 4).map(|i| i % 4).collect();
+        engine.train_steps(&order, 4, 0.01).unwrap();
+        let m = engine.optimizer_state().unwrap().tensors[0].m.clone();
+        (0..4).map(|j| m[j * 3]).collect()
+    };
+    let reference = first_moments(&mut CpuReference::new(params.clone()));
+    assert!(
+        reference.iter().any(|m| m.is_subnormal()),
+        "the reference keeps subnormals: {reference:?}"
+    );
+    let fast = first_moments(&mut FastCpu::with_threads(params, 2));
+    assert!(
+        fast.iter().all(|&m| m == 0.0),
+        "the fast path flushed them: {fast:?}"
+    );
+    let half = std::hint::black_box(f32::MIN_POSITIVE) / 2.0;
+    assert!(
+        half.is_subnormal(),
+        "the caller's thread still has subnormals: {half}"
+    );
+}
