@@ -56,6 +56,7 @@ pub struct Outcome {
     pub curves: Vec<Vec<f32>>,
     pub mean: f64,
     pub std: f64,
+    /// Wall time of its training, every fold; on a GPU, of its group's (trained together).
     pub seconds: f64,
     pub status: Status,
 }

@@ -186,13 +186,24 @@ fn a_sweep_on_the_gpu_scores_each_configuration_as_alone() {
     };
     let kind = std::env::var("GPUNN_TEST_DEVICE").unwrap_or_else(|_| "software".into());
     // ce on one output cannot be: that configuration fails when resolved.
-    let text = format!(
+    let circles = format!(
         "device = \"{kind}\"\n[data]\ndataset = \"circles\"\nsamples = 150\nval_split = 0.3\n\
          [model]\nlayers = [2, 8, 1]\nactivations = [\"tanh\"]\nloss = [\"bce\", \"ce\"]\n\
          [train]\nepochs = 3\nlr = [0.5, 0.1]\nbatch_size = [16, 40]\n"
     );
+    // Images stay bytes on the GPU, as `gpunn train` keeps them.
+    let digits = format!(
+        "device = \"{kind}\"\n[data]\ndataset = \"mnist-sample\"\ndigits = [3, 6]\nval_split = 0.5\n\
+         [model]\nlayers = [784, 8, 2]\n[train]\nepochs = 1\nlr = [0.1, 0.03]\nbatch_size = 64\n"
+    );
+    for (text, configs) in [(circles, 8), (digits, 2)] {
+        check_sweep_against_alone(&ctx, &text, configs);
+    }
+}
+
+fn check_sweep_against_alone(ctx: &Arc<GpuContext>, text: &str, configs: usize) {
     let sweep = Sweep {
-        grid: Grid::from_toml_str(&text).unwrap(),
+        grid: Grid::from_toml_str(text).unwrap(),
         folds: None,
         metric: Metric::ValLoss,
         jobs: Some(3),
@@ -201,7 +212,7 @@ fn a_sweep_on_the_gpu_scores_each_configuration_as_alone() {
         out: None,
     };
     let out = sweep.run(|_| {}).unwrap();
-    assert_eq!(out.len(), 8);
+    assert_eq!(out.len(), configs);
     for o in &out {
         let spec = &o.spec;
         if spec.model.loss.map(|l| l.to_string()) == Some("ce".into()) {
@@ -216,8 +227,8 @@ fn a_sweep_on_the_gpu_scores_each_configuration_as_alone() {
         let val = val.unwrap();
         let scaler = Scaler::fit(run.data.scale, &train_set);
         let (train_set, val) = (
-            scaler.apply(&train_set).unwrap().to_f32(),
-            scaler.apply(&val).unwrap().to_f32(),
+            scaler.apply(&train_set).unwrap(),
+            scaler.apply(&val).unwrap(),
         );
         let params = run.init_params().unwrap();
         let mut e = GpuEngine::new(ctx.clone(), &params, run.train.batch_size, false).unwrap();
