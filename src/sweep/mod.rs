@@ -394,15 +394,12 @@ fn open_engine(
     params: &crate::model::Params,
     threads: Option<usize>,
 ) -> Result<Box<dyn Engine>> {
-    let params = if run.model.bias {
-        params.clone()
-    } else {
-        params.clone().without_bias()
-    };
-    let mut engine: Box<dyn Engine> = match threads {
-        Some(t) => Box::new(FastCpu::with_threads(params, t)),
-        None => run.open_engine(&params, None)?.engine,
-    };
-    engine.set_optimizer(&run.optimizer, None)?;
-    Ok(engine)
+    match threads {
+        Some(t) => {
+            let mut engine = FastCpu::with_threads(params.clone(), t);
+            engine.set_optimizer(&run.optimizer, None)?;
+            Ok(Box::new(engine))
+        }
+        None => Ok(run.open_engine(params, None)?.engine),
+    }
 }

@@ -71,25 +71,16 @@ pub fn train_together(runs: &mut [GangRun<'_>]) -> Result<()> {
         steps.push(r.order.len().div_ceil(e.batch));
     }
     let total = steps.iter().copied().max().unwrap_or(0);
+    // Each run's dispatches of one step, listed once: the same every step.
+    let ops: Vec<Vec<StepOp>> = runs.iter().map(|r| r.engine.step_ops(true)).collect();
+    let stages = ops.iter().map(Vec::len).max().unwrap_or(0);
     let mut in_flight = None;
     for round in (0..total).step_by(STEPS_PER_ROUND) {
         let ((), submission) = ctx.submit_pass("encoding the steps of several runs", |pass| {
             for step in round..(round + STEPS_PER_ROUND).min(total) {
-                let ops: Vec<Vec<StepOp>> = runs
-                    .iter()
-                    .zip(&steps)
-                    .map(|(r, &n)| {
-                        if step < n {
-                            r.engine.step_ops(true)
-                        } else {
-                            Vec::new()
-                        }
-                    })
-                    .collect();
-                let stages = ops.iter().map(Vec::len).max().unwrap_or(0);
                 for stage in 0..stages {
-                    for (r, ops) in runs.iter().zip(&ops) {
-                        if let Some(&op) = ops.get(stage) {
+                    for ((r, ops), &n) in runs.iter().zip(&ops).zip(&steps) {
+                        if let Some(&op) = ops.get(stage).filter(|_| step < n) {
                             r.engine.encode_op(pass, r.engine.train_set.as_ref(), op);
                         }
                     }

@@ -68,9 +68,9 @@ impl GpuEngine {
         &self,
         pass: &mut wgpu::ComputePass<'_>,
         set: Option<&GpuData>,
-        train: bool,
+        ops: &[StepOp],
     ) {
-        for op in self.step_ops(train) {
+        for &op in ops {
             self.encode_op(pass, set, op);
         }
     }
@@ -230,9 +230,10 @@ impl GpuEngine {
     /// submissions in flight so the host never runs far ahead of the GPU.
     pub(super) fn submit_steps(&mut self, set: &GpuData, steps: usize, train: bool) -> Result<()> {
         let ctx = self.ctx.clone();
+        let ops = self.step_ops(train);
         let ((), submission) = ctx.submit_pass("encoding training steps", |pass| {
             for _ in 0..steps {
-                self.encode_step(pass, Some(set), train);
+                self.encode_step(pass, Some(set), &ops);
             }
         })?;
         if let Some(prev) = self.last_submission.replace(submission) {
@@ -302,7 +303,7 @@ impl GpuEngine {
         self.reset_state(b);
         let ctx = self.ctx.clone();
         ctx.submit_pass("encoding the step", |pass| {
-            self.encode_step(pass, None, true);
+            self.encode_step(pass, None, &self.step_ops(true));
         })?;
         let stats = self.read_totals()?;
         let read = |buf: &wgpu::Buffer, n: usize| ctx.read_f32(buf, 0, n as u64);
