@@ -128,18 +128,6 @@ impl Dataset {
         }
     }
 
-    /// The same set with pixels stored as the f32 values batches see (`p / 255`): batches are
-    /// then plain copies, for sets trained on many times (a sweep's folds).
-    pub fn to_f32(&self) -> Dataset {
-        match &self.features {
-            Features::U8(v) => Dataset {
-                features: Features::F32(v.iter().map(|&p| p as f32 / 255.0).collect()),
-                ..self.clone()
-            },
-            Features::F32(_) => self.clone(),
-        }
-    }
-
     /// The subset at `idx`, in that order.
     pub fn subset(&self, idx: &[u32]) -> Dataset {
         let features = match &self.features {

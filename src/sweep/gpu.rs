@@ -66,7 +66,7 @@ impl Sweep {
                 let run = spec.resolve(&data)?;
                 outcome.run = Some(run.clone());
                 let ctx = ctx.as_ref().map_err(|e| Error::Gpu(e.to_string()))?;
-                self.fold_parts(&run, &data, false, cache)?
+                self.fold_parts(&run, &data, cache)?
                     .iter()
                     .map(|(train, val)| fit_for(&run, ctx, train.clone(), val.clone()))
                     .collect::<Result<Vec<Fit>>>()
