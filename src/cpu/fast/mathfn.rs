@@ -16,13 +16,19 @@ pub fn exp(x: f32) -> f32 {
     // 1.5·2²³: adding and subtracting it rounds to the nearest integer.
     const ROUND: f32 = 12_582_912.0;
     let x = x.clamp(-87.0, 88.0);
-    let k = (x * LOG2E + ROUND) - ROUND;
+    let rounded = x * LOG2E + ROUND;
+    let k = rounded - ROUND;
     let r = x - k * LN2_HI - k * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
-    let scale = f32::from_bits(((k as i32 + 127) as u32) << 23);
+    // k is in −126..=127, and it sits in the low bits of `rounded` (1.5·2²³ + k): reading it
+    // from there rather than by `k as i32` keeps the whole function in vector registers (the
+    // float-to-int cast, which saturates and maps NaN to 0, is done one lane at a time: bias
+    // + tanh went from 6.9% to 3.0% of the reports' sweep). A NaN x stays NaN in `p`.
+    let k_int = (rounded.to_bits() as i32).wrapping_sub(ROUND.to_bits() as i32);
+    let scale = f32::from_bits((k_int.wrapping_add(127) as u32) << 23);
     p * scale
 }
 
