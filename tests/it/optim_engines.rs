@@ -143,6 +143,36 @@ fn gpu_matches_reference_for_every_optimizer() {
     }
 }
 
+/// The fast path stores the first layer's weights in the order its split suits (by batch rows:
+/// `[inputs][outputs]`; by neurons: `[outputs][inputs]`) and reorders them, with the optimizer
+/// state, when a later call splits it the other way: batches of 200 then 32 then 200 on 2
+/// threads, with a first layer of 34,000 weights (split by neurons only when each thread gets
+/// at most 64 rows), against the reference, and the state and parameters read out in between.
+#[test]
+fn fast_cpu_reorders_the_first_layer_when_its_split_changes() {
+    use Activation::{Softmax, Tanh};
+    let params = params_for(&[200, 170, 4], &[Tanh, Softmax], Loss::Ce, 8);
+    let data = random_data(400, 200, 4, true, 9);
+    let cfg = OptimizerConfig::of(OptimizerKind::Adam);
+    let mut reference = CpuReference::new(params.clone());
+    let mut fast = FastCpu::with_threads(params, 2);
+    let order: Vec<u32> = (0..400).rev().collect();
+    for engine in [&mut reference as &mut dyn Engine, &mut fast] {
+        engine.set_optimizer(&cfg, None).unwrap();
+        engine.load_train_set(&data).unwrap();
+    }
+    for (k, batch) in [200, 32, 200].into_iter().enumerate() {
+        for engine in [&mut reference as &mut dyn Engine, &mut fast] {
+            engine.train_steps(&order, batch, 0.002).unwrap();
+        }
+        let what = format!("after call {} (batch {batch})", k + 1);
+        let want = reference.params().unwrap();
+        assert_params_close(&what, &fast.params().unwrap(), &want);
+        let want_state = reference.optimizer_state().unwrap();
+        assert_state_close(&what, &fast.optimizer_state().unwrap(), &want_state);
+    }
+}
+
 /// A state carried over (as `--resume` does) continues exactly where it was on the CPU.
 #[test]
 fn state_carried_over_continues_the_run() {

@@ -30,9 +30,15 @@
 //! every row, reading only its half of W, and in phase A its own inputs of `dz_{l−1}` — at the
 //! cost of a barrier on each side of the forward product.
 //!
+//! The first layer, when it is split by rows, keeps its weights `[inputs][outputs]`, the order
+//! in which `gemm` packs them fastest (`layer::first_input_major`); its phase B then gives each
+//! thread a block of its inputs' weights rather than of its neurons'.
+//!
 //! Evaluation splits the samples by rows only and needs no barrier at all.
 
 mod elementwise;
+mod gather;
+mod layer;
 pub mod mathfn;
 mod optim;
 mod products;
@@ -41,10 +47,12 @@ mod views;
 mod workspace;
 
 use self::elementwise::OutputStats;
+use self::layer::check_shapes;
+use self::layer::{reorder_first, reorder_first_state, COLUMN_SPLIT_MIN_WEIGHTS};
 use self::optim::OptViews;
-use self::sync::{PoisonOnPanic, Shared};
-use self::views::{Views, COLUMN_SPLIT_MIN_WEIGHTS};
-use self::workspace::{Clock, Phase, Scratch, Workspace, PHASES};
+use self::sync::{on_threads, PoisonOnPanic, Shared};
+use self::views::Views;
+use self::workspace::{Clock, Phase, Workspace, PHASES};
 use super::engine::check_fits;
 use crate::data::Dataset;
 use crate::engine::{optimizer_state_for, Engine, Evaluation, FamilyTime, Stats};
@@ -74,7 +82,12 @@ const MIN_ROWS: usize = 512;
 
 /// Trains with the fast path; the same mathematics as [`super::engine::CpuReference`].
 pub struct FastCpu {
+    /// With `first_input_major`, the first layer's weights stored `[inputs][outputs]`, and
+    /// its optimizer state and gradients likewise; turned back when they leave the engine.
     params: Params,
+    /// Set by `run_steps` from how the threads split the first layer
+    /// (`layer::first_input_major`).
+    first_input_major: bool,
     optimizer: OptimizerConfig,
     state: OptimizerState,
     /// The gradients, for every optimizer but plain SGD (which never materialises them).
@@ -107,6 +120,7 @@ impl FastCpu {
             grads: Vec::new(),
             norm_parts: vec![0.0; threads.max(1)],
             params,
+            first_input_major: false,
             train: None,
             stats: Stats::default(),
             threads: threads.max(1),
@@ -121,7 +135,7 @@ impl FastCpu {
     /// neurons and inputs rather than by batch rows (see the module docs); 0 splits every layer
     /// so (the tests do, to cover that path on small networks). By default it depends on the
     /// batch: 2^15 weights when each thread would get at most 64 of its rows, else 2^18
-    /// (1 MiB of f32); see `views::default_column_split_min`.
+    /// (1 MiB of f32); see `layer::default_column_split_min`.
     pub fn with_column_split_min(mut self, weights: usize) -> Self {
         self.column_split_min = Some(weights);
         self
@@ -130,6 +144,15 @@ impl FastCpu {
     /// The number of worker threads.
     pub fn threads(&self) -> usize {
         self.threads
+    }
+
+    /// The parameters in [`Params`]' order.
+    fn params_out(&self) -> Params {
+        let mut params = self.params.clone();
+        if self.first_input_major {
+            reorder_first(&mut params, false);
+        }
+        params
     }
 
     /// SGD steps as `Engine::train_steps` describes; with `profile`, also the time per phase.
@@ -163,8 +186,25 @@ impl FastCpu {
         self.ws.ensure(&self.params, batch, threads);
         let split_min = self
             .column_split_min
-            .unwrap_or_else(|| views::default_column_split_min(batch, threads));
-        let mut views = Views::new(&mut self.params, &mut self.ws, threads, split_min);
+            .unwrap_or_else(|| layer::default_column_split_min(batch, threads));
+        let first = &self.params.layers[0];
+        let depth = self.params.layers.len();
+        let (forward, _) = layer::splits(0, depth, first.weights.len(), threads, split_min);
+        // The first layer's weights (and their optimizer state) in the order that suits the
+        // split: reordered at most once a run, as the batch and threads stay the same.
+        let input_major = layer::first_input_major(forward);
+        if self.first_input_major != input_major {
+            reorder_first(&mut self.params, input_major);
+            reorder_first_state(&mut self.state, &self.params, input_major);
+            self.first_input_major = input_major;
+        }
+        let mut views = Views::new(
+            &mut self.params,
+            &mut self.ws,
+            threads,
+            split_min,
+            self.first_input_major,
+        );
         if !self.optimizer.is_plain_sgd() {
             views.opt = Some(OptViews::new(
                 self.optimizer,
@@ -214,79 +254,16 @@ impl FastCpu {
     }
 }
 
-/// Checks what the products rely on: a valid spec, and weights and biases of the sizes the
-/// layers state, each layer taking the one below's outputs.
-fn check_shapes(params: &Params) -> Result<()> {
-    if params.layers.is_empty() {
-        return Err(Error::Shape {
-            op: "fast cpu",
-            msg: "a network with no layers".into(),
-        });
-    }
-    for (l, layer) in params.layers.iter().enumerate() {
-        let (i, o) = (layer.inputs, layer.outputs);
-        let below = if l == 0 {
-            i
-        } else {
-            params.layers[l - 1].outputs
-        };
-        if layer.weights.len() != i * o || layer.bias.len() != o || below != i {
-            return Err(Error::Shape {
-                op: "fast cpu",
-                msg: format!(
-                    "layer {}: {i} inputs (the layer below gives {below}), {o} outputs, but {} \
-                     weights and {} biases",
-                    l + 1,
-                    layer.weights.len(),
-                    layer.bias.len()
-                ),
-            });
-        }
-    }
-    params.spec().validate()
-}
-
-/// Runs `work(t, scratch_t)` on threads `0..scratch.len()`, thread 0 being the caller, and
-/// returns the results in thread order. A panic in any thread reaches the caller.
-///
-/// Every thread runs with subnormal floats flushed to zero (inputs and results below 1.2e-38
-/// in magnitude read and written as 0), as TensorFlow's CPU kernels and
-/// `torch.set_flush_denormal(True)` do; the caller's flags come back afterwards. Without it,
-/// Adam's first moment of a weight whose gradient stays 0 (a dead ReLU's inputs, an always
-/// blank pixel) decays by β1 a step through the subnormal range, where every operation on it
-/// takes a microcode assist: Adam ran 9% slower after 4,000 steps. The reference keeps IEEE
-/// subnormals; the two differ only below that magnitude.
-fn on_threads<R: Send>(
-    scratch: &mut [Scratch],
-    work: impl Fn(usize, &mut Scratch) -> R + Sync,
-) -> Vec<R> {
-    let (first, rest) = scratch.split_first_mut().expect("at least one thread");
-    // SAFETY: the flags change only floating-point results below f32::MIN_POSITIVE (which the
-    // fast path's arithmetic tolerates, as above) and are restored when `work` returns.
-    let flushed =
-        |t: usize, sc: &mut Scratch| unsafe { no_denormals::no_denormals(|| work(t, sc)) };
-    std::thread::scope(|s| {
-        let flushed = &flushed;
-        let handles: Vec<_> = rest
-            .iter_mut()
-            .enumerate()
-            .map(|(i, sc)| s.spawn(move || flushed(i + 1, sc)))
-            .collect();
-        let mut results = vec![flushed(0, first)];
-        for h in handles {
-            results.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
-        }
-        results
-    })
-}
-
 impl Engine for FastCpu {
     fn set_optimizer(
         &mut self,
         cfg: &OptimizerConfig,
         state: Option<&OptimizerState>,
     ) -> Result<()> {
-        let state = optimizer_state_for(cfg, &self.params, state)?;
+        let mut state = optimizer_state_for(cfg, &self.params, state)?;
+        if self.first_input_major {
+            reorder_first_state(&mut state, &self.params, true);
+        }
         self.grads = if cfg.is_plain_sgd() {
             Vec::new()
         } else {
@@ -297,7 +274,11 @@ impl Engine for FastCpu {
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
-        Ok(self.state.clone())
+        let mut state = self.state.clone();
+        if self.first_input_major {
+            reorder_first_state(&mut state, &self.params, false);
+        }
+        Ok(state)
     }
 
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
@@ -315,6 +296,7 @@ impl Engine for FastCpu {
             &mut self.ws,
             threads,
             self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
+            self.first_input_major,
         );
         on_threads(&mut self.ws.scratch, |t, _| {
             views.evaluate_part(t, data, views::Into::Outputs(outs), rows)
@@ -354,6 +336,7 @@ impl Engine for FastCpu {
             &mut self.ws,
             threads,
             self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
+            self.first_input_major,
         );
         let parts = on_threads(&mut self.ws.scratch, |t, _| {
             views.evaluate_part(t, data, views::Into::Predictions(preds), rows)
@@ -404,7 +387,7 @@ impl Engine for FastCpu {
     }
 
     fn params(&mut self) -> Result<Params> {
-        Ok(self.params.clone())
+        Ok(self.params_out())
     }
 
     fn set_params(&mut self, params: &Params) -> Result<()> {
@@ -413,6 +396,9 @@ impl Engine for FastCpu {
             check_fits(params, data)?;
         }
         self.params = params.clone();
+        if self.first_input_major {
+            reorder_first(&mut self.params, true);
+        }
         Ok(())
     }
 }

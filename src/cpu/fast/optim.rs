@@ -13,8 +13,8 @@
 //! ```
 
 use super::elementwise::simd_dispatch;
-use super::sync::{split, Shared, SpinBarrier};
-use super::views::LayerView;
+use super::layer::{LayerView, Own};
+use super::sync::{Shared, SpinBarrier};
 use crate::model::DenseGrads;
 use crate::model::Params;
 use crate::optim::rule::{self, AdamStep, Moments};
@@ -80,17 +80,16 @@ impl OptViews {
         lr: f32,
         step: usize,
     ) -> bool {
-        let own = |n_out: usize| split(n_out, threads, t);
         let mut scale = None;
         if let Some(c) = self.cfg.clip_norm {
             let mut sq = 0.0f32;
             for (l, layer) in layers.iter().enumerate() {
-                let (n_in, n_out) = (layer.inputs, layer.outputs);
-                let (j0, j1) = own(n_out);
-                // SAFETY: our neurons' rows of the gradients, written by us in phase B.
+                let own = layer.own(threads, t);
+                let ((r0, r1), (j0, j1), width) = (own.rows, own.neurons, layer.stored().1);
+                // SAFETY: our rows of the gradients, written by us in phase B.
                 let (gw, gb) = unsafe {
                     (
-                        self.gw[l].slice(j0 * n_in, j1 * n_in),
+                        self.gw[l].slice(r0 * width, r1 * width),
                         self.gb[l].slice(j0, j1),
                     )
                 };
@@ -107,47 +106,47 @@ impl OptViews {
         }
         let mut nonfinite = false;
         for (l, layer) in layers.iter().enumerate() {
-            // SAFETY: our neurons, after every gradient is complete (the contract).
-            nonfinite |=
-                unsafe { self.update_neurons(l, layer, own(layer.outputs), scale, lr, step) };
+            let own = layer.own(threads, t);
+            // SAFETY: our part, after every gradient is complete (the contract).
+            nonfinite |= unsafe { self.update_own(l, layer, own, scale, lr, step) };
         }
         nonfinite
     }
 
-    /// The rule on the neurons `j0..j1` of layer `l` (their weight rows and biases) with the
-    /// gradients scaled by `scale` (global-norm clipping); returns whether a NaN or an infinity
-    /// came out in the state. Without global-norm clipping, backward's phase B calls this on each thread's
-    /// neurons right after their gradients, while they are still in cache.
+    /// The rule on the part `own` of layer `l` (rows of its stored weights, and biases) with
+    /// the gradients scaled by `scale` (global-norm clipping); returns whether a NaN or an
+    /// infinity came out in the state. Without global-norm clipping, backward's phase B calls
+    /// this on each thread's part right after its gradients, while they are still in cache.
     ///
     /// # Safety
-    /// The calling thread must own those neurons' rows of the parameters, gradients and state,
-    /// whose gradients must be complete.
-    pub(super) unsafe fn update_neurons(
+    /// The calling thread must own that part of the parameters, gradients and state, whose
+    /// gradients must be complete.
+    pub(super) unsafe fn update_own(
         &self,
         l: usize,
         layer: &LayerView,
-        (j0, j1): (usize, usize),
+        own: Own,
         scale: Option<f32>,
         lr: f32,
         step: usize,
     ) -> bool {
         let mut nonfinite = false;
         let tensors = [
-            (layer.w, self.gw[l], layer.inputs, true),
-            (layer.b, self.gb[l], 1, false),
+            (layer.w, self.gw[l], layer.stored().1, own.rows, true),
+            (layer.b, self.gb[l], 1, own.neurons, false),
         ];
-        for (k, (param, grad, width, is_weight)) in tensors.into_iter().enumerate() {
-            let (s, e) = (j0 * width, j1 * width);
+        for (k, (param, grad, width, (r0, r1), is_weight)) in tensors.into_iter().enumerate() {
+            let (s, e) = (r0 * width, r1 * width);
             let [vel, m, v] = self.state[2 * l + k];
             let part = |buf: Shared<f32>| {
-                // SAFETY: our neurons' part of a state buffer (or an unused, empty one).
+                // SAFETY: our part of a state buffer (or an unused, empty one).
                 if buf.is_empty() {
                     &mut [][..]
                 } else {
                     unsafe { buf.slice_mut(s, e) }
                 }
             };
-            // SAFETY: our neurons' rows of the parameter and its gradient.
+            // SAFETY: our part of the parameter and its gradient.
             let (param, grad) = unsafe { (param.slice_mut(s, e), grad.slice_mut(s, e)) };
             if let Some(scale) = scale {
                 grad.iter_mut().for_each(|g| *g *= scale);

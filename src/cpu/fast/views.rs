@@ -2,60 +2,14 @@
 //! thread's part of a training batch or an evaluation.
 
 use super::elementwise::{self, OutputRows, OutputStats};
+use super::gather;
+use super::layer::{splits, LayerView, Split};
 use super::optim::OptViews;
 use super::products;
 use super::sync::{split, Shared, SpinBarrier};
 use super::workspace::{Clock, Phase, Scratch, Workspace};
 use crate::data::{Dataset, Target};
-use crate::model::{Activation, Loss, Params};
-
-/// How the threads share a layer's row-wise work. `Rows`: each thread takes its batch rows, and
-/// needs nobody else's. `Columns`: each thread takes its own neurons (forward) or inputs
-/// (input gradient) for every row, which reads only that part of the weights — better when
-/// the weight matrix is too large to stay in one core's cache, at the cost of barriers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Split {
-    Rows,
-    Columns,
-}
-
-/// By default, weight matrices with at least this many elements (1 MiB of f32) are split by
-/// columns.
-pub(super) const COLUMN_SPLIT_MIN_WEIGHTS: usize = 1 << 18;
-
-/// When each thread would get at most [`SMALL_BLOCK_ROWS`] rows of the batch, weight matrices
-/// from this many elements (128 KiB of f32) are split by columns too: every thread then runs
-/// its products on all the rows, and reads and updates only its own neurons' weights (and
-/// optimizer state), which stay in its cache. Measured on 2 threads (AMD EPYC, 1 MiB L2 per
-/// core), 784-128-64-10: +21% samples/s at batch 32, +4% at 128 (+11% with Adam); at batch
-/// 512 rows win by 1–3%.
-pub(super) const SMALL_BATCH_COLUMN_SPLIT_MIN_WEIGHTS: usize = 1 << 15;
-
-/// See [`SMALL_BATCH_COLUMN_SPLIT_MIN_WEIGHTS`].
-pub(super) const SMALL_BLOCK_ROWS: usize = 64;
-
-/// The column-split threshold for training batches of `batch` rows on `threads` threads.
-pub(super) fn default_column_split_min(batch: usize, threads: usize) -> usize {
-    if batch.div_ceil(threads.max(1)) <= SMALL_BLOCK_ROWS {
-        SMALL_BATCH_COLUMN_SPLIT_MIN_WEIGHTS
-    } else {
-        COLUMN_SPLIT_MIN_WEIGHTS
-    }
-}
-
-/// A layer as the worker threads see it.
-pub(super) struct LayerView {
-    pub(super) w: Shared<f32>,
-    pub(super) b: Shared<f32>,
-    pub(super) inputs: usize,
-    pub(super) outputs: usize,
-    pub(super) act: Activation,
-    /// How the forward product and bias + activation are shared (never `Columns` on the
-    /// output layer, whose loss needs whole rows).
-    pub(super) forward: Split,
-    /// How the input-gradient product and activation backward are shared.
-    pub(super) input_grad: Split,
-}
+use crate::model::{Loss, Params};
 
 /// The parameters and the workspace as the worker threads see them: see [`sync::Shared`] for
 /// the rules, and the module docs for who touches what when.
@@ -77,11 +31,13 @@ pub(super) struct Views {
 
 impl Views {
     /// Views of `params` and of `ws` without its scratch (each thread gets its own of those).
+    /// `first_input_major`: the first layer's weights are stored `[inputs][outputs]`.
     pub(super) fn new(
         params: &mut Params,
         ws: &mut Workspace,
         threads: usize,
         column_split_min: usize,
+        first_input_major: bool,
     ) -> Self {
         let depth = params.layers.len();
         Views {
@@ -90,16 +46,18 @@ impl Views {
                 .iter_mut()
                 .enumerate()
                 .map(|(l, layer)| {
-                    let big = threads > 1 && layer.inputs * layer.outputs >= column_split_min;
-                    let split = |columns: bool| if columns { Split::Columns } else { Split::Rows };
+                    let weights = layer.inputs * layer.outputs;
+                    let (forward, input_grad) =
+                        splits(l, depth, weights, threads, column_split_min);
                     LayerView {
                         w: Shared::new(&mut layer.weights),
                         b: Shared::new(&mut layer.bias),
                         inputs: layer.inputs,
                         outputs: layer.outputs,
                         act: layer.activation,
-                        forward: split(big && l + 1 < depth),
-                        input_grad: split(big),
+                        input_major: l == 0 && first_input_major,
+                        forward,
+                        input_grad,
                     }
                 })
                 .collect(),
@@ -142,9 +100,9 @@ impl Views {
         // SAFETY: the contract: our block of the output, the input rows and W, b read-only.
         unsafe {
             let input = self.input(l).mat(n_in, rows, (0, n_in));
-            let w = layer.w.mat(n_in, cols, (0, n_in));
+            let w_t = layer.forward_weights(cols);
             let out = if last { self.z_out } else { self.acts[l] };
-            products::product(out.mat_mut(n_out, rows, cols), input, w.t(), None);
+            products::product(out.mat_mut(n_out, rows, cols), input, w_t, None);
             let bias = layer.b.slice(cols.0, cols.1);
             for r in rows.0..rows.1 {
                 let z = out.slice_mut(r * n_out + cols.0, r * n_out + cols.1);
@@ -171,7 +129,7 @@ impl Views {
         // SAFETY: the contract.
         unsafe {
             let dz = self.dz[l].mat(n_out, rows, (0, n_out));
-            let w = layer.w.mat(n_in, (0, n_out), cols);
+            let w = layer.input_grad_weights(cols);
             products::product(self.dz[l - 1].mat_mut(n_in, rows, cols), dz, w, None);
             for r in rows.0..rows.1 {
                 let (s, e) = (r * n_in + cols.0, r * n_in + cols.1);
@@ -181,6 +139,42 @@ impl Views {
                     self.acts[l - 1].slice(s, e),
                 );
             }
+        }
+    }
+
+    /// Phase B's product for the rows `rows` of layer `l`'s stored weights: into `dst`
+    /// (the weights' shape and order), `dzᵀ·x` (`[outputs][inputs]`) or `xᵀ·dz` (input-major);
+    /// with `accumulate = Some(scale)`, `dst += scale·` that. `batch` is the rows of the batch.
+    ///
+    /// # Safety
+    /// The calling thread must own those rows of `dst`; nobody may write `dz_l` or the layer's
+    /// input meanwhile.
+    unsafe fn weight_grad_block(
+        &self,
+        l: usize,
+        dst: Shared<f32>,
+        batch: (usize, usize),
+        rows: (usize, usize),
+        accumulate: Option<f32>,
+    ) {
+        let layer = &self.layers[l];
+        let (n_in, n_out) = (layer.inputs, layer.outputs);
+        let width = layer.stored().1;
+        // SAFETY: the contract.
+        unsafe {
+            let (dz, x) = (self.dz[l], self.input(l));
+            let (lhs, rhs) = if layer.input_major {
+                (
+                    x.mat(n_in, batch, rows).t(),
+                    dz.mat(n_out, batch, (0, n_out)),
+                )
+            } else {
+                (
+                    dz.mat(n_out, batch, rows).t(),
+                    x.mat(n_in, batch, (0, n_in)),
+                )
+            };
+            products::product(dst.mat_mut(width, rows, (0, width)), lhs, rhs, accumulate);
         }
     }
 
@@ -222,7 +216,7 @@ impl Views {
 
         // The previous step ended with a barrier: every buffer is free.
         // SAFETY: our rows of x.
-        elementwise::gather(data, &idx[r0..r1], unsafe {
+        gather::gather(data, &idx[r0..r1], unsafe {
             self.x.slice_mut(r0 * n_in, r1 * n_in)
         });
         let labels = &mut scratch.labels[..r1 - r0];
@@ -308,25 +302,19 @@ impl Views {
             }
             clock.wait(Phase::InputGrad, barrier);
             dz_complete = true;
-            // Phase B: our neurons of W_l and b_l, from every row of dz_l and x_l.
-            let (j0, j1) = split(n_out, threads, t);
+            // Phase B: our rows of W_l (neurons, or inputs where input-major) and our neurons
+            // of b_l, from every row of dz_l and x_l.
+            let own = layer.own(threads, t);
+            let (j0, j1) = own.neurons;
             // SAFETY: all rows of dz_l and x_l, which nobody writes until the step's last
-            // barrier (phase A of the layers below writes other dz buffers); our neurons' rows
-            // of W_l and entries of b_l, which nobody else touches in this phase.
+            // barrier (phase A of the layers below writes other dz buffers); our rows of W_l
+            // and entries of b_l, which nobody else touches in this phase.
             unsafe {
-                let dz = self.dz[l].mat(n_out, all, (j0, j1));
-                let x = self.input(l).mat(n_in, all, (0, n_in));
                 match &self.opt {
                     // Plain SGD, fused: W ← W − lr·dzᵀ·x.
-                    None => {
-                        let w = layer.w.mat_mut(n_in, (j0, j1), (0, n_in));
-                        products::product(w, dz.t(), x, Some(-lr));
-                    }
-                    // Our neurons' rows of dW; the update waits for every gradient.
-                    Some(o) => {
-                        let gw = o.gw[l].mat_mut(n_in, (j0, j1), (0, n_in));
-                        products::product(gw, dz.t(), x, None);
-                    }
+                    None => self.weight_grad_block(l, layer.w, all, own.rows, Some(-lr)),
+                    // Our rows of dW; the update waits for every gradient.
+                    Some(o) => self.weight_grad_block(l, o.gw[l], all, own.rows, None),
                 }
                 clock.lap(Phase::WeightSgd);
                 let dz = self.dz[l].slice(0, batch * n_out);
@@ -344,7 +332,7 @@ impl Views {
                 // every gradient first: nobody reads W_l in this step any more (phase A of
                 // layer l read it before the last barrier).
                 if let Some(o) = self.opt.as_ref().filter(|o| o.cfg.clip_norm.is_none()) {
-                    nonfinite |= o.update_neurons(l, layer, (j0, j1), None, lr, step);
+                    nonfinite |= o.update_own(l, layer, own, None, lr, step);
                     clock.lap(Phase::Optimizer);
                 }
             }
@@ -381,7 +369,7 @@ impl Views {
             // SAFETY: rows r0..r1 of every buffer and predictions s..s + n are this thread's
             // alone; nobody writes the parameters while evaluating.
             unsafe {
-                elementwise::gather_range(data, s, self.x.slice_mut(r0 * n_in, r1 * n_in));
+                gather::gather_range(data, s, self.x.slice_mut(r0 * n_in, r1 * n_in));
                 self.forward_rows(r0, r1);
                 let a = self.acts[self.layers.len() - 1].slice(r0 * outputs, r1 * outputs);
                 let predictions = match into {
