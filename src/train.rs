@@ -70,6 +70,10 @@ pub struct TrainConfig {
     /// Stop when the validation loss has not improved for this many epochs, and restore the
     /// best parameters.
     pub early_stopping: Option<usize>,
+    /// Validate after every this many epochs (counted from the first) and after the last:
+    /// 1 validates every epoch. The other epochs' records have no validation figures, and
+    /// early stopping looks only at validated ones.
+    pub validate_every: usize,
     /// Steps handed to the engine at a time; the progress callback runs between them.
     pub steps_per_chunk: usize,
     /// The first epoch to run (1-based); above 1 when resuming a run that stopped after
@@ -82,6 +86,12 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {
             return Err(Error::invalid("train.batch_size", "must be at least 1"));
+        }
+        if self.validate_every == 0 {
+            return Err(Error::invalid(
+                "train.validate_every",
+                "must be at least 1 (1 validates after every epoch)",
+            ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(Error::invalid(
@@ -262,7 +272,9 @@ impl<'a> Trainer<'a> {
         }
         let val = self.val;
         let (mut val_loss, mut val_accuracy, mut values) = (None, None, None);
-        if let Some(v) = val.filter(|v| !v.is_empty()) {
+        let validate =
+            epoch.is_multiple_of(self.cfg.validate_every.max(1)) || epoch >= self.cfg.epochs;
+        if let Some(v) = val.filter(|v| validate && !v.is_empty()) {
             let e = engine.evaluate(v)?;
             val_loss = Some(e.loss);
             if v.target_dim().is_some() {

@@ -41,7 +41,13 @@ pub fn sweep_curves(
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
             (l.min(p.1), h.max(p.1))
         });
-    let epochs = points.iter().map(|p| p.len()).max().unwrap_or(0);
+    // The last epoch with a value (with `validate_every` above 1, not every epoch has one).
+    let epochs = points
+        .iter()
+        .flatten()
+        .map(|p| p.0 as usize)
+        .max()
+        .unwrap_or(0);
     if epochs == 0 {
         return Err(Error::bad_file(
             path,

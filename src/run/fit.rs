@@ -248,6 +248,7 @@ fn legacy_state(
             lr: Some(s.lr),
             schedule: Some(s.schedule.unwrap_or(crate::train::LrSchedule::Constant)),
             early_stopping: s.early_stopping,
+            validate_every: None,
         },
         optimizer: Default::default(),
     };

@@ -24,6 +24,7 @@
 //! lr = 0.1
 //! schedule = "cosine"
 //! early_stopping = 3  # optional
+//! validate_every = 1  # optional: validate after every N epochs and after the last
 //! [optimizer]
 //! kind = "sgd"
 //! ```
@@ -164,6 +165,9 @@ pub struct TrainSpec {
     /// Stop when the validation loss has not improved for this many epochs; keep the best.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
+    /// Validate after every this many epochs and after the last (default: 1, every epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate_every: Option<usize>,
 }
 
 /// `[optimizer]`: the rule and its settings (defaults as in torch.optim; see [`crate::optim`]).
@@ -324,6 +328,7 @@ impl RunSpec {
                 lr: pick(t.lr, ot.lr),
                 schedule: pick(t.schedule, ot.schedule),
                 early_stopping: pick(t.early_stopping, ot.early_stopping),
+                validate_every: pick(t.validate_every, ot.validate_every),
             },
             optimizer: self.optimizer.overlay(over.optimizer),
         }

@@ -88,6 +88,17 @@ pub struct TrainRun {
     pub schedule: LrSchedule,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
+    /// 1 (every epoch) when absent, as in descriptions written before it existed.
+    #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]
+    pub validate_every: usize,
+}
+
+fn every_epoch() -> usize {
+    1
+}
+
+fn is_every_epoch(n: &usize) -> bool {
+    *n == 1
 }
 
 /// The scaled training, validation and test sets of a run, and the scaling.
@@ -217,6 +228,7 @@ impl RunSpec {
                     LrSchedule::Constant
                 }),
                 early_stopping: t.early_stopping,
+                validate_every: t.validate_every.unwrap_or(1),
             },
             optimizer,
         };
@@ -288,6 +300,7 @@ impl Run {
             schedule: t.schedule,
             seed: self.seed,
             early_stopping: t.early_stopping,
+            validate_every: t.validate_every,
             steps_per_chunk: 32,
             start_epoch,
         }
@@ -347,6 +360,7 @@ impl Run {
                 lr: Some(t.lr),
                 schedule: Some(t.schedule),
                 early_stopping: t.early_stopping,
+                validate_every: (t.validate_every != 1).then_some(t.validate_every),
             },
             optimizer: OptimizerSpec::of(&self.optimizer),
         }

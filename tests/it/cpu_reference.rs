@@ -232,6 +232,7 @@ fn train_synthetic(
         schedule: gpunn::train::LrSchedule::Constant,
         seed: 7,
         early_stopping: None,
+        validate_every: 1,
         steps_per_chunk: 64,
         start_epoch: 1,
     };

@@ -31,6 +31,7 @@ fn circles_model() -> (FastCpu, Dataset) {
         schedule: LrSchedule::Constant,
         seed: 2,
         early_stopping: None,
+        validate_every: 1,
         steps_per_chunk: 16,
         start_epoch: 1,
     };

@@ -66,6 +66,7 @@ fn loop_config(batch: usize) -> TrainConfig {
         schedule: LrSchedule::Cosine,
         seed: 9,
         early_stopping: Some(1),
+        validate_every: 1,
         steps_per_chunk: 4,
         start_epoch: 1,
     }

@@ -62,6 +62,7 @@ fn loop_config(epochs: usize) -> TrainConfig {
         schedule: LrSchedule::Cosine,
         seed: 5,
         early_stopping: None,
+        validate_every: 1,
         steps_per_chunk: 3,
         start_epoch: 1,
     }

@@ -57,6 +57,7 @@ fn synthetic_defaults_and_tanh_picks_xavier() {
 fn resolved_toml_reads_back_as_the_same_run() {
     for toml in [
         "[data]\ndataset = \"mnist-sample\"\ndigits = [3, 6]\n[train]\nearly_stopping = 2\n",
+        "[data]\ndataset = \"xor\"\n[train]\nvalidate_every = 4\n",
         "seed = 7\n[data]\ndataset = \"circles\"\nnoise = 0.1\n[model]\nlayers = [2, 5, 1]\ninit = \"normal:0.2\"\n",
     ] {
         let run = resolve(toml);
@@ -74,6 +75,18 @@ fn library_errors_name_fields() {
     assert!(err.to_string().starts_with("train.lr: "), "{err}");
     let err = RunSpec::from_toml_str("[model]\nlayers = [2, \"x\"]\n").unwrap_err();
     assert!(err.to_string().starts_with("model.layers"), "{err}");
+    let spec =
+        RunSpec::from_toml_str("[train]\nvalidate_every = 0\n[data]\ndataset = \"xor\"\n").unwrap();
+    let err = spec.resolve(&spec.load_data().unwrap()).unwrap_err();
+    assert!(
+        err.to_string().starts_with("train.validate_every: "),
+        "{err}"
+    );
+    // Descriptions written before the key existed validate every epoch.
+    assert_eq!(
+        resolve("[data]\ndataset = \"xor\"\n").train.validate_every,
+        1
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! `gpunn sweep`: grid expansion from TOML and from flags, a failing configuration among good
 //! ones, resuming an interrupted sweep, shards that cover the grid once and merge into the
-//! unsharded ranking, and one configuration's metrics identical alone and inside a sweep.
+//! unsharded ranking, one configuration's metrics identical alone and inside a sweep, and
+//! `validate_every` leaving the training and the final metric as they were.
 //! (Folds, disjoint, covering and stratified: `tables::holdout_and_folds_...`.)
 
 use crate::cli::{gpunn, stderr, stdout};
@@ -235,4 +236,49 @@ fn a_configuration_scores_the_same_alone_and_in_a_sweep() {
         "alone {want}, in the sweep {got}"
     );
     assert!(out.join("curves.png").exists() && out.join("results.csv").exists());
+}
+
+/// Validating less often changes no training step: every third epoch and the last, the metric
+/// and the validated epochs' values are those of validating every epoch, to the bit; the
+/// curves have no value elsewhere, and still draw.
+#[test]
+fn validating_every_third_epoch_keeps_the_metric_and_draws_the_gaps() {
+    let g = Grid::from_toml_str(
+        "device = \"cpu\"\n[data]\ndataset = \"circles\"\nsamples = 120\nval_split = 0.25\n\
+         [model]\nlayers = [2, 8, 1]\nactivations = [\"tanh\"]\n\
+         [train]\nepochs = 5\nvalidate_every = [1, 3]\n",
+    )
+    .unwrap();
+    let mut out = sweep(g, None).run(|_| {}).unwrap();
+    out.sort_by_key(|o| o.index);
+    assert_eq!(out.len(), 2);
+    assert!(out.iter().all(|o| o.status == Status::Ok));
+    let (every, third) = (&out[0], &out[1]);
+    assert_eq!(every.mean.to_bits(), third.mean.to_bits());
+    let (e, t) = (&every.curves[0], &third.curves[0]);
+    assert_eq!(t.len(), 5);
+    for epoch in 0..5 {
+        if epoch == 2 || epoch == 4 {
+            assert_eq!(
+                t[epoch].to_bits(),
+                e[epoch].to_bits(),
+                "epoch {}",
+                epoch + 1
+            );
+        } else {
+            assert!(
+                t[epoch].is_nan() && e[epoch].is_finite(),
+                "epoch {}",
+                epoch + 1
+            );
+        }
+    }
+    let dir = Scratch::new("sweep-gaps");
+    let png = dir.join("curves.png");
+    let runs = vec![
+        ("every".to_string(), results::mean_curve(every)),
+        ("third".to_string(), results::mean_curve(third)),
+    ];
+    gpunn::plots::sweep_curves(&png, &runs, ("val_loss", false), "gaps").unwrap();
+    assert!(std::fs::metadata(&png).unwrap().len() > 0);
 }

@@ -251,6 +251,7 @@ fn loop_config() -> TrainConfig {
         schedule: LrSchedule::Constant,
         seed: 4,
         early_stopping: None,
+        validate_every: 1,
         steps_per_chunk: 4,
         start_epoch: 1,
     }

@@ -1,5 +1,5 @@
 //! The training loop on its own, driven through a scripted engine: early stopping restores the
-//! parameters of the best validation epoch.
+//! parameters of the best validation epoch; `validate_every` validates only some epochs.
 
 use gpunn::data::{Dataset, Features};
 use gpunn::engine::{Engine, Evaluation, Stats};
@@ -14,6 +14,8 @@ struct Scripted {
     val_losses: Vec<f32>,
     epoch: usize,
     restored: Vec<f32>,
+    /// The epochs after which `evaluate` ran.
+    evaluated: Vec<usize>,
 }
 
 impl Engine for Scripted {
@@ -36,6 +38,7 @@ impl Engine for Scripted {
         Ok(s)
     }
     fn evaluate(&mut self, data: &Dataset) -> gpunn::Result<Evaluation> {
+        self.evaluated.push(self.epoch);
         Ok(Evaluation {
             loss: self.val_losses[self.epoch - 1],
             accuracy: 0.5,
@@ -80,12 +83,18 @@ fn four_samples() -> Dataset {
 }
 
 fn run(val_losses: &[f32], patience: usize) -> (Scripted, train::History) {
+    run_every(val_losses, patience, 1)
+}
+
+/// `val_losses.len()` epochs, validating after every `every`-th and the last.
+fn run_every(val_losses: &[f32], patience: usize, every: usize) -> (Scripted, train::History) {
     let spec = MlpSpec::new(vec![1, 1], vec![Activation::Sigmoid], Loss::Bce).unwrap();
     let mut engine = Scripted {
         params: Params::init(&spec, Init::Zeros, 0).unwrap(),
         val_losses: val_losses.to_vec(),
         epoch: 0,
         restored: Vec::new(),
+        evaluated: Vec::new(),
     };
     let cfg = TrainConfig {
         epochs: val_losses.len(),
@@ -94,6 +103,7 @@ fn run(val_losses: &[f32], patience: usize) -> (Scripted, train::History) {
         schedule: LrSchedule::Constant,
         seed: 1,
         early_stopping: Some(patience),
+        validate_every: every,
         steps_per_chunk: 8,
         start_epoch: 1,
     };
@@ -123,4 +133,50 @@ fn no_restore_when_the_last_epoch_is_the_best() {
     assert!(!h.stopped_early);
     assert_eq!(h.best_epoch, Some(3));
     assert!(engine.restored.is_empty());
+}
+
+#[test]
+fn validating_every_third_epoch_and_after_the_last() {
+    let (engine, h) = run_every(&[0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3], 10, 3);
+    assert_eq!(engine.evaluated, [3, 6, 7]);
+    let val: Vec<Option<f32>> = h.epochs.iter().map(|r| r.val_loss).collect();
+    assert_eq!(
+        val,
+        [None, None, Some(0.7), None, None, Some(0.4), Some(0.3)]
+    );
+    assert!(h
+        .epochs
+        .iter()
+        .all(|r| r.val_accuracy.is_some() == r.val_loss.is_some()));
+    assert_eq!(h.best_epoch, Some(7));
+}
+
+#[test]
+fn early_stopping_counts_epochs_but_looks_only_at_validated_ones() {
+    // Validated: epoch 2 (0.5), 4 (0.2, the best), 6 (0.8), 8 (0.95): 8 − 4 ≥ 3 stops there;
+    // epoch 3's 0.1 is never seen.
+    let losses = [0.9, 0.5, 0.1, 0.2, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0];
+    let (engine, h) = run_every(&losses, 3, 2);
+    assert_eq!(engine.evaluated, [2, 4, 6, 8]);
+    assert!(h.stopped_early);
+    assert_eq!(h.epochs.len(), 8);
+    assert_eq!(h.best_epoch, Some(4));
+    assert_eq!(engine.restored, [4.0]);
+}
+
+#[test]
+fn validate_every_zero_is_an_error_naming_the_key() {
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch_size: 4,
+        lr: 0.1,
+        schedule: LrSchedule::Constant,
+        seed: 1,
+        early_stopping: None,
+        validate_every: 0,
+        steps_per_chunk: 8,
+        start_epoch: 1,
+    };
+    let e = cfg.validate().unwrap_err().to_string();
+    assert!(e.contains("train.validate_every"), "{e}");
 }

@@ -115,7 +115,7 @@ fn one_message(e: &anyhow::Error) -> String {
 }
 
 /// The flag of each run-description field.
-const FIELD_FLAGS: [(&str, &str); 36] = [
+const FIELD_FLAGS: [(&str, &str); 37] = [
     ("seed", "--seed"),
     ("device", "--device"),
     ("data", "--dataset/--data"),
@@ -143,6 +143,7 @@ const FIELD_FLAGS: [(&str, &str); 36] = [
     ("train.lr", "--lr"),
     ("train.schedule", "--lr-schedule"),
     ("train.early_stopping", "--early-stopping"),
+    ("train.validate_every", "--validate-every"),
     ("optimizer.kind", "--optimizer"),
     ("optimizer.momentum", "--momentum"),
     ("optimizer.nesterov", "--nesterov"),

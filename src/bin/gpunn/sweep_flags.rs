@@ -60,6 +60,8 @@ pub struct GridFlags {
     #[arg(long, action = ArgAction::Append)]
     early_stopping: Vec<String>,
     #[arg(long, action = ArgAction::Append)]
+    validate_every: Vec<String>,
+    #[arg(long, action = ArgAction::Append)]
     device: Vec<String>,
     #[arg(long, action = ArgAction::Append)]
     optimizer: Vec<String>,
@@ -132,6 +134,12 @@ impl GridFlags {
                 "train.early_stopping",
                 Int,
                 &self.early_stopping,
+            ),
+            (
+                "--validate-every",
+                "train.validate_every",
+                Int,
+                &self.validate_every,
             ),
             ("--device", "device", Str, &self.device),
             ("--optimizer", "optimizer.kind", Str, &self.optimizer),

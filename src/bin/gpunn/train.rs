@@ -72,6 +72,10 @@ pub struct TrainArgs {
     /// Stop when the validation loss has not improved for this many epochs; keep the best.
     #[arg(long, value_name = "PATIENCE")]
     early_stopping: Option<usize>,
+    /// Validate after every N epochs and after the last, rather than after every epoch (which
+    /// costs a forward pass over the validation set each time) [default: 1].
+    #[arg(long, value_name = "N")]
+    validate_every: Option<usize>,
     /// Write the run, history, test figures and confusion matrix as JSON.
     #[arg(long, value_name = "FILE.json")]
     metrics: Option<PathBuf>,
@@ -172,6 +176,7 @@ impl TrainArgs {
                     .map(|s| parse_flag("--lr-schedule", s))
                     .transpose()?,
                 early_stopping: self.early_stopping,
+                validate_every: self.validate_every,
             },
             optimizer: self.optimizer.spec()?,
         };
