@@ -37,6 +37,7 @@
 //! Evaluation splits the samples by rows only and needs no barrier at all.
 
 mod elementwise;
+mod evaluate;
 mod gather;
 mod layer;
 pub mod mathfn;
@@ -299,7 +300,7 @@ impl Engine for FastCpu {
             self.first_input_major,
         );
         on_threads(&mut self.ws.scratch, |t, _| {
-            views.evaluate_part(t, data, views::Into::Outputs(outs), rows)
+            views.evaluate_part(t, data, evaluate::Into::Outputs(outs), rows)
         });
         Ok(outputs)
     }
@@ -339,7 +340,7 @@ impl Engine for FastCpu {
             self.first_input_major,
         );
         let parts = on_threads(&mut self.ws.scratch, |t, _| {
-            views.evaluate_part(t, data, views::Into::Predictions(preds), rows)
+            views.evaluate_part(t, data, evaluate::Into::Predictions(preds), rows)
         });
         let n = data.len().max(1);
         let loss_sum: f64 = parts.iter().map(|p| p.loss_sum).sum();
