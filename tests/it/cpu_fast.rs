@@ -327,6 +327,24 @@ fn profile_times_phases_and_restores_state() {
     assert_eq!(stats.samples, 5);
 }
 
+/// Profiling before any training step (the first steps may reorder the first layer's weights
+/// for the split) leaves the parameters and the Adam state exactly as they were.
+#[test]
+fn profile_before_training_leaves_params_and_state_as_they_were() {
+    use gpunn::optim::{OptimizerConfig, OptimizerKind};
+    use Activation::*;
+    let p = params_for(&[6, 5, 3], &[Tanh, Softmax], Loss::Ce, 27);
+    let data = random_data(20, 6, 3, false, 28);
+    let mut fast = FastCpu::with_threads(p.clone(), 1);
+    fast.set_optimizer(&OptimizerConfig::of(OptimizerKind::Adam), None)
+        .unwrap();
+    fast.load_train_set(&data).unwrap();
+    let state = fast.optimizer_state().unwrap();
+    fast.profile(3).unwrap();
+    assert_eq!(fast.params().unwrap(), p);
+    assert_eq!(fast.optimizer_state().unwrap(), state);
+}
+
 #[test]
 fn evaluate_more_samples_than_the_workspace() {
     use Activation::*;

@@ -354,7 +354,7 @@ impl Engine for FastCpu {
 
     /// Times the phases of `steps` steps (at the last `train_steps` batch size and learning
     /// rate, 128 and 0.01 before any) as thread 0 sees them, while the steps run as usual; the
-    /// parameters and stats are restored afterwards.
+    /// parameters, optimizer state and stats are restored afterwards.
     fn profile(&mut self, steps: usize) -> Result<Vec<FamilyTime>> {
         let data = self
             .train
@@ -363,9 +363,16 @@ impl Engine for FastCpu {
         let n = data.len().max(1);
         let batch = self.last_batch.clamp(1, n);
         let order: Vec<u32> = (0..steps * batch).map(|i| (i % n) as u32).collect();
-        let (saved_params, saved_stats) = (self.params.clone(), self.stats);
+        // Everything the steps change, the stored order of the first layer included (the first
+        // steps after construction may reorder it).
+        let saved = (
+            self.params.clone(),
+            self.state.clone(),
+            self.stats,
+            self.first_input_major,
+        );
         let seconds = self.run_steps(&order, batch, self.last_lr, true);
-        (self.params, self.stats) = (saved_params, saved_stats);
+        (self.params, self.state, self.stats, self.first_input_major) = saved;
         let seconds = seconds?;
         // Multiply-adds of the three products over all the steps.
         let macs = |layers: &mut dyn Iterator<Item = &crate::model::Layer>| {
