@@ -16,9 +16,10 @@ struct OptimRule {
     weight_decay: f32,
     clip_value: f32,
     clip_norm: f32,
+    // ln β1, ln β2 (computed in f64 on the host) for the bias corrections
+    log_beta1: f32,
+    log_beta2: f32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 const RULE_NESTEROV: u32 = 1u;

@@ -36,7 +36,12 @@ pub struct OptimRule {
     pub weight_decay: f32,
     pub clip_value: f32,
     pub clip_norm: f32,
-    pub _pad: [u32; 3],
+    /// ln β1 and ln β2, computed in f64 from the f32 betas: `tick` takes Adam's bias
+    /// corrections 1 − βᵗ as −expm1(t·ln β), which keeps f32's precision where
+    /// 1 − pow(β, t) cancels.
+    pub log_beta1: f32,
+    pub log_beta2: f32,
+    pub _pad: u32,
 }
 
 impl OptimRule {
@@ -54,7 +59,9 @@ impl OptimRule {
             weight_decay: cfg.weight_decay,
             clip_value: cfg.clip_value.unwrap_or(0.0),
             clip_norm: cfg.clip_norm.unwrap_or(0.0),
-            _pad: [0; 3],
+            log_beta1: (cfg.beta1 as f64).ln() as f32,
+            log_beta2: (cfg.beta2 as f64).ln() as f32,
+            _pad: 0,
         }
     }
 }

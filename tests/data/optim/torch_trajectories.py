@@ -6,8 +6,15 @@ loss of each of 6 steps' forward passes and the weights and biases after the las
 test `optim::reference_matches_torch_trajectories` runs gpunn's reference optimizer (in f64) on
 the same network and batch and compares.
 
+Also writes tests/data/optim/torch_tiny_trajectories.json: the same network on inputs 1e5
+times smaller, so that the weights' gradients (1e-7 to 1e-6) are as small as Adam's ε = 1e-6,
+and the weights and biases after every step of Adam, Adam with clipping by the global norm and
+AdamW. Every value is an f32 (rounded before torch computes in f64), so that an f32 engine
+starts from exactly the same numbers; the Rust test `optim_engines::
+every_engine_follows_torch_adam_with_tiny_gradients` runs the CPU engines and the GPU on it.
+
 Run: python3 tests/data/optim/torch_trajectories.py  (needs torch; any version with
-torch.optim.AdamW and clip_grad_norm_).
+torch.optim.AdamW and clip_grad_norm_; Debian's python3-torch will do).
 """
 
 import json
@@ -41,14 +48,14 @@ CASES = [
 ]
 
 
-def make_net():
+def make_net(values=lambda rows: rows):
     l1 = torch.nn.Linear(3, 4)
     l2 = torch.nn.Linear(4, 2)
     with torch.no_grad():
-        l1.weight.copy_(torch.tensor(W1))
-        l1.bias.copy_(torch.tensor(B1))
-        l2.weight.copy_(torch.tensor(W2))
-        l2.bias.copy_(torch.tensor(B2))
+        l1.weight.copy_(torch.tensor(values(W1)))
+        l1.bias.copy_(torch.tensor(values(B1)))
+        l2.weight.copy_(torch.tensor(values(W2)))
+        l2.bias.copy_(torch.tensor(values(B2)))
     return l1, l2
 
 
@@ -67,13 +74,19 @@ def optimizer(cfg, weights, biases, lr):
     return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=eps)
 
 
-def run(cfg, lr):
-    l1, l2 = make_net()
+def f32(rows):
+    """The nearest f32 of every value, as a float64 list."""
+    return torch.tensor(rows).float().double().tolist()
+
+
+def run(cfg, lr, x_rows=X, every_step=False):
+    """Steps of `cfg`; with `every_step`, on the f32 values of the network and targets."""
+    l1, l2 = make_net(f32 if every_step else (lambda rows: rows))
     weights = [l1.weight, l2.weight]
     biases = [l1.bias, l2.bias]
     opt = optimizer(cfg, weights, biases, lr)
-    x, y = torch.tensor(X), torch.tensor(Y)
-    losses = []
+    x, y = torch.tensor(x_rows), torch.tensor(f32(Y) if every_step else Y)
+    losses, trajectory = [], []
     for _ in range(STEPS):
         opt.zero_grad()
         out = torch.sigmoid(l2(torch.tanh(l1(x))))
@@ -86,7 +99,37 @@ def run(cfg, lr):
         if "clip_value" in cfg:
             torch.nn.utils.clip_grad_value_(weights + biases, cfg["clip_value"])
         opt.step()
+        trajectory.append([{"weights": l.weight.tolist(), "bias": l.bias.tolist()}
+                           for l in (l1, l2)])
+    if every_step:
+        return losses, trajectory
     return losses, [l1, l2]
+
+
+# Inputs 1e5 times smaller (f32 values), for gradients as small as ε.
+X_TINY = f32([[v * 1e-5 for v in row] for row in X])
+TINY_CASES = [
+    ("adam_eps_1e-6", {"kind": "adam", "eps": 1e-6}, 0.05),
+    ("adam_eps_1e-6_clip_norm", {"kind": "adam", "eps": 1e-6, "clip_norm": 0.01}, 0.05),
+    ("adamw_eps_1e-6", {"kind": "adamw", "eps": 1e-6, "weight_decay": 0.1}, 0.05),
+]
+
+
+def tiny():
+    """The tiny-gradient trajectories, weights after every step."""
+    out = {
+        "net": {"layers": [
+            {"weights": f32(W1), "bias": f32(B1), "activation": "tanh"},
+            {"weights": f32(W2), "bias": f32(B2), "activation": "sigmoid"},
+        ]},
+        "loss": "mse", "x": X_TINY, "y": f32(Y), "steps": STEPS, "torch": torch.__version__,
+        "cases": [],
+    }
+    for name, cfg, lr in TINY_CASES:
+        losses, trajectory = run(cfg, lr, X_TINY, every_step=True)
+        out["cases"].append({"name": name, "optimizer": cfg, "lr": lr, "losses": losses,
+                             "trajectory": trajectory})
+    return out
 
 
 def main():
@@ -107,6 +150,11 @@ def main():
     path = os.path.join(os.path.dirname(__file__), "torch_trajectories.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
+        f.write("\n")
+    print(f"wrote {path}")
+    path = os.path.join(os.path.dirname(__file__), "torch_tiny_trajectories.json")
+    with open(path, "w") as f:
+        json.dump(tiny(), f, indent=1)
         f.write("\n")
     print(f"wrote {path}")
 
