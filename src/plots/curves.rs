@@ -132,14 +132,18 @@ impl Panel {
         train: &[(f64, f64)],
         val: &[(f64, f64)],
     ) -> std::result::Result<(), String> {
-        let span = (x_range.end - x_range.start).round() as usize;
+        // Whole epochs only, none repeated (the ends are half an epoch out).
+        let x_axis = super::axes::EpochAxis::new(
+            (x_range.start + 0.5).round() as usize,
+            (x_range.end - 0.5).round() as usize,
+        );
         let mut chart = ChartBuilder::on(area)
             .caption(self.caption, font(18.0))
             .margin(12)
             .margin_right(24)
             .x_label_area_size(50)
             .y_label_area_size(62)
-            .build_cartesian_2d(x_range, self.y_range.clone())
+            .build_cartesian_2d(x_axis, self.y_range.clone())
             .map_err(s)?;
         let percent = self.y_percent;
         chart
@@ -150,16 +154,8 @@ impl Panel {
             .y_desc(self.y_desc)
             .axis_desc_style(font(16.0))
             .label_style(font(14.0))
-            .x_labels(span.clamp(2, 12))
             .y_labels(if percent { 11 } else { 8 })
-            // Epochs are whole numbers: label only the integer ticks.
-            .x_label_formatter(&|x| {
-                if (x - x.round()).abs() < 1e-6 {
-                    format!("{}", x.round() as i64)
-                } else {
-                    String::new()
-                }
-            })
+            .x_label_formatter(&|x| format!("{}", x.round() as i64))
             .y_label_formatter(&|y| {
                 if percent {
                     format!("{y:.0}")

@@ -13,6 +13,7 @@ use plotters::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
 
+pub mod axes;
 mod confusion;
 mod curves;
 mod explain;

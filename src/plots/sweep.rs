@@ -1,6 +1,7 @@
 //! A sweep's validation curves: every configuration's metric per epoch (the mean over its
 //! folds), overlaid; the best few in colour and labelled, the rest in grey.
 
+use super::axes;
 use super::curves::trim_number;
 use super::*;
 use crate::error::Result;
@@ -32,15 +33,11 @@ pub fn sweep_curves(
                 .collect()
         })
         .collect();
-    // The y range holds the better half of the configurations (at least the best), so that
-    // one that blew up does not flatten the rest; worse curves leave the frame.
-    let shown = points.len().div_ceil(2).max(1);
-    let (lo, hi) = points[..shown.min(points.len())]
-        .iter()
-        .flatten()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| {
-            (l.min(p.1), h.max(p.1))
-        });
+    // Every finite value is inside the axes unless a configuration blew up; then the range
+    // holds the better half, and the curves that leave it are clamped to its edge, marked
+    // with triangles where they do, and counted in the caption.
+    let range = axes::curve_range(&points);
+    let (lo, hi) = (range.lo, range.hi);
     // The last epoch with a value (with `validate_every` above 1, not every epoch has one).
     let epochs = points
         .iter()
@@ -54,14 +51,27 @@ pub fn sweep_curves(
             "cannot draw sweep curves: no finite values",
         ));
     }
-    let pad = ((hi - lo) * 0.05).max(1e-6);
+    let caption = match range.clipped {
+        0 => title.to_string(),
+        n => format!(
+            "{title} ({n} curve{} off the scale, clamped at \u{25b2}/\u{25bc})",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    let clamp = |p: &(f64, f64)| (p.0, p.1.clamp(lo, hi));
+    let off: Vec<(f64, f64, bool)> = points
+        .iter()
+        .flatten()
+        .filter(|p| p.1 < lo || p.1 > hi)
+        .map(|p| (p.0, p.1.clamp(lo, hi), p.1 > hi))
+        .collect();
     render(path, (1100, 620), |root| {
         let mut chart = ChartBuilder::on(root)
-            .caption(title, font(20.0))
+            .caption(&caption, font(20.0))
             .margin(16)
             .x_label_area_size(48)
             .y_label_area_size(70)
-            .build_cartesian_2d(0.5..(epochs as f64 + 0.5), (lo - pad)..(hi + pad))
+            .build_cartesian_2d(axes::EpochAxis::new(1, epochs), lo..hi)
             .map_err(s)?;
         chart
             .configure_mesh()
@@ -79,17 +89,28 @@ pub fn sweep_curves(
         for p in points.iter().skip(BEST.len()) {
             let style = ShapeStyle::from(&RGBColor(190, 190, 190)).stroke_width(1);
             chart
-                .draw_series(LineSeries::new(p.iter().copied(), style))
+                .draw_series(LineSeries::new(p.iter().map(clamp), style))
                 .map_err(s)?;
         }
         for (i, (p, (label, _))) in points.iter().zip(runs).take(BEST.len()).enumerate() {
             let style = ShapeStyle::from(&BEST[i]).stroke_width(3);
             chart
-                .draw_series(LineSeries::new(p.iter().copied(), style))
+                .draw_series(LineSeries::new(p.iter().map(clamp), style))
                 .map_err(s)?
                 .label(format!("#{} {label}", i + 1))
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], style));
         }
+        chart
+            .draw_series(off.iter().map(|&(x, y, up)| {
+                // A triangle at the edge, pointing the way the value went.
+                let tip = if up { -9 } else { 9 };
+                EmptyElement::at((x, y))
+                    + Polygon::new(
+                        vec![(-6, 0), (6, 0), (0, tip)],
+                        RGBColor(90, 90, 90).filled(),
+                    )
+            }))
+            .map_err(s)?;
         chart
             .configure_series_labels()
             .position(if higher_is_better {

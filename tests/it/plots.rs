@@ -332,3 +332,39 @@ fn plots_render_samples() {
     .unwrap();
     eprintln!("wrote plots to {}", dir.display());
 }
+
+/// The sweep of the report (4 configurations, 2 epochs, the worst going from 2.09 to 1.97):
+/// every value inside the y range, the epochs ticked once each; a configuration that blew up
+/// is clipped and counted, the others keeping the range.
+#[test]
+fn sweep_curves_keep_every_value_on_the_axes() {
+    use gpunn::plots::axes::{curve_range, epoch_ticks};
+    let curves = vec![
+        vec![(1.0, 0.42), (2.0, 0.32)],
+        vec![(1.0, 0.81), (2.0, 0.55)],
+        vec![(1.0, 1.41), (2.0, 1.07)],
+        vec![(1.0, 2.09), (2.0, 1.97)],
+    ];
+    let r = curve_range(&curves);
+    assert_eq!(r.clipped, 0);
+    for (x, y) in curves.iter().flatten() {
+        assert!(r.lo < *y && *y < r.hi, "epoch {x}: {y} outside {r:?}");
+    }
+    assert_eq!(epoch_ticks(1, 2), [1, 2]);
+    assert_eq!(epoch_ticks(1, 100).len(), 11, "1, 10, 20, ..., 100");
+    let mut blown = curves.clone();
+    blown.push(vec![(1.0, 3e4), (2.0, f64::NAN)]);
+    let r = curve_range(&blown);
+    assert_eq!(r.clipped, 1);
+    assert!(r.hi < 3.0, "{r:?}");
+    // And the picture is drawn with them.
+    let dir = crate::common::Scratch::new("plots_sweep_axes");
+    let runs: Vec<(String, Vec<f32>)> = blown
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("run {i}"), c.iter().map(|p| p.1 as f32).collect()))
+        .collect();
+    let path = dir.join("curves.png");
+    gpunn::plots::sweep_curves(&path, &runs, ("val_loss", false), "sweep").unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 1000);
+}
