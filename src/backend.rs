@@ -34,7 +34,7 @@ pub fn context(kind: DeviceKind) -> Result<(Option<Arc<GpuContext>>, Option<Stri
                 Ok((
                     None,
                     Some(
-                        "--device auto: no hardware GPU, training on the CPU engine (--device software \
+                        "--device auto: no hardware GPU, running on the CPU engine (--device software \
                          forces the slower software adapter; `gpunn devices` lists adapters)"
                             .into(),
                     ),

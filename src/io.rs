@@ -127,3 +127,13 @@ pub fn read_text_capped(path: &Path, max: u64, what: &str) -> Result<String> {
         )
     })
 }
+
+/// `value` as a JSON value whose numbers read as they were written: an `f32` setting of 0.1
+/// stays 0.1. (`serde_json::json!` and `to_value` widen an `f32` to the `f64`
+/// 0.10000000149011612; its text form is the shortest that reads back as the same `f32`, so
+/// going through the text keeps what the user wrote, as the TOML and `runs/*.json` do.)
+pub fn json_as_written<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
+    serde_json::to_string(value)
+        .and_then(|text| serde_json::from_str(&text))
+        .unwrap_or(serde_json::Value::Null)
+}

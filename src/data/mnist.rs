@@ -129,8 +129,10 @@ pub fn locate(name: &str) -> Result<PathBuf> {
         _ => Err(Error::invalid(
             "data.dataset",
             format!(
-                "unknown dataset '{name}': expected one of {} (or a directory of IDX files)",
-                NAMES.join(", ")
+                "unknown dataset '{name}': expected one of {}, {} (or --data with a directory \
+                 of IDX files or a table)",
+                NAMES.join(", "),
+                crate::run::SYNTHETIC.join(", ")
             ),
         )),
     }

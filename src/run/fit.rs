@@ -295,36 +295,37 @@ pub fn metrics_json(
     history: &History,
     test: Option<&TestFigures>,
 ) -> serde_json::Value {
+    use crate::io::json_as_written as w;
     let mut v = serde_json::json!({
-        "run": run,
+        "run": w(run),
         "dataset": data.description,
         "device": device,
         "task": run.data.task,
         "layers": run.model.layers,
         "activations": run.model.activations,
         "loss": run.model.loss,
-        "lr": run.train.lr,
+        "lr": w(&run.train.lr),
         "batch_size": run.train.batch_size,
         "seed": run.seed,
-        "history": history.epochs,
+        "history": w(&history.epochs),
         "best_epoch": history.best_epoch,
         "stopped_early": history.stopped_early,
-        "test_loss": test.map(|t| t.evaluation.loss),
+        "test_loss": w(&test.map(|t| t.evaluation.loss)),
     });
     let m = v.as_object_mut().expect("an object");
     match test.and_then(|t| t.values) {
         Some(values) => {
-            m.insert("test_mse".into(), values.mse.into());
-            m.insert("test_mae".into(), values.mae.into());
+            m.insert("test_mse".into(), w(&values.mse));
+            m.insert("test_mae".into(), w(&values.mae));
             if run.data.task == Task::Regress {
-                m.insert("test_r2".into(), values.r2.into());
+                m.insert("test_r2".into(), w(&values.r2));
             }
             m.insert("target_names".into(), data.target_names.clone().into());
         }
         None => {
             m.insert(
                 "test_accuracy".into(),
-                serde_json::json!(test.map(|t| t.evaluation.accuracy)),
+                w(&test.map(|t| t.evaluation.accuracy)),
             );
             m.insert("class_names".into(), data.class_names.clone().into());
             m.insert(

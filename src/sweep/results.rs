@@ -259,7 +259,7 @@ pub fn results_json(ranked: &[Outcome], metric: Metric) -> serde_json::Value {
         .iter()
         .map(|o| {
             serde_json::json!({
-                "run": o.run,
+                "run": crate::io::json_as_written(&o.run),
                 "label": label_text(&o.label),
                 "folds": o.folds,
                 "mean": finite(o.mean),

@@ -18,13 +18,26 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A file with `text` in a fresh temp directory of this test.
-pub fn temp_file(test: &str, name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gpunn-it-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+/// A file with `text` in a fresh temp directory of this test, removed with the directory
+/// when the value is dropped (kept when the test fails, to look at).
+pub fn temp_file(test: &str, name: &str, text: &str) -> TempPath {
+    let dir = crate::common::Scratch::new(test);
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    TempPath { path, _dir: dir }
+}
+
+/// A path in a test's scratch directory, which lives as long as this value.
+pub struct TempPath {
+    path: PathBuf,
+    _dir: crate::common::Scratch,
+}
+
+impl std::ops::Deref for TempPath {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
 }
 
 pub const NET_ONES: &str = r#"{"layers": [{"weights": [[1,1],[1,1],[1,1]], "bias": [1,1,1], "activation": "sigmoid"}, {"weights": [[1,1,1]], "bias": [1], "activation": "sigmoid"}]}"#;
@@ -334,4 +347,107 @@ fn step_with_adam_over_several_steps() {
         };
         crate::common::assert_close("step adam gpu vs cpu", &flat(&vg), &flat(&v), 1e-4, 1e-4);
     }
+}
+
+/// Opening devices prints nothing the user did not cause, without XDG_RUNTIME_DIR or with it
+/// empty: the library gives the process one (the window-system libraries the Vulkan and EGL
+/// drivers load would print `error: XDG_RUNTIME_DIR is invalid or not set` otherwise). The
+/// binary itself no longer sets it, so this is the library's doing.
+#[test]
+fn opening_devices_without_xdg_runtime_dir_is_quiet() {
+    for value in [None, Some("")] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_gpunn"));
+        c.arg("devices");
+        match value {
+            None => c.env_remove("XDG_RUNTIME_DIR"),
+            Some(v) => c.env("XDG_RUNTIME_DIR", v),
+        };
+        let o = c.output().expect("run gpunn");
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("XDG_RUNTIME_DIR"),
+            "XDG_RUNTIME_DIR {value:?}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+/// Output into a closed pipe (`gpunn train | head -2`) ends the program quietly, as grep's
+/// does: no panic, no exit status 101.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gpunn"))
+        .args([
+            "train",
+            "--dataset",
+            "xor",
+            "--epochs",
+            "2000",
+            "--device",
+            "cpu",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run gpunn");
+    // Closed before the program has printed its first line.
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(o.status.code(), Some(101), "{err}");
+    assert_eq!(
+        o.status.signal(),
+        Some(13),
+        "ended by SIGPIPE: {:?} {err}",
+        o.status
+    );
+}
+
+/// `train --help` states the defaults of every kind of data and names every picture; `gpu` is
+/// no device name; the dataset error lists the synthetic sets; eval trains nothing.
+#[test]
+fn help_and_messages_say_what_happens() {
+    let help = stdout(&gpunn(&["train", "--help"]));
+    for want in [
+        "100 for the synthetic sets and\n          tables",
+        "constant for the synthetic sets and tables",
+        "decision_boundary.png",
+        "predictions.png",
+        "predicted_vs_true.png",
+        "reconstructions.png",
+    ] {
+        let flat = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat(&help).contains(&flat(want)),
+            "train --help lacks '{want}':\n{help}"
+        );
+    }
+    let o = gpunn(&["train", "--dataset", "xor", "--device", "gpu"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("unknown device 'gpu'") && stderr(&o).contains("vulkan"));
+    let o = gpunn(&["train", "--dataset", "nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    for name in ["mnist-sample", "xor", "linear", "circles"] {
+        assert!(stderr(&o).contains(name), "{}", stderr(&o));
+    }
+    // eval on the default device (auto): without a hardware GPU it says where it runs.
+    let dir = crate::common::Scratch::new("cli_help_messages");
+    let model = dir.join("xor.safetensors");
+    let model = model.to_str().unwrap();
+    let o = gpunn(&[
+        "train",
+        "--dataset",
+        "xor",
+        "--epochs",
+        "1",
+        "--save",
+        model,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = gpunn(&["eval", "--model", model, "--device", "auto"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("training on"), "{}", stderr(&o));
 }

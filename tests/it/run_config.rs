@@ -248,3 +248,60 @@ fn a_checkpoint_from_before_run_descriptions_still_resumes() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("epoch   2/2"), "{}", stdout(&out));
 }
+
+/// Settings read in every output as the user wrote them: `--metrics` JSON and a sweep's
+/// `results.json` write lr 0.1, β1 0.9 and ε 1e-8, not their f32 values widened to f64
+/// (0.10000000149011612, 0.8999999761581421, 9.99999993922529e-09).
+#[test]
+fn outputs_write_settings_as_written() {
+    let dir = Scratch::new("run_config_as_written");
+    let m = dir.join("m.json");
+    let common = [
+        "--dataset",
+        "xor",
+        "--epochs",
+        "1",
+        "--optimizer",
+        "adam",
+        "--device",
+        "cpu",
+    ];
+    let out = gpunn(
+        &[
+            &["train", "--lr", "0.1", "--metrics", m.to_str().unwrap()],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sw = dir.join("sweep");
+    let out = gpunn(
+        &[
+            &["sweep", "--lr", "0.1,0.3", "--out", sw.to_str().unwrap()],
+            &common[..],
+        ]
+        .concat(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    for path in [m, sw.join("results.json")] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for widened in [
+            "0.10000000149011612",
+            "0.8999999761581421",
+            "9.99999993922529e-09",
+        ] {
+            assert!(
+                !text.contains(widened),
+                "{}: {widened}\n{text}",
+                path.display()
+            );
+        }
+        for written in ["\"lr\": 0.1", "\"beta1\": 0.9", "\"eps\": 1e-8"] {
+            assert!(
+                text.contains(written),
+                "{}: no {written}\n{text}",
+                path.display()
+            );
+        }
+    }
+}

@@ -230,9 +230,11 @@ fn a_configuration_scores_the_same_alone_and_in_a_sweep() {
         .expect("lr=0.3 in the results")["mean"]
         .as_f64()
         .unwrap();
+    // Both are the same f32: the metrics JSON writes it in its shortest form, the sweep's mean
+    // of one fold widened to f64.
     assert_eq!(
-        got.to_bits(),
-        want.to_bits(),
+        (got as f32).to_bits(),
+        (want as f32).to_bits(),
         "alone {want}, in the sweep {got}"
     );
     assert!(out.join("curves.png").exists() && out.join("results.csv").exists());
@@ -281,4 +283,81 @@ fn validating_every_third_epoch_keeps_the_metric_and_draws_the_gaps() {
     ];
     gpunn::plots::sweep_curves(&png, &runs, ("val_loss", false), "gaps").unwrap();
     assert!(std::fs::metadata(&png).unwrap().len() > 0);
+}
+
+/// With `--folds 3`, each fold trains on the other folds' samples and validates on its own:
+/// the two sets are disjoint and together the whole training set, and the validation folds
+/// cover every sample once.
+#[test]
+fn each_fold_trains_on_the_others_and_validates_on_its_own() {
+    let spec = gpunn::run::RunSpec::from_toml_str(
+        "device = \"cpu\"\n[data]\ndataset = \"circles\"\nsamples = 120\n",
+    )
+    .unwrap();
+    let data = spec.load_data().unwrap();
+    let run = spec.resolve(&data).unwrap();
+    let mut s = sweep(circles_grid("", ""), None);
+    s.folds = Some(3);
+    let rows = |d: &gpunn::data::Dataset| -> Vec<Vec<u32>> {
+        let mut x = Vec::new();
+        let idx: Vec<u32> = (0..d.len() as u32).collect();
+        d.gather(&idx, &mut x);
+        x.chunks(d.dim)
+            .map(|r| r.iter().map(|v| v.to_bits()).collect())
+            .collect()
+    };
+    let mut all = rows(&data.train);
+    all.sort();
+    let mut seen_in_validation = Vec::new();
+    let sets = s.fold_sets(&run, &data).unwrap();
+    assert_eq!(sets.len(), 3);
+    for (f, (train, val)) in sets.iter().enumerate() {
+        let (t, v) = (rows(train), rows(val));
+        assert!(
+            t.iter().all(|r| !v.contains(r)),
+            "fold {f}: a validation sample is also trained on"
+        );
+        let mut both = [t, v.clone()].concat();
+        both.sort();
+        assert_eq!(
+            both, all,
+            "fold {f}: training and validation are the training set"
+        );
+        seen_in_validation.extend(v);
+    }
+    seen_in_validation.sort();
+    assert_eq!(
+        seen_in_validation, all,
+        "each sample validates in exactly one fold"
+    );
+}
+
+/// Ranking by a metric where higher is better (accuracy, R²) puts the highest first, failed
+/// configurations last.
+#[test]
+fn ranking_by_accuracy_puts_the_highest_first() {
+    let spec = gpunn::run::RunSpec::default();
+    let outcome = |index: usize, mean: f64, status: Status| {
+        let mut o = results::Outcome::new(index, format!("c{index}"), Vec::new(), spec.clone());
+        (o.mean, o.status) = (mean, status);
+        o
+    };
+    let outcomes = vec![
+        outcome(0, 0.80, Status::Ok),
+        outcome(1, 0.95, Status::Ok),
+        outcome(2, 0.99, Status::Error("boom".into())),
+        outcome(3, 0.90, Status::Ok),
+    ];
+    for (metric, want) in [
+        (Metric::ValAccuracy, [1, 3, 0, 2]),
+        (Metric::ValR2, [1, 3, 0, 2]),
+        (Metric::ValLoss, [0, 3, 1, 2]),
+        (Metric::ValMse, [0, 3, 1, 2]),
+    ] {
+        let ranked: Vec<usize> = results::rank(outcomes.clone(), metric)
+            .iter()
+            .map(|o| o.index)
+            .collect();
+        assert_eq!(ranked, want, "{}", metric.name());
+    }
 }

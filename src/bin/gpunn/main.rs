@@ -65,16 +65,19 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so println! into a closed pipe (`gpunn train | head -2`) would
+    // panic; with the default action the process ends quietly, as grep's does.
+    #[cfg(unix)]
+    // SAFETY: called first thing, before any thread exists; SIG_DFL is a valid action.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     // wgpu's GL backend logs an error for every EGL display it cannot open while probing
     // adapters; that is noise unless the user asks for logs with RUST_LOG.
     env_logger::Builder::from_env(
         env_logger::Env::default().default_filter_or("warn,wgpu_hal=off,wgpu_core=off"),
     )
     .init();
-    // The Vulkan loader complains on stderr when XDG_RUNTIME_DIR is unset; give it one.
-    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
-        std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
-    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => train::run(*a),

@@ -31,7 +31,8 @@ pub struct TrainArgs {
     #[arg(long)]
     digits: Option<String>,
     /// All layer sizes including input and output [default: 784,128,64,10 for images (one
-    /// output with --digits), 2,8,1 for the synthetic sets].
+    /// output with --digits), 2,8,1 for the synthetic sets, inputs,32,outputs for tables;
+    /// autoencoders: 784,128,32,128,784 for images, inputs,inputs/2,inputs for tables].
     #[arg(long)]
     layers: Option<String>,
     /// Hidden-layer activation (one for all), or a comma list: one per hidden layer, or one per
@@ -48,18 +49,19 @@ pub struct TrainArgs {
     /// Layers without bias (every bias fixed at zero).
     #[arg(long)]
     no_bias: bool,
-    /// Learning rate [default: 0.1 for images, 0.5 for the synthetic sets, 0.01 for tables;
-    /// 0.001 with adam and adamw].
+    /// Learning rate [default: 0.1 for images and classified tables, 0.5 for the synthetic
+    /// sets, 0.01 for regressed and autoencoded tables; 0.001 with adam and adamw].
     #[arg(long)]
     lr: Option<f32>,
     /// Learning-rate schedule: constant, or cosine (decays to 0 over the epochs) [default:
-    /// cosine for images, constant for the synthetic sets].
+    /// cosine for images, constant for the synthetic sets and tables].
     #[arg(long)]
     lr_schedule: Option<String>,
     /// Samples per SGD step [default: 32].
     #[arg(long)]
     batch_size: Option<usize>,
-    /// [default: 10 for images, 100 for the synthetic sets]
+    /// Passes over the training set [default: 10 for images, 100 for the synthetic sets and
+    /// tables].
     #[arg(long)]
     epochs: Option<usize>,
     /// Seed for initialisation, shuffling, the validation split and synthetic data [default: 42].
@@ -89,7 +91,10 @@ pub struct TrainArgs {
     /// file.
     #[arg(long, value_name = "CKPT", conflicts_with_all = ["config", "dataset", "data", "labels", "test", "test_split", "target", "task", "scale", "digits", "layers", "activation", "loss", "init", "batch_size", "seed", "val_split", "samples", "factor", "noise"])]
     resume: Option<PathBuf>,
-    /// Write learning curves and the confusion matrix as PNG files into this directory.
+    /// Write PNG pictures into this directory: learning_curves.png, and by task
+    /// confusion_matrix.png (classification), decision_boundary.png (2-feature data),
+    /// predictions.png (images), predicted_vs_true.png (regression), reconstructions.png
+    /// (autoencoders of images).
     #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
     /// Synthetic sets: number of samples [default: 1000].

@@ -54,9 +54,27 @@ pub(super) fn backends_of(b: wgpu::Backend) -> wgpu::Backends {
 }
 
 pub(super) fn make_instance(backends: wgpu::Backends) -> wgpu::Instance {
+    quiet_runtime_dir();
     let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
     desc.backends = backends;
     wgpu::Instance::new(desc)
+}
+
+/// Gives the process an `XDG_RUNTIME_DIR` when it has none. Without one, the window-system
+/// client libraries that the Vulkan and EGL drivers load while probing print `error:
+/// XDG_RUNTIME_DIR is invalid or not set in the environment.` to stderr, an error the caller
+/// did not cause (on headless machines, in containers, under `env -u`). Done once, before the
+/// first instance; a variable the user set to a directory is left alone.
+fn quiet_runtime_dir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let unset = std::env::var_os("XDG_RUNTIME_DIR").is_none_or(|v| v.is_empty());
+        if cfg!(unix) && unset {
+            // Nothing is written there by the probes; the system's temporary directory is
+            // what they need to find.
+            std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir());
+        }
+    });
 }
 
 pub(super) fn adapter_name_filter() -> Option<String> {

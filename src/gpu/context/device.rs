@@ -58,8 +58,15 @@ impl FromStr for DeviceKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim().to_ascii_lowercase();
+        // 'gpu' is no alias: auto may pick the CPU, and a GPU kind names its API.
+        if t == "gpu" {
+            return Err(format!(
+                "unknown device '{s}': name the GPU's API (vulkan, metal, dx12, gl), or auto for \
+                 a hardware GPU when there is one, else the CPU (expected one of: auto, vulkan, \
+                 metal, dx12, gl, software, cpu)"
+            ));
+        }
         let alias = match t.as_str() {
-            "gpu" => "auto",
             "vk" => "vulkan",
             "d3d12" | "directx" => "dx12",
             "gles" | "opengl" => "gl",
