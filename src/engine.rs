@@ -101,6 +101,14 @@ pub trait Engine {
     /// training.
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>>;
 
+    /// The mean loss on `data` and the network's outputs `[n][outputs]` from one forward pass:
+    /// what validating a regression or an autoencoder needs (the loss, then MSE, MAE and R²
+    /// from the outputs). The default runs [`Engine::evaluate`] and [`Engine::outputs`].
+    fn loss_and_outputs(&mut self, data: &Dataset) -> Result<(f32, Vec<f32>)> {
+        let loss = self.evaluate(data)?.loss;
+        Ok((loss, self.outputs(data)?))
+    }
+
     /// Sets the optimizer, with `state` to continue from (`None`: a fresh one). Engines start
     /// with plain SGD.
     fn set_optimizer(

@@ -275,11 +275,15 @@ impl<'a> Trainer<'a> {
         let validate =
             epoch.is_multiple_of(self.cfg.validate_every.max(1)) || epoch >= self.cfg.epochs;
         if let Some(v) = val.filter(|v| validate && !v.is_empty()) {
-            let e = engine.evaluate(v)?;
-            val_loss = Some(e.loss);
+            // One forward pass over the validation set: the loss with the accuracy, or with
+            // the outputs that MSE, MAE and R² come from.
             if v.target_dim().is_some() {
-                values = crate::regression::value_metrics(&engine.outputs(v)?, v);
+                let (loss, outputs) = engine.loss_and_outputs(v)?;
+                val_loss = Some(loss);
+                values = crate::regression::value_metrics(&outputs, v);
             } else {
+                let e = engine.evaluate(v)?;
+                val_loss = Some(e.loss);
                 val_accuracy = Some(e.accuracy);
             }
         }

@@ -180,3 +180,137 @@ fn validate_every_zero_is_an_error_naming_the_key() {
     let e = cfg.validate().unwrap_err().to_string();
     assert!(e.contains("train.validate_every"), "{e}");
 }
+
+/// A real engine that counts the forward passes over the validation set.
+struct Counting {
+    inner: Box<dyn Engine>,
+    /// `evaluate`, `outputs` and `loss_and_outputs` calls on a set of `val_len` samples.
+    passes: usize,
+    val_len: usize,
+}
+
+impl Counting {
+    fn count(&mut self, data: &Dataset) {
+        self.passes += usize::from(data.len() == self.val_len);
+    }
+}
+
+impl Engine for Counting {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn load_train_set(&mut self, d: &Dataset) -> gpunn::Result<()> {
+        self.inner.load_train_set(d)
+    }
+    fn train_steps(&mut self, order: &[u32], batch: usize, lr: f32) -> gpunn::Result<()> {
+        self.inner.train_steps(order, batch, lr)
+    }
+    fn take_stats(&mut self) -> gpunn::Result<Stats> {
+        self.inner.take_stats()
+    }
+    fn evaluate(&mut self, data: &Dataset) -> gpunn::Result<Evaluation> {
+        self.count(data);
+        self.inner.evaluate(data)
+    }
+    fn outputs(&mut self, data: &Dataset) -> gpunn::Result<Vec<f32>> {
+        self.count(data);
+        self.inner.outputs(data)
+    }
+    fn loss_and_outputs(&mut self, data: &Dataset) -> gpunn::Result<(f32, Vec<f32>)> {
+        self.count(data);
+        self.inner.loss_and_outputs(data)
+    }
+    fn set_optimizer(
+        &mut self,
+        c: &OptimizerConfig,
+        s: Option<&OptimizerState>,
+    ) -> gpunn::Result<()> {
+        self.inner.set_optimizer(c, s)
+    }
+    fn optimizer_state(&mut self) -> gpunn::Result<OptimizerState> {
+        self.inner.optimizer_state()
+    }
+    fn params(&mut self) -> gpunn::Result<Params> {
+        self.inner.params()
+    }
+    fn set_params(&mut self, p: &Params) -> gpunn::Result<()> {
+        self.inner.set_params(p)
+    }
+}
+
+/// `n` samples of 3 features and 2 regression targets.
+fn regression_set(n: usize, seed: u32) -> Dataset {
+    let x: Vec<f32> = (0..n * 3)
+        .map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0)
+        .collect();
+    let values: Vec<f32> = (0..n)
+        .flat_map(|i| [x[3 * i] - 0.5 * x[3 * i + 1], x[3 * i + 2] * x[3 * i]])
+        .collect();
+    Dataset {
+        name: "regression".into(),
+        dim: 3,
+        features: Features::F32(x),
+        labels: vec![0; n],
+        classes: 0,
+        target: gpunn::data::Target::Values {
+            dim: 2,
+            values,
+            units: vec![(2.0, 1.0), (1.0, 0.0)],
+        },
+    }
+}
+
+/// A regression's validation is one forward pass per epoch (the loss and the outputs for MSE,
+/// MAE and R² together), and its loss is the one `evaluate` reports, on every engine.
+#[test]
+fn regression_validates_with_one_forward_pass_per_epoch() {
+    let spec = MlpSpec::new(
+        vec![3, 5, 2],
+        vec![Activation::Tanh, Activation::Identity],
+        Loss::Mse,
+    )
+    .unwrap();
+    let params = Params::init(&spec, Init::XavierUniform, 3).unwrap();
+    let (train_set, val) = (regression_set(40, 1), regression_set(13, 2));
+    let mut engines: Vec<Box<dyn Engine>> = vec![
+        Box::new(gpunn::cpu::engine::CpuReference::new(params.clone())),
+        Box::new(gpunn::cpu::fast::FastCpu::new(params.clone())),
+    ];
+    if let Some(ctx) = crate::common::gpu_or_skip("regression_validates_with_one_forward_pass") {
+        engines.push(Box::new(
+            gpunn::gpu::GpuEngine::new(ctx, &params, 8, false).unwrap(),
+        ));
+    }
+    for inner in engines {
+        let name = inner.describe();
+        let mut e = Counting {
+            inner,
+            passes: 0,
+            val_len: val.len(),
+        };
+        let cfg = TrainConfig {
+            epochs: 3,
+            batch_size: 8,
+            lr: 0.05,
+            schedule: LrSchedule::Constant,
+            seed: 1,
+            early_stopping: None,
+            validate_every: 1,
+            steps_per_chunk: 8,
+            start_epoch: 1,
+        };
+        let h = train::train(&mut e, &train_set, Some(&val), &cfg, &mut train::Quiet).unwrap();
+        assert_eq!(
+            e.passes, 3,
+            "{name}: forward passes over the validation set"
+        );
+        assert!(h.epochs.iter().all(|r| r.val_r2.is_some()), "{name}");
+        let (loss, outputs) = e.inner.loss_and_outputs(&val).unwrap();
+        let want = e.inner.evaluate(&val).unwrap().loss;
+        assert!(
+            (loss - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{name}: loss {loss} against evaluate's {want}"
+        );
+        assert_eq!(outputs, e.inner.outputs(&val).unwrap(), "{name}");
+    }
+}

@@ -51,10 +51,9 @@ impl Views {
                     Into::Outputs(o) => {
                         o.slice_mut(s * outputs, (s + n) * outputs)
                             .copy_from_slice(a);
-                        s += n;
-                        continue;
+                        None
                     }
-                    Into::Predictions(p) => p,
+                    Into::Predictions(p) => Some(p.slice_mut(s, s + n)),
                 };
                 let out = OutputRows {
                     loss: self.loss,
@@ -70,7 +69,7 @@ impl Views {
                         Target::Values { dim, values, .. } => Some(&values[s * dim..(s + n) * dim]),
                     },
                 };
-                let st = out.run(None, Some(predictions.slice_mut(s, s + n)));
+                let st = out.run(None, predictions);
                 total.loss_sum += st.loss_sum;
                 total.correct += st.correct;
             }
@@ -80,8 +79,8 @@ impl Views {
     }
 }
 
-/// Where [`Views::evaluate_part`] writes: the predicted classes (with the loss and accuracy),
-/// or the network's outputs, `[n][outputs]` (nothing else computed).
+/// Where [`Views::evaluate_part`] writes, besides summing the loss and counting the correct
+/// predictions: the predicted classes, or the network's outputs, `[n][outputs]`.
 #[derive(Clone, Copy)]
 pub(super) enum Into {
     Predictions(Shared<u32>),

@@ -283,9 +283,13 @@ impl Engine for FastCpu {
     }
 
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        self.loss_and_outputs(data).map(|(_, o)| o)
+    }
+
+    fn loss_and_outputs(&mut self, data: &Dataset) -> Result<(f32, Vec<f32>)> {
         check_shapes(&self.params)?;
         if data.dim != self.params.inputs() {
-            return check_fits(&self.params, data).map(|_| Vec::new());
+            return check_fits(&self.params, data).map(|_| (0.0, Vec::new()));
         }
         let threads = self.threads;
         self.ws.ensure(&self.params, MIN_ROWS, threads);
@@ -299,10 +303,11 @@ impl Engine for FastCpu {
             self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
             self.first_input_major,
         );
-        on_threads(&mut self.ws.scratch, |t, _| {
+        let parts = on_threads(&mut self.ws.scratch, |t, _| {
             views.evaluate_part(t, data, evaluate::Into::Outputs(outs), rows)
         });
-        Ok(outputs)
+        let loss_sum: f64 = parts.iter().map(|p| p.loss_sum).sum();
+        Ok(((loss_sum / data.len().max(1) as f64) as f32, outputs))
     }
 
     fn describe(&self) -> String {

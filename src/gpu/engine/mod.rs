@@ -255,8 +255,12 @@ impl Engine for GpuEngine {
     }
 
     fn outputs(&mut self, data: &Dataset) -> Result<Vec<f32>> {
+        self.loss_and_outputs(data).map(|(_, o)| o)
+    }
+
+    fn loss_and_outputs(&mut self, data: &Dataset) -> Result<(f32, Vec<f32>)> {
         if data.dim != self.params_host.inputs() {
-            return check_fits(&self.params_host, data).map(|_| Vec::new());
+            return check_fits(&self.params_host, data).map(|_| (0.0, Vec::new()));
         }
         // Keep the training totals apart from these forward passes'.
         let pending = self.read_totals()?;
@@ -266,14 +270,14 @@ impl Engine for GpuEngine {
         self.reset_state(set.n);
         let mut out = Vec::with_capacity(set.n * outputs);
         // One forward pass per batch, reading the output layer's activations after each: the
-        // `out` buffer holds one batch.
+        // `out` buffer holds one batch. The passes sum their losses as an evaluation does.
         for start in (0..set.n).step_by(b) {
             self.submit_steps(&set, 1, false)?;
             let rows = b.min(set.n - start);
             out.extend(self.ctx.read_f32(&self.out, 0, (rows * outputs) as u64)?);
         }
-        self.read_totals()?;
-        Ok(out)
+        let stats = self.read_totals()?;
+        Ok((stats.mean_loss(), out))
     }
 
     fn set_optimizer(
