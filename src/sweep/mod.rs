@@ -309,12 +309,15 @@ impl Sweep {
         if let Some(parts) = map.get(&key) {
             return Ok(parts.clone());
         }
-        let parts = Arc::new(self.make_fold_parts(run, data)?);
+        let parts = Arc::new(self.fold_sets(run, data)?);
         map.insert(key, parts.clone());
         Ok(parts)
     }
 
-    fn make_fold_parts(&self, run: &Run, data: &LoadedData) -> Result<Vec<(Dataset, Dataset)>> {
+    /// The training and validation sets of each fold with `folds` set (every other fold's
+    /// samples, and this fold's), else of the run's validation split; scaled by the run, the
+    /// scaling fitted on each training part.
+    pub fn fold_sets(&self, run: &Run, data: &LoadedData) -> Result<Vec<(Dataset, Dataset)>> {
         let parts: Vec<(Dataset, Dataset)> = match self.folds {
             Some(k) => {
                 let folds = split::folds(&data.train, k, run.seed)?;

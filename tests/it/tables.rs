@@ -33,6 +33,19 @@ fn csv_header_is_detected_and_values_read() {
     assert_eq!(t.array.shape, vec![2, 3]);
     assert_eq!(t.lines, vec![2, 4], "line numbers skip the blank line");
     assert_eq!(t.array.data.get(3), -0.3);
+    // One non-numeric cell makes a header, even beside numeric-looking names.
+    for (text, names) in [
+        ("x,2,label\n1,2.5,0\n3,4,1\n", ["x", "2", "label"]),
+        ("1,y,3\n1,2.5,0\n3,4,1\n", ["1", "y", "3"]),
+    ] {
+        let t = csv::parse(text).unwrap();
+        assert_eq!(
+            t.header.as_deref(),
+            Some(&names.map(String::from)[..]),
+            "{text}"
+        );
+        assert_eq!(t.array.shape, vec![2, 3], "{text}");
+    }
     let t = csv::parse("1,2\r\n3,4\r\n").unwrap();
     assert_eq!(t.header, None, "a first row of numbers is data");
     assert_eq!(t.array.shape, vec![2, 2]);
@@ -319,4 +332,38 @@ fn engines_agree_without_bias() {
         .unwrap();
     let p = net(&[2, 6, 1], &[Activation::Sigmoid, Activation::Identity], 3).without_bias();
     engines_agree("engines_agree_without_bias", &p, &data);
+}
+
+/// `Run::prepare` fits the scaling on the training part of the split alone, not on the
+/// validation samples beside it (which would leak them into the figures), and applies it to
+/// all three sets.
+#[test]
+fn prepare_fits_the_scaling_on_the_training_part_only() {
+    let dir = Scratch::new("tables-prepare-scaling");
+    let path = dir.join("t.csv");
+    let mut text = String::from("a,b,label\n");
+    for i in 0..40 {
+        text += &format!("{},{},{}\n", i * i, 100 - 3 * i, i % 2);
+    }
+    std::fs::write(&path, text).unwrap();
+    let toml = format!(
+        "[data]\nfile = '{}'\nval_split = 0.5\ntest_split = 0.25\nscale = 'standard'\n",
+        path.display()
+    );
+    let spec = gpunn::run::RunSpec::from_toml_str(&toml).unwrap();
+    let data = spec.load_data().unwrap();
+    let run = spec.resolve(&data).unwrap();
+    let prepared = run.prepare(&data).unwrap();
+    let (train, val) = run.split(&data).unwrap();
+    let val = val.unwrap();
+    assert_eq!((train.len(), val.len()), (15, 15));
+    assert_eq!(prepared.scaler, Scaler::fit(ScaleKind::Standard, &train));
+    assert_ne!(
+        prepared.scaler,
+        Scaler::fit(ScaleKind::Standard, &data.train)
+    );
+    assert_eq!(prepared.train, prepared.scaler.apply(&train).unwrap());
+    assert_eq!(prepared.val.unwrap(), prepared.scaler.apply(&val).unwrap());
+    let test = data.test.as_ref().unwrap();
+    assert_eq!(prepared.test.unwrap(), prepared.scaler.apply(test).unwrap());
 }
