@@ -24,6 +24,7 @@
 //! - `sweep`: grids, failures among good configurations, resuming, shards and merging, and
 //!   one configuration alone and in a sweep.
 //! - `explain`: decision boundaries, predictions, PCA and t-SNE maps, `gpunn embed`.
+//! - `readme`: every figure the README states, by running its command.
 //! - `faults`: broken inputs through the binary, divergence, resume, kills during saves, GPU faults.
 
 mod checkpoint;
@@ -47,6 +48,7 @@ mod mnist_cli;
 mod optim;
 mod optim_engines;
 mod plots;
+mod readme;
 mod run_config;
 mod shaders;
 mod sweep;
