@@ -253,7 +253,12 @@ fn holdout_and_folds_are_stratified_disjoint_and_seeded() {
         assert!((19..=21).contains(&c1), "class 1 in a fold: {c1}");
         assert!((33..=34).contains(&f.len()));
     }
+    // From 2 folds to one sample a fold (leave-one-out), nothing outside.
     assert!(split::folds(&data, 1, 0).is_err());
+    assert_eq!(split::folds(&data, 2, 0).unwrap().len(), 2);
+    let each = split::folds(&data, 100, 0).unwrap();
+    assert!(each.iter().all(|f| f.len() == 1), "leave-one-out");
+    assert!(split::folds(&data, 101, 0).is_err());
 }
 
 fn loop_config() -> TrainConfig {
