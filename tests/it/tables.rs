@@ -161,6 +161,25 @@ fn scaling_is_fitted_on_the_training_part_and_maps_back() {
             "feature {k}: {mean} {var}"
         );
     }
+    // Each regression target of the training part is standardised on its own statistics.
+    let Target::Values { dim, values, .. } = &scaled.target else {
+        panic!("values")
+    };
+    assert_eq!(*dim, 2);
+    for j in 0..2 {
+        let col: Vec<f64> = values
+            .iter()
+            .skip(j)
+            .step_by(2)
+            .map(|&v| v as f64)
+            .collect();
+        let mean = col.iter().sum::<f64>() / col.len() as f64;
+        let var = col.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / col.len() as f64;
+        assert!(
+            mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+            "target {j}: {mean} {var}"
+        );
+    }
     // The test set gets the training part's statistics, not its own.
     let t = s.apply(&test).unwrap();
     assert_eq!(t.value(0, 0), (test.value(0, 0) - s.shift[0]) / s.scale[0]);
@@ -371,4 +390,21 @@ fn prepare_fits_the_scaling_on_the_training_part_only() {
     assert_eq!(prepared.val.unwrap(), prepared.scaler.apply(&val).unwrap());
     let test = data.test.as_ref().unwrap();
     assert_eq!(prepared.test.unwrap(), prepared.scaler.apply(test).unwrap());
+}
+
+/// A scaling fitted without regression targets (on a classification or an autoencoder set)
+/// scales another set's features and leaves its targets as they are: no target statistics
+/// to apply, and no panic.
+#[test]
+fn a_scaling_without_target_statistics_leaves_targets_alone() {
+    let regression = linear_set(50, true);
+    let features_only = Dataset {
+        target: Target::Input,
+        ..regression.clone()
+    };
+    let s = Scaler::fit(ScaleKind::Standard, &features_only);
+    assert!(s.target_shift.is_empty());
+    let scaled = s.apply(&regression).unwrap();
+    assert_eq!(scaled.target, regression.target);
+    assert_ne!(scaled.features, regression.features);
 }
