@@ -361,3 +361,16 @@ fn ranking_by_accuracy_puts_the_highest_first() {
         assert_eq!(ranked, want, "{}", metric.name());
     }
 }
+
+/// The figures of a configuration over its folds: their mean and population standard
+/// deviation (NumPy's default, as scikit-learn's `std_test_score`).
+#[test]
+fn fold_figures_are_mean_and_population_std() {
+    let (mean, std) = results::mean_std(&[1.0, 2.0, 6.0]);
+    assert!((mean - 3.0).abs() < 1e-15, "{mean}");
+    // Deviations -2, -1, 3: variance 14/3.
+    assert!((std - (14.0f64 / 3.0).sqrt()).abs() < 1e-15, "{std}");
+    assert_eq!(results::mean_std(&[0.25]), (0.25, 0.0));
+    let (m, s) = results::mean_std(&[]);
+    assert!(m.is_nan() && s.is_nan());
+}
