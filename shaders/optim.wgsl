@@ -47,17 +47,12 @@ fn tick() {
 
 // 1 − βᵗ from ln β, to f32's precision. 1 − pow(β, t) would cancel: pow's error (loose in
 // WGSL) and β's rounding are multiplied by about 1/(1 − βᵗ), 1000 for β = 0.999 at t = 1.
-// Instead 1 − βᵗ = −expm1(x) with x = t·ln β ≤ 0: for |x| < 0.5 expm1 by its Taylor series
-// (Horner, to x¹⁰/10!, relative truncation error below 3e-10), where no term cancels; beyond,
-// 1 − exp(x) ≥ 0.39 cancels little.
+// Instead 1 − βᵗ = −expm1(x) with x = t·ln β ≤ 0: for |x| ≤ 1 common.wgsl's series, where no
+// term cancels; beyond, 1 − exp(x) ≥ 0.63 cancels little.
 fn one_minus_pow(log_beta: f32, t: u32) -> f32 {
     let x = f32(t) * log_beta;
-    if x > -0.5 {
-        var h = 1.0;
-        for (var k = 10u; k >= 2u; k--) {
-            h = 1.0 + x * h / f32(k);
-        }
-        return -x * h;
+    if x >= -1.0 {
+        return -expm1_small(x);
     }
     return 1.0 - exp(x);
 }

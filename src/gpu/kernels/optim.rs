@@ -10,9 +10,10 @@ const WGSL: &str = include_str!("../../../shaders/optim.wgsl");
 /// The per-element rule, shared with the matmul epilogue that fuses it.
 pub(crate) const RULE_WGSL: &str = include_str!("../../../shaders/optim_rule.wgsl");
 
-/// The generated ids and the rule (shaders/optim_rule.wgsl), for kernels that apply it.
+/// The generated ids, common.wgsl (for `expm1_small`) and the rule (shaders/optim_rule.wgsl),
+/// for kernels that apply it.
 pub fn rule_source() -> String {
-    format!("{}\n{RULE_WGSL}", crate::gpu::shaders::ids())
+    format!("{}\n{RULE_WGSL}", crate::gpu::shaders::common())
 }
 
 /// The kernel's source: the generated ids and the rule, then shaders/optim.wgsl.
