@@ -1,11 +1,40 @@
-//! One thread's part of an evaluation: forward, loss and predictions (or the outputs) for a
+//! Evaluation on every thread, and one thread's part of it: forward, loss and predictions (or the outputs) for a
 //! block of the samples, without barriers.
 
 use super::elementwise::{OutputRows, OutputStats};
 use super::gather;
-use super::sync::{split, Shared};
+use super::layer::COLUMN_SPLIT_MIN_WEIGHTS;
+use super::sync::{on_threads, split, Shared};
 use super::views::Views;
+use super::{FastCpu, MIN_ROWS};
 use crate::data::{Dataset, Target};
+
+impl FastCpu {
+    /// One forward pass over `data` on every thread, each on its own block of samples,
+    /// writing the predictions or the outputs into `into`: the loss summed and the correct
+    /// predictions counted over all of them. The shapes must have been checked.
+    pub(super) fn evaluate_into(&mut self, data: &Dataset, into: Into) -> OutputStats {
+        let threads = self.threads;
+        self.ws.ensure(&self.params, MIN_ROWS, threads);
+        let rows = self.ws.rows;
+        let views = Views::new(
+            &mut self.params,
+            &mut self.ws,
+            threads,
+            self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
+            self.first_input_major,
+        );
+        let parts = on_threads(&mut self.ws.scratch, |t, _| {
+            views.evaluate_part(t, data, into, rows)
+        });
+        let mut total = OutputStats::default();
+        for p in parts {
+            total.loss_sum += p.loss_sum;
+            total.correct += p.correct;
+        }
+        total
+    }
+}
 
 impl Views {
     /// Forward through every layer for the workspace rows `r0..r1`, all by this thread (the

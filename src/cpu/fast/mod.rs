@@ -49,7 +49,7 @@ mod workspace;
 
 use self::elementwise::OutputStats;
 use self::layer::check_shapes;
-use self::layer::{reorder_first, reorder_first_state, COLUMN_SPLIT_MIN_WEIGHTS};
+use self::layer::{reorder_first, reorder_first_state};
 use self::optim::OptViews;
 use self::sync::{on_threads, PoisonOnPanic, Shared};
 use self::views::Views;
@@ -291,23 +291,9 @@ impl Engine for FastCpu {
         if data.dim != self.params.inputs() {
             return check_fits(&self.params, data).map(|_| (0.0, Vec::new()));
         }
-        let threads = self.threads;
-        self.ws.ensure(&self.params, MIN_ROWS, threads);
-        let rows = self.ws.rows;
         let mut outputs = vec![0.0f32; data.len() * self.params.outputs()];
-        let outs = Shared::new(&mut outputs);
-        let views = Views::new(
-            &mut self.params,
-            &mut self.ws,
-            threads,
-            self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
-            self.first_input_major,
-        );
-        let parts = on_threads(&mut self.ws.scratch, |t, _| {
-            views.evaluate_part(t, data, evaluate::Into::Outputs(outs), rows)
-        });
-        let loss_sum: f64 = parts.iter().map(|p| p.loss_sum).sum();
-        Ok(((loss_sum / data.len().max(1) as f64) as f32, outputs))
+        let total = self.evaluate_into(data, evaluate::Into::Outputs(Shared::new(&mut outputs)));
+        Ok(((total.loss_sum / data.len().max(1) as f64) as f32, outputs))
     }
 
     fn describe(&self) -> String {
@@ -332,27 +318,13 @@ impl Engine for FastCpu {
     fn evaluate(&mut self, data: &Dataset) -> Result<Evaluation> {
         check_shapes(&self.params)?;
         check_fits(&self.params, data)?;
-        let threads = self.threads;
-        self.ws.ensure(&self.params, MIN_ROWS, threads);
-        let rows = self.ws.rows;
         let mut predictions = vec![0u32; data.len()];
-        let preds = Shared::new(&mut predictions);
-        let views = Views::new(
-            &mut self.params,
-            &mut self.ws,
-            threads,
-            self.column_split_min.unwrap_or(COLUMN_SPLIT_MIN_WEIGHTS),
-            self.first_input_major,
-        );
-        let parts = on_threads(&mut self.ws.scratch, |t, _| {
-            views.evaluate_part(t, data, evaluate::Into::Predictions(preds), rows)
-        });
+        let into = evaluate::Into::Predictions(Shared::new(&mut predictions));
+        let total = self.evaluate_into(data, into);
         let n = data.len().max(1);
-        let loss_sum: f64 = parts.iter().map(|p| p.loss_sum).sum();
-        let correct: u64 = parts.iter().map(|p| p.correct).sum();
         Ok(Evaluation {
-            loss: (loss_sum / n as f64) as f32,
-            accuracy: correct as f32 / n as f32,
+            loss: (total.loss_sum / n as f64) as f32,
+            accuracy: total.correct as f32 / n as f32,
             predictions,
         })
     }
