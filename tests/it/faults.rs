@@ -1118,6 +1118,61 @@ fn leftovers(dir: &Path, name: &str) -> usize {
         .count()
 }
 
+/// Trains 200 circles for 4 epochs on `device` with the optimizer flags `opt`, and again for
+/// 2 epochs then `--resume` to 4; asserts both checkpoints hold bit-identical parameters and
+/// equal optimizer states, and returns that state.
+fn resume_matches_the_whole_run(
+    dir: &Path,
+    tag: &str,
+    device: &str,
+    opt: &[&str],
+) -> Option<gpunn::optim::OptimizerState> {
+    let run = |epochs: &str, path: &Path| {
+        let args = [
+            "train",
+            "--dataset",
+            "circles",
+            "--samples",
+            "200",
+            "--epochs",
+            epochs,
+            "--device",
+            device,
+            "--save",
+            s(path),
+        ];
+        gpunn(&[&args[..], opt].concat())
+    };
+    let whole = dir.join(format!("whole{tag}.safetensors"));
+    expect_ok("4 epochs", &run("4", &whole));
+    let parts = dir.join(format!("parts{tag}.safetensors"));
+    expect_ok("2 epochs", &run("2", &parts));
+    assert_eq!(checkpoint::load(&parts).unwrap().1.epoch, 2);
+    let out = gpunn(&[
+        "train",
+        "--resume",
+        s(&parts),
+        "--epochs",
+        "4",
+        "--device",
+        device,
+    ]);
+    expect_ok("resume to 4", &out);
+    assert!(stdout(&out).contains("resuming after epoch 2"));
+
+    let (a, ma, sa) = checkpoint::load_with_state(&whole).unwrap();
+    let (b, mb, sb) = checkpoint::load_with_state(&parts).unwrap();
+    assert_eq!((ma.epoch, mb.epoch), (4, 4));
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for (i, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
+        let what = format!("{device} {opt:?}: layer {i}");
+        assert_eq!(bits(&la.weights), bits(&lb.weights), "{what} weights");
+        assert_eq!(bits(&la.bias), bits(&lb.bias), "{what} bias");
+    }
+    assert_eq!(sa, sb, "{device} {opt:?}: the optimizer state");
+    sa
+}
+
 #[test]
 fn faults_resume_on_cpu_is_bit_identical_to_an_uninterrupted_run() {
     let dir = Scratch::new("resume");
@@ -1135,54 +1190,9 @@ fn faults_resume_on_cpu_is_bit_identical_to_an_uninterrupted_run() {
         ],
     ];
     for (k, opt) in optimizers.iter().enumerate() {
-        let run = |epochs: &str, path: &Path| {
-            let args = [
-                "train",
-                "--dataset",
-                "circles",
-                "--samples",
-                "200",
-                "--epochs",
-                epochs,
-                "--device",
-                "cpu",
-                "--save",
-                s(path),
-            ];
-            gpunn(&[&args[..], opt].concat())
-        };
-        let whole = dir.join(format!("whole{k}.safetensors"));
-        expect_ok("4 epochs", &run("4", &whole));
-        let parts = dir.join(format!("parts{k}.safetensors"));
-        expect_ok("2 epochs", &run("2", &parts));
-        assert_eq!(checkpoint::load(&parts).unwrap().1.epoch, 2);
-        let out = gpunn(&[
-            "train",
-            "--resume",
-            s(&parts),
-            "--epochs",
-            "4",
-            "--device",
-            "cpu",
-        ]);
-        expect_ok("resume to 4", &out);
-        assert!(stdout(&out).contains("resuming after epoch 2"));
-
-        let (a, ma, sa) = checkpoint::load_with_state(&whole).unwrap();
-        let (b, mb, sb) = checkpoint::load_with_state(&parts).unwrap();
-        assert_eq!((ma.epoch, mb.epoch), (4, 4));
-        for (i, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(
-                bits(&la.weights),
-                bits(&lb.weights),
-                "{opt:?}: layer {i} weights"
-            );
-            assert_eq!(bits(&la.bias), bits(&lb.bias), "{opt:?}: layer {i} bias");
-        }
-        assert_eq!(sa, sb, "{opt:?}: the optimizer state");
+        let state = resume_matches_the_whole_run(&dir, &k.to_string(), "cpu", opt);
         if k == 1 {
-            let steps = sa.unwrap().step;
+            let steps = state.unwrap().step;
             assert_eq!(steps, 4 * 6, "4 epochs of 180 samples in batches of 32");
         }
     }
@@ -1193,53 +1203,17 @@ fn faults_resume_on_cpu_is_bit_identical_to_an_uninterrupted_run() {
 /// first steps' bias corrections and part from the uninterrupted run.
 #[test]
 fn faults_resume_on_gpu_with_adam_is_bit_identical_to_an_uninterrupted_run() {
-    if crate::common::gpu_or_skip("faults_resume_on_gpu_with_adam").is_none() {
+    if gpu_or_skip("faults_resume_on_gpu_with_adam").is_none() {
         return;
     }
     let dir = Scratch::new("resume_gpu");
-    let run = |epochs: &str, path: &Path| {
-        gpunn(&[
-            "train",
-            "--dataset",
-            "circles",
-            "--samples",
-            "200",
-            "--optimizer",
-            "adam",
-            "--lr",
-            "0.01",
-            "--epochs",
-            epochs,
-            "--device",
-            "software",
-            "--save",
-            s(path),
-        ])
-    };
-    let whole = dir.join("whole.safetensors");
-    expect_ok("4 epochs", &run("4", &whole));
-    let parts = dir.join("parts.safetensors");
-    expect_ok("2 epochs", &run("2", &parts));
-    let out = gpunn(&[
-        "train",
-        "--resume",
-        s(&parts),
-        "--epochs",
-        "4",
-        "--device",
-        "software",
-    ]);
-    expect_ok("resume to 4", &out);
-    let (a, _, sa) = checkpoint::load_with_state(&whole).unwrap();
-    let (b, _, sb) = checkpoint::load_with_state(&parts).unwrap();
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    for (i, (la, lb)) in a.layers.iter().zip(&b.layers).enumerate() {
-        assert_eq!(bits(&la.weights), bits(&lb.weights), "layer {i} weights");
-        assert_eq!(bits(&la.bias), bits(&lb.bias), "layer {i} bias");
-    }
-    let (sa, sb) = (sa.unwrap(), sb.unwrap());
-    assert_eq!(sa.step, 4 * 6, "4 epochs of 180 samples in batches of 32");
-    assert_eq!(sa, sb, "the optimizer state");
+    let adam = ["--optimizer", "adam", "--lr", "0.01"];
+    let state = resume_matches_the_whole_run(&dir, "gpu", "software", &adam).unwrap();
+    assert_eq!(
+        state.step,
+        4 * 6,
+        "4 epochs of 180 samples in batches of 32"
+    );
 }
 
 /// Kills `gpunn train` at many moments while it saves a 4 MB checkpoint after every (very
