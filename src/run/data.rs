@@ -8,6 +8,11 @@ use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// A setting's declared default, applied as the data are loaded.
+fn at_load<T: serde::de::DeserializeOwned>(key: &str) -> T {
+    super::settings::default_of(key, super::settings::DataKind::Images)
+}
+
 /// The synthetic toy sets, generated from the run's seed.
 pub const SYNTHETIC: [&str; 3] = ["xor", "linear", "circles"];
 
@@ -59,7 +64,7 @@ impl DataSpec {
                 "give one of dataset, dir and file, not several",
             ));
         }
-        let task = self.task.unwrap_or_default();
+        let task = self.task.unwrap_or_else(|| at_load("data.task"));
         if let Some(file) = &self.file {
             return self.load_file(file, task, seed);
         }
@@ -125,7 +130,9 @@ impl DataSpec {
             }
             (None, Some(test)) => (sets.train, test, None),
             (None, None) => {
-                let f = self.test_split.unwrap_or(0.2);
+                let f = self
+                    .test_split
+                    .unwrap_or_else(|| at_load("data.test_split"));
                 let (train, mut test) = split::holdout(&sets.train, f, seed, "data.test_split")?;
                 test.name = format!("{}-test", sets.train.name);
                 (train, test, Some(f))
@@ -161,9 +168,9 @@ impl DataSpec {
     }
 
     fn load_synthetic(&self, name: &str, seed: u64) -> Result<LoadedData> {
-        let samples = self.samples.unwrap_or(1000);
-        let factor = self.factor.unwrap_or(0.4);
-        let noise = self.noise.unwrap_or(0.05);
+        let samples = self.samples.unwrap_or_else(|| at_load("data.samples"));
+        let factor = self.factor.unwrap_or_else(|| at_load("data.factor"));
+        let noise = self.noise.unwrap_or_else(|| at_load("data.noise"));
         if name != "xor" {
             check_synthetic(name == "circles", samples, factor, noise)?;
         }

@@ -1,105 +1,13 @@
 //! [`RunSpec::resolve`]: the one home of the defaults, and the resolved [`Run`].
 
-use super::{DataSource, DataSpec, LoadedData, ModelSpec, OptimizerSpec, RunSpec, TrainSpec};
+use super::settings::{self, DataKind};
+use super::{table, DataSource, LoadedData, Run, RunSpec};
 use crate::data::scale::{ScaleKind, Scaler};
 use crate::data::table::Task;
 use crate::data::{mnist, Dataset};
-use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss, MlpSpec, Params};
-use crate::optim::OptimizerConfig;
-use crate::train::{LrSchedule, TrainConfig};
+use crate::train::TrainConfig;
 use crate::{Error, Result};
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-
-/// A run with every default filled in: what is trained, printed and saved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Run {
-    pub seed: u64,
-    pub device: DeviceKind,
-    pub data: DataRun,
-    pub model: ModelRun,
-    pub train: TrainRun,
-    pub optimizer: OptimizerConfig,
-}
-
-/// `[data]`, resolved: exactly one of `dataset` and `dir` is set.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DataRun {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dataset: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digits: Option<Vec<u32>>,
-    pub val_split: f32,
-    /// Set for the synthetic sets only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub samples: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub factor: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub noise: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub labels: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test: Option<PathBuf>,
-    /// Set where the test set was held out of `file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_split: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<Vec<String>>,
-    /// (runs recorded before tasks existed classify)
-    #[serde(default)]
-    pub task: Task,
-    /// (runs recorded before scaling existed scale nothing)
-    #[serde(default)]
-    pub scale: ScaleKind,
-}
-
-/// `[model]`, resolved: one activation per dense layer.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelRun {
-    pub layers: Vec<usize>,
-    pub activations: Vec<Activation>,
-    pub loss: Loss,
-    pub init: Init,
-    /// (runs recorded before `bias` existed have biases)
-    #[serde(default = "yes")]
-    pub bias: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// `[train]`, resolved.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TrainRun {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f32,
-    pub schedule: LrSchedule,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub early_stopping: Option<usize>,
-    /// 1 (every epoch) when absent, as in descriptions written before it existed.
-    #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]
-    pub validate_every: usize,
-}
-
-fn every_epoch() -> usize {
-    1
-}
-
-fn is_every_epoch(n: &usize) -> bool {
-    *n == 1
-}
 
 /// The scaled training, validation and test sets of a run, and the scaling.
 #[derive(Clone, Debug)]
@@ -110,24 +18,36 @@ pub struct Prepared {
     pub scaler: Scaler,
 }
 
+/// Below this many training samples there is no validation split unless one is asked for
+/// (xor's four points).
+pub const FEW_SAMPLES: usize = 50;
+
 impl RunSpec {
     /// Fills in every default from `data` (loaded with [`DataSpec::load`]): the layer sizes from
     /// the input size and class count, the loss from the output count, the output activation
-    /// from the loss, the initialiser from the activations, and the loop's settings from the
-    /// kind of data (images or a synthetic set). Checks the result: errors name the field.
+    /// from the loss, the initialiser from the activations, what the data resolved (the source,
+    /// the task, a synthetic set's settings), and every other setting's declared default for
+    /// the kind of data ([`settings::SETTINGS`]). Checks the result: errors name the field.
+    ///
+    /// [`DataSpec::load`]: super::DataSpec::load
     pub fn resolve(&self, data: &LoadedData) -> Result<Run> {
-        let (m, t) = (&self.model, &self.train);
+        let m = &self.model;
         let images = data.images;
         let train = &data.train;
         let task = data.task;
-        let scale = self
+        let kind = if images {
+            DataKind::Images
+        } else if data.synthetic.is_some() {
+            DataKind::Synthetic
+        } else if task == Task::Classify {
+            DataKind::ClassifiedTable
+        } else {
+            DataKind::OtherTable
+        };
+        let scale: ScaleKind = self
             .data
             .scale
-            .unwrap_or(if images || data.synthetic.is_some() {
-                ScaleKind::None
-            } else {
-                ScaleKind::Standard
-            });
+            .unwrap_or_else(|| settings::default_of("data.scale", kind));
         let outputs = match task {
             Task::Classify if train.classes == 2 && (!images || self.data.digits.is_some()) => 1,
             Task::Classify => train.classes,
@@ -176,70 +96,67 @@ impl RunSpec {
         } else {
             Init::XavierUniform
         });
-        let (dataset, dir, file) = match &data.source {
-            DataSource::Dataset(n) => (Some(n.clone()), None, None),
-            DataSource::Dir(d) => (None, Some(d.clone()), None),
-            DataSource::File(f) => (None, None, Some(f.clone())),
-        };
         let optimizer = self.optimizer.resolve();
-        let run = Run {
-            seed: self.seed(),
-            device: self.device.unwrap_or(DeviceKind::Auto),
-            data: DataRun {
-                dataset,
-                dir,
-                digits: self.data.digits.clone(),
-                val_split: self
-                    .data
-                    .val_split
-                    .unwrap_or(if train.len() < 50 { 0.0 } else { 0.1 }),
-                samples: data.synthetic.map(|s| s.0),
-                factor: data.synthetic.map(|s| s.1),
-                noise: data.synthetic.map(|s| s.2),
-                file,
-                labels: self.data.labels.clone(),
-                test: self.data.test.clone(),
-                test_split: data.test_split,
-                target: self.data.target.clone(),
-                task,
-                scale,
-            },
-            model: ModelRun {
-                layers,
-                activations,
-                loss,
-                init,
-                bias: m.bias.unwrap_or(true),
-            },
-            train: TrainRun {
-                epochs: t.epochs.unwrap_or(if images { 10 } else { 100 }),
-                batch_size: t.batch_size.unwrap_or(32),
-                lr: t.lr.or(optimizer.kind.default_lr()).unwrap_or(if images {
-                    0.1
-                } else if data.synthetic.is_some() {
-                    0.5
-                } else if task == Task::Classify {
-                    // Standardised tables: plain SGD at the images' rate (at 0.01 a
-                    // 2-feature table barely moves in 60 epochs).
-                    0.1
-                } else {
-                    // Regressed or reconstructed tables, whose unbounded outputs diverged at
-                    // 0.5: Keras's SGD default.
-                    0.01
-                }),
-                schedule: t.schedule.unwrap_or(if images {
-                    LrSchedule::Cosine
-                } else {
-                    LrSchedule::Constant
-                }),
-                early_stopping: t.early_stopping,
-                validate_every: t.validate_every.unwrap_or(1),
-            },
-            optimizer,
-        };
+
+        let mut t = table::to_table(self);
+        // What loading resolved: the source (`auto` picks a dataset), the task, and the
+        // settings of a synthetic set or a held-out test set, recorded only where used.
+        for k in super::SOURCE_KEYS.iter().chain(&[
+            "data.samples",
+            "data.factor",
+            "data.noise",
+            "data.test_split",
+        ]) {
+            table::remove(&mut t, k);
+        }
+        match &data.source {
+            DataSource::Dataset(n) => table::insert(&mut t, "data.dataset", value(n)),
+            DataSource::Dir(d) => table::insert(&mut t, "data.dir", value(d)),
+            DataSource::File(f) => table::insert(&mut t, "data.file", value(f)),
+        }
+        if let Some((samples, factor, noise)) = data.synthetic {
+            table::insert(&mut t, "data.samples", value(&samples));
+            table::insert(&mut t, "data.factor", value(&factor));
+            table::insert(&mut t, "data.noise", value(&noise));
+        }
+        if let Some(f) = data.test_split {
+            table::insert(&mut t, "data.test_split", value(&f));
+        }
+        table::insert(&mut t, "data.task", value(&task));
+        // What follows from the data and the other settings.
+        table::insert(&mut t, "data.scale", value(&scale));
+        table::insert(&mut t, "model.layers", value(&layers));
+        table::insert(&mut t, "model.activations", value(&activations));
+        table::insert(&mut t, "model.loss", value(&loss));
+        table::insert(&mut t, "model.init", value(&init));
+        table::insert(
+            &mut t,
+            "optimizer",
+            toml::Value::Table(table::to_table(&optimizer)),
+        );
+        if train.len() < FEW_SAMPLES {
+            table::insert_default(&mut t, "data.val_split", value(&0.0f32));
+        }
+        if let Some(lr) = optimizer.kind.default_lr() {
+            table::insert_default(&mut t, "train.lr", value(&lr));
+        }
+        // Every other setting's declared default for this kind of data.
+        for s in settings::SETTINGS {
+            if !matches!(s.default, settings::IfUnset::AtLoad(_)) {
+                if let Some(v) = s.default_value(kind) {
+                    table::insert_default(&mut t, s.key, v);
+                }
+            }
+        }
+        let run: Run = table::from_table(t)?;
         run.check(data)?;
         Ok(run)
     }
+}
+
+/// A resolved value as TOML.
+fn value<T: serde::Serialize + ?Sized>(v: &T) -> toml::Value {
+    toml::Value::try_from(v).expect("a resolved setting serialises as TOML")
 }
 
 /// One activation per dense layer from the `activations` field: one for every hidden layer,
@@ -332,43 +249,7 @@ impl Run {
     /// The run as a description that resolves to this same run (for `--config` files and for
     /// overlaying flags on a resumed run).
     pub fn to_spec(&self) -> RunSpec {
-        let (d, m, t) = (&self.data, &self.model, &self.train);
-        RunSpec {
-            seed: Some(self.seed),
-            device: Some(self.device),
-            data: DataSpec {
-                dataset: d.dataset.clone(),
-                dir: d.dir.clone(),
-                digits: d.digits.clone(),
-                val_split: Some(d.val_split),
-                samples: d.samples,
-                factor: d.factor,
-                noise: d.noise,
-                file: d.file.clone(),
-                labels: d.labels.clone(),
-                test: d.test.clone(),
-                test_split: d.test_split,
-                target: d.target.clone(),
-                task: Some(d.task),
-                scale: Some(d.scale),
-            },
-            model: ModelSpec {
-                layers: Some(m.layers.clone()),
-                activations: Some(m.activations.clone()),
-                loss: Some(m.loss),
-                init: Some(m.init),
-                bias: Some(m.bias),
-            },
-            train: TrainSpec {
-                epochs: Some(t.epochs),
-                batch_size: Some(t.batch_size),
-                lr: Some(t.lr),
-                schedule: Some(t.schedule),
-                early_stopping: t.early_stopping,
-                validate_every: (t.validate_every != 1).then_some(t.validate_every),
-            },
-            optimizer: OptimizerSpec::of(&self.optimizer),
-        }
+        table::from_table(table::to_table(self)).expect("a resolved run reads as a description")
     }
 
     /// The run as TOML (what `gpunn train --dry-run` prints).

@@ -5,17 +5,10 @@
 //! is itself a list (`layers`, `activations`, `digits`, `target`), a list of lists:
 //! `layers = [[784, 128, 10], [784, 64, 10]]`.
 
-use crate::run::RunSpec;
+use crate::run::table::{insert, remove};
+use crate::run::{settings, table, RunSpec};
 use crate::{Error, Result};
 use std::path::Path;
-
-/// The keys whose values are lists: a grid over them is a list of lists.
-pub const LIST_KEYS: [&str; 4] = [
-    "model.layers",
-    "model.activations",
-    "data.digits",
-    "data.target",
-];
 
 /// The keys and values that set a configuration apart: `[("train.lr", 0.0001), ...]`.
 pub type Label = Vec<(String, toml::Value)>;
@@ -88,11 +81,7 @@ impl Grid {
                 label.push((key.clone(), alts[p].clone()));
             }
         }
-        let spec = toml::Value::Table(table);
-        let spec: RunSpec = serde_path_to_error::deserialize(spec).map_err(|e| {
-            Error::invalid(e.path().to_string(), e.inner().message().trim().to_string())
-        })?;
-        Ok((spec, label))
+        Ok((table::from_table(table)?, label))
     }
 
     /// Every configuration, checked: an invalid value is an error naming its key.
@@ -131,7 +120,7 @@ fn split_axes(table: &toml::Table, prefix: &str, grid: &mut Grid) -> Result<()> 
         match v {
             toml::Value::Table(t) => split_axes(t, &key, grid)?,
             toml::Value::Array(items) => {
-                let list_key = LIST_KEYS.contains(&key.as_str());
+                let list_key = settings::list_keys().any(|k| k == key);
                 let nested = items.iter().all(|x| x.is_array());
                 if list_key && !nested {
                     insert(&mut grid.base, &key, v.clone());
@@ -145,34 +134,6 @@ fn split_axes(table: &toml::Table, prefix: &str, grid: &mut Grid) -> Result<()> 
         }
     }
     Ok(())
-}
-
-/// Sets `a.b.c` in a table, making the sections on the way.
-pub fn insert(table: &mut toml::Table, key: &str, value: toml::Value) {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().expect("a key");
-    let mut t = table;
-    for p in parts {
-        t = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
-            .as_table_mut()
-            .expect("a section");
-    }
-    t.insert(last.to_string(), value);
-}
-
-fn remove(table: &mut toml::Table, key: &str) {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().expect("a key");
-    let mut t = table;
-    for p in parts {
-        match t.get_mut(p).and_then(|v| v.as_table_mut()) {
-            Some(next) => t = next,
-            None => return,
-        }
-    }
-    t.remove(last);
 }
 
 /// A label as `lr=0.0001 layers=[784, 64, 10]`.

@@ -189,7 +189,7 @@ fn read_outcome(path: &Path) -> Result<Outcome> {
 fn label_table(label: &[(String, toml::Value)]) -> toml::Table {
     let mut t = toml::Table::new();
     for (k, v) in label {
-        super::grid::insert(&mut t, k, v.clone());
+        crate::run::table::insert(&mut t, k, v.clone());
     }
     t
 }

@@ -50,6 +50,7 @@ mod optim_engines;
 mod plots;
 mod readme;
 mod run_config;
+mod settings;
 mod shaders;
 mod sweep;
 mod tables;

@@ -16,11 +16,8 @@ pub struct EmbedArgs {
     /// A model saved by `gpunn train --save`.
     #[arg(long)]
     model: PathBuf,
-    /// mnist, fashion-mnist, mnist-sample, ... [default: the model's own data].
-    #[arg(long)]
-    dataset: Option<String>,
     #[command(flatten)]
-    files: crate::data_flags::DataFlags,
+    data: crate::setting_flags::SettingFlags<crate::setting_flags::OtherData>,
     /// A layer (1-based; the last is the output), or `all` [default: all].
     #[arg(long, default_value = "all")]
     layer: String,
@@ -43,8 +40,8 @@ pub struct EmbedArgs {
 
 pub fn run(a: EmbedArgs) -> Result<()> {
     let (params, meta) = checkpoint::load(&a.model)?;
-    let mut spec = RunSpec::of_checkpoint(&a.model, &meta)?;
-    crate::eval::other_data(&mut spec, a.dataset.as_deref(), &a.files)?;
+    let spec = RunSpec::of_checkpoint(&a.model, &meta)?;
+    let spec = spec.on_other_data(a.data.spec()?);
     let data = spec.load_data()?;
     let run = spec.resolve(&data)?;
     let method: Method = crate::parse_flag("--method", &a.method)?;

@@ -1,8 +1,8 @@
 //! `gpunn eval`: a saved model on its own data (from the run in the checkpoint, with the
 //! scaling it was trained with) or another.
 
-use crate::data_flags::DataFlags;
 use crate::open_engine;
+use crate::setting_flags::{OtherData, SettingFlags};
 use anyhow::Result;
 use clap::Args;
 use gpunn::checkpoint;
@@ -19,11 +19,8 @@ pub struct EvalArgs {
     /// A model saved by `gpunn train --save`.
     #[arg(long)]
     model: PathBuf,
-    /// mnist, fashion-mnist, mnist-sample, ... [default: the model's own dataset].
-    #[arg(long)]
-    dataset: Option<String>,
     #[command(flatten)]
-    files: crate::data_flags::DataFlags,
+    data: SettingFlags<OtherData>,
     /// auto, vulkan, metal, dx12, gl, software or cpu.
     #[arg(long, default_value = "auto")]
     device: String,
@@ -31,8 +28,8 @@ pub struct EvalArgs {
 
 pub fn run(a: EvalArgs) -> Result<()> {
     let (params, meta) = checkpoint::load(&a.model)?;
-    let mut spec = RunSpec::of_checkpoint(&a.model, &meta)?;
-    other_data(&mut spec, a.dataset.as_deref(), &a.files)?;
+    let spec = RunSpec::of_checkpoint(&a.model, &meta)?;
+    let spec = spec.on_other_data(a.data.spec()?);
     let mut data = spec.load_data()?;
     let raw = data.test.take().unwrap_or_else(|| data.train.clone());
     // The scaling fitted on the model's training part, as the model saw its data.
@@ -76,22 +73,6 @@ pub fn run(a: EvalArgs) -> Result<()> {
         metrics::format_matrix(&cm, &names)
     );
     println!("{}", metrics::format_report(&cm.report(), &names));
-    Ok(())
-}
-
-/// Points `spec` at other data when `--dataset` or `--data` (and the other data flags) say so.
-pub fn other_data(spec: &mut RunSpec, dataset: Option<&str>, files: &DataFlags) -> Result<()> {
-    if dataset.is_some() || files.data.is_some() {
-        let d = &mut spec.data;
-        // The model's task, target columns and scaling stay unless given anew.
-        let keep = (d.task, d.target.clone(), d.scale);
-        (d.dataset, d.dir, d.file, d.labels, d.test, d.test_split) =
-            (dataset.map(str::to_string), None, None, None, None, None);
-        files.apply(d)?;
-        d.task = d.task.or(keep.0);
-        d.target = d.target.clone().or(keep.1);
-        d.scale = d.scale.or(keep.2);
-    }
     Ok(())
 }
 

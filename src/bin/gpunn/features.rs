@@ -17,11 +17,8 @@ pub struct FeaturesArgs {
     /// 784-128-64-32-... 's 32-wide bottleneck).
     #[arg(long)]
     layer: usize,
-    /// mnist, fashion-mnist, mnist-sample, ... [default: the model's own data].
-    #[arg(long)]
-    dataset: Option<String>,
     #[command(flatten)]
-    files: crate::data_flags::DataFlags,
+    data: crate::setting_flags::SettingFlags<crate::setting_flags::OtherData>,
     /// The archive to write: x_train, y_train, x_test, y_test.
     #[arg(long, value_name = "F.npz")]
     out: PathBuf,
@@ -32,8 +29,8 @@ pub struct FeaturesArgs {
 
 pub fn run(a: FeaturesArgs) -> Result<()> {
     let (params, meta) = checkpoint::load(&a.model)?;
-    let mut spec = RunSpec::of_checkpoint(&a.model, &meta)?;
-    crate::eval::other_data(&mut spec, a.dataset.as_deref(), &a.files)?;
+    let spec = RunSpec::of_checkpoint(&a.model, &meta)?;
+    let spec = spec.on_other_data(a.data.spec()?);
     let data = spec.load_data()?;
     let scaler = run::scaler_of(&a.model, &meta)?;
     let device = crate::parse_flag("--device", &a.device)?;

@@ -5,18 +5,16 @@
 
 mod bench;
 mod data;
-mod data_flags;
 mod embed;
 mod eval;
 mod features;
-mod optim_flags;
 mod pictures;
 mod predict;
 mod printer;
+mod setting_flags;
 mod shaders;
 mod step;
 mod sweep;
-mod sweep_flags;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -104,7 +102,9 @@ fn main() -> ExitCode {
 /// The error and its causes on one line, with run-description fields named by their flags.
 fn one_message(e: &anyhow::Error) -> String {
     let mut msg = match e.downcast_ref::<gpunn::Error>() {
-        Some(gpunn::Error::Invalid { field, msg }) => format!("{}: {msg}", flags_of(field)),
+        Some(gpunn::Error::Invalid { field, msg }) => {
+            format!("{}: {msg}", gpunn::run::settings::flags_of(field))
+        }
         _ => e.to_string(),
     };
     // The chain once: gpunn's I/O errors already show their cause (`path: os error`), which
@@ -115,62 +115,6 @@ fn one_message(e: &anyhow::Error) -> String {
         }
     }
     msg
-}
-
-/// The flag of each run-description field.
-const FIELD_FLAGS: [(&str, &str); 37] = [
-    ("seed", "--seed"),
-    ("device", "--device"),
-    ("data", "--dataset/--data"),
-    ("data.dataset", "--dataset"),
-    ("data.dir", "--data"),
-    ("data.file", "--data"),
-    ("data.labels", "--labels"),
-    ("data.test", "--test"),
-    ("data.test_split", "--test-split"),
-    ("data.target", "--target"),
-    ("data.task", "--task"),
-    ("data.scale", "--scale"),
-    ("model.bias", "--no-bias"),
-    ("data.digits", "--digits"),
-    ("data.val_split", "--val-split"),
-    ("data.samples", "--samples"),
-    ("data.factor", "--factor"),
-    ("data.noise", "--noise"),
-    ("model.layers", "--layers"),
-    ("model.activations", "--activation"),
-    ("model.loss", "--loss"),
-    ("model.init", "--init"),
-    ("train.epochs", "--epochs"),
-    ("train.batch_size", "--batch-size"),
-    ("train.lr", "--lr"),
-    ("train.schedule", "--lr-schedule"),
-    ("train.early_stopping", "--early-stopping"),
-    ("train.validate_every", "--validate-every"),
-    ("optimizer.kind", "--optimizer"),
-    ("optimizer.momentum", "--momentum"),
-    ("optimizer.nesterov", "--nesterov"),
-    ("optimizer.beta1", "--beta1"),
-    ("optimizer.beta2", "--beta2"),
-    ("optimizer.eps", "--eps"),
-    ("optimizer.weight_decay", "--weight-decay"),
-    ("optimizer.clip_norm", "--clip-norm"),
-    ("optimizer.clip_value", "--clip-value"),
-];
-
-/// `train.lr` → `--lr`; `model.activations/model.loss` → `--activation/--loss`; a name that is
-/// no field stays as it is.
-fn flags_of(field: &str) -> String {
-    field
-        .split('/')
-        .map(|f| {
-            FIELD_FLAGS
-                .iter()
-                .find(|(name, _)| *name == f)
-                .map_or(f, |(_, flag)| flag)
-        })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 /// Parses a flag's value with the type's `FromStr`, naming the flag in the error.

@@ -39,12 +39,12 @@ pub struct StepArgs {
     #[arg(long, default_value_t = 1)]
     steps: usize,
     #[command(flatten)]
-    optimizer: crate::optim_flags::OptimizerFlags,
+    optimizer: crate::setting_flags::SettingFlags<crate::setting_flags::Optimizer>,
 }
 
 pub fn run(a: StepArgs) -> Result<()> {
     let loss: Loss = parse_flag("--loss", &a.loss)?;
-    let cfg = a.optimizer.spec()?.resolve();
+    let cfg = a.optimizer.spec()?.optimizer.resolve();
     cfg.validate()?;
     let lr = a.lr.or(cfg.kind.default_lr()).unwrap_or(0.1);
     if !(lr.is_finite() && lr >= 0.0) {

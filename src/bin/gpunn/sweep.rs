@@ -51,7 +51,7 @@ pub struct SweepArgs {
     #[arg(long)]
     no_retrain: bool,
     #[command(flatten)]
-    grid: crate::sweep_flags::GridFlags,
+    grid: crate::setting_flags::SettingFlags<crate::setting_flags::Sweep>,
 }
 
 pub fn run(a: SweepArgs) -> Result<()> {

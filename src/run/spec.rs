@@ -1,0 +1,252 @@
+//! The run description's types: [`RunSpec`] as a person writes it (every field optional) and
+//! [`Run`] with every default filled in, section by section. A setting's field is in both; its
+//! flag, default and help are declared in [`super::settings`].
+
+use crate::data::scale::ScaleKind;
+use crate::data::table::Task;
+use crate::gpu::DeviceKind;
+use crate::model::{Activation, Init, Loss};
+use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::train::LrSchedule;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// A training run as written by a person: every field optional, filled by [`RunSpec::resolve`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// Seeds initialisation, shuffling, the validation split and synthetic data (default: 42).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// `auto`, `vulkan`, `metal`, `dx12`, `gl`, `software` or `cpu` (default: `auto`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceKind>,
+    #[serde(default)]
+    pub data: DataSpec,
+    #[serde(default)]
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub train: TrainSpec,
+    #[serde(default)]
+    pub optimizer: OptimizerSpec,
+}
+
+/// `[data]`: where the samples come from and how they are split.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// `mnist`, `fashion-mnist`, `mnist-sample`, `xor`, `linear` or `circles` (default: the
+    /// full MNIST if found, else `mnist-sample`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// A directory with the four IDX files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Keep two classes, relabelled 0 and 1 in this order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digits: Option<Vec<u32>>,
+    /// The fraction of the shuffled training set held out for validation (default: 0.1;
+    /// 0 below 50 samples).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub val_split: Option<f32>,
+    /// Synthetic sets: number of samples (default: 1000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    /// `circles`: the inner circle's radius relative to the outer one (default: 0.4).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f32>,
+    /// `circles`: std of the Gaussian noise on each coordinate (default: 0.05).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f32>,
+    /// A `.csv`, `.npz` or `.npy` file of samples (see [`crate::data::table`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    /// The targets of a `.npy` file, as another `.npy`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<PathBuf>,
+    /// A test set in the same format as `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// The fraction of a file's samples held out as the test set when it has none (seeded,
+    /// stratified for classification; default: 0.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f32>,
+    /// CSV target columns: header names or 0-based indices (default: the last column).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Vec<String>>,
+    /// `classify`, `regress` or `autoencode` (default: classify).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
+    /// `none`, `standard` or `minmax` (default: none for images, standard for tables).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleKind>,
+}
+
+/// `[model]`: the network.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// All layer sizes, input to output (default: `784,128,64,10` for images, one output
+    /// for a binary task; `2,8,1` for the synthetic sets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layers: Option<Vec<usize>>,
+    /// One for every hidden layer, one per hidden layer, or one per layer including the output
+    /// (default: relu; the output's follows the loss).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activations: Option<Vec<Activation>>,
+    /// (default: bce with one output, else ce)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<Loss>,
+    /// (default: he-normal for ReLU networks, else xavier-uniform)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<Init>,
+    /// `false`: layers without bias (default: true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bias: Option<bool>,
+}
+
+/// `[train]`: the loop.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    /// (default: 10 for images, 100 for the synthetic sets)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    /// (default: 32)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+    /// (default: 0.1 for images, 0.5 for the synthetic sets)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
+    /// `constant` or `cosine` (default: cosine for images, constant for the synthetic sets)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<LrSchedule>,
+    /// Stop when the validation loss has not improved for this many epochs; keep the best.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<usize>,
+    /// Validate after every this many epochs and after the last (default: 1, every epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validate_every: Option<usize>,
+}
+
+/// `[optimizer]`: the rule and its settings (defaults as in torch.optim; see [`crate::optim`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerSpec {
+    /// `sgd`, `adam` or `adamw` (default: sgd).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<OptimizerKind>,
+    /// sgd: momentum μ (default: 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub momentum: Option<f32>,
+    /// sgd: Nesterov momentum (default: false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nesterov: Option<bool>,
+    /// adam, adamw (default: 0.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta1: Option<f32>,
+    /// adam, adamw (default: 0.999).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub beta2: Option<f32>,
+    /// adam, adamw (default: 1e-8).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eps: Option<f32>,
+    /// On weights only: L2 for sgd and adam, decoupled for adamw (default: 0; adamw 0.01).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f32>,
+    /// Scale all gradients together when their global L2 norm exceeds this.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_norm: Option<f32>,
+    /// Clamp each gradient to [−c, c].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clip_value: Option<f32>,
+}
+
+/// A run with every default filled in: what is trained, printed and saved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    pub seed: u64,
+    pub device: DeviceKind,
+    pub data: DataRun,
+    pub model: ModelRun,
+    pub train: TrainRun,
+    pub optimizer: OptimizerConfig,
+}
+
+/// `[data]`, resolved: exactly one of `dataset` and `dir` is set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRun {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digits: Option<Vec<u32>>,
+    pub val_split: f32,
+    /// Set for the synthetic sets only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub samples: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub factor: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noise: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub labels: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<PathBuf>,
+    /// Set where the test set was held out of `file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_split: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Vec<String>>,
+    /// (runs recorded before tasks existed classify)
+    #[serde(default)]
+    pub task: Task,
+    /// (runs recorded before scaling existed scale nothing)
+    #[serde(default)]
+    pub scale: ScaleKind,
+}
+
+/// `[model]`, resolved: one activation per dense layer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRun {
+    pub layers: Vec<usize>,
+    pub activations: Vec<Activation>,
+    pub loss: Loss,
+    pub init: Init,
+    /// (runs recorded before `bias` existed have biases)
+    #[serde(default = "yes")]
+    pub bias: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `[train]`, resolved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainRun {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f32,
+    pub schedule: LrSchedule,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<usize>,
+    /// 1 (every epoch) when absent, as in descriptions written before it existed.
+    #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]
+    pub validate_every: usize,
+}
+
+fn every_epoch() -> usize {
+    1
+}
+
+fn is_every_epoch(n: &usize) -> bool {
+    *n == 1
+}
