@@ -1,11 +1,17 @@
-//! Train on the bundled MNIST sample through the library, as a Rust user would:
-//! run description → data → engine on the best device → train with a progress observer →
-//! evaluate → save. `cargo run --release --example train_mnist`
-use gpunn::run::{CheckpointSaver, RunSpec};
+//! Train on the bundled MNIST sample through the library, as a Rust user would: a run
+//! description, then one call that loads the data, fills in the defaults, opens the best device,
+//! trains with a progress observer, saves and tests. `cargo run --release --example train_mnist`
+use gpunn::run::{self, RunObserver, RunSpec, Started, TrainOptions};
 use gpunn::train::{EpochRecord, Observer};
 
-/// Prints one line per epoch.
+/// Says what is trained, then prints one line per epoch.
 struct Progress;
+impl RunObserver for Progress {
+    fn started(&mut self, s: &Started<'_>) {
+        // s.run has every default filled in: print it with s.run.to_toml()
+        println!("training {:?} on {}", s.run.model.layers, s.engine);
+    }
+}
 impl Observer for Progress {
     fn epoch_end(&mut self, r: &EpochRecord) {
         println!(
@@ -20,32 +26,19 @@ impl Observer for Progress {
 fn main() -> gpunn::Result<()> {
     let toml = "[data]\ndataset = \"mnist-sample\"\n[train]\nepochs = 3\n";
     let spec = RunSpec::from_toml_str(toml)?;
-    let data = spec.load_data()?;
-    let run = spec.resolve(&data)?; // every default filled in: print it with run.to_toml()
-    let opened = run.open_engine(&run.init_params()?, None)?; // a hardware GPU, else the CPU
-    let mut engine = opened.engine;
-    println!("training {:?} on {}", run.model.layers, engine.describe());
-    let sets = run.prepare(&data)?; // the validation split, then the run's scaling
     let path = std::env::temp_dir().join("gpunn-example-mnist.safetensors");
-    let mut saver = CheckpointSaver {
-        path: path.clone(),
-        run: &run,
-        data: &data,
-        scaler: &sets.scaler,
-        earlier: Vec::new(),
-        inner: &mut Progress,
+    let options = TrainOptions {
+        save: Some(path.clone()), // after every epoch, atomically
+        ..Default::default()      // a hardware GPU, else the CPU; a new run
     };
-    run.fit(
-        engine.as_mut(),
-        &sets.train,
-        sets.val.as_ref(),
-        1,
-        &mut saver,
-    )?;
-    let test = engine.evaluate(sets.test.as_ref().expect("mnist-sample has a test set"))?;
+    let mut trained = run::train_run(&spec, options, &mut Progress)?;
+    let test = trained.test.as_ref().expect("mnist-sample has a test set");
+    let params = trained.engine.params()?; // the trained weights, [out][in] per layer
     println!(
-        "test accuracy {:.2}%; saved to {}",
-        100.0 * test.accuracy,
+        "test accuracy {:.2}% ({} epochs, {} layers); saved to {}",
+        100.0 * test.evaluation.accuracy,
+        trained.history.epochs.len(),
+        params.layers.len(),
         path.display()
     );
     Ok(())

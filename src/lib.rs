@@ -3,15 +3,16 @@
 //!
 //! # Training from Rust
 //! What `gpunn train` does, as a library user writes it (the whole program is
-//! `examples/train_mnist.rs`): a run description, its data, the resolved run with every
-//! default filled in, an engine on the best device, training with an observer, evaluation and
-//! a checkpoint.
+//! `examples/train_mnist.rs`): a run description, then one call, [`run::train_run`], that loads
+//! its data, fills in every default, opens the best device, trains with an observer (saving a
+//! checkpoint after every epoch) and tests.
 //!
 //! ```no_run
-//! use gpunn::run::{CheckpointSaver, RunSpec};
+//! use gpunn::run::{self, RunObserver, RunSpec, TrainOptions};
 //! use gpunn::train::{EpochRecord, Observer};
 //!
 //! struct Progress;
+//! impl RunObserver for Progress {}
 //! impl Observer for Progress {
 //!     fn epoch_end(&mut self, r: &EpochRecord) {
 //!         println!("epoch {}: loss {:.4}", r.epoch, r.train_loss);
@@ -20,21 +21,14 @@
 //!
 //! # fn main() -> gpunn::Result<()> {
 //! let spec = RunSpec::from_toml_str("[data]\ndataset = \"mnist-sample\"\n[train]\nepochs = 3\n")?;
-//! let data = spec.load_data()?;
-//! let run = spec.resolve(&data)?; // run.to_toml() is what `gpunn train --dry-run` prints
-//! let mut engine = run.open_engine(&run.init_params()?, None)?.engine; // a GPU, else the CPU
-//! let sets = run.prepare(&data)?; // validation split, then the run's scaling
-//! let mut saver = CheckpointSaver {
-//!     path: "model.safetensors".into(),
-//!     run: &run,
-//!     data: &data,
-//!     scaler: &sets.scaler,
-//!     earlier: Vec::new(),
-//!     inner: &mut Progress,
+//! let options = TrainOptions {
+//!     save: Some("model.safetensors".into()),
+//!     ..Default::default() // the run's device (a GPU, else the CPU); a new run
 //! };
-//! run.fit(engine.as_mut(), &sets.train, sets.val.as_ref(), 1, &mut saver)?;
-//! let test = engine.evaluate(sets.test.as_ref().unwrap())?;
-//! println!("test accuracy {:.2}%", 100.0 * test.accuracy);
+//! let trained = run::train_run(&spec, options, &mut Progress)?;
+//! // trained.run.to_toml() is what `gpunn train --dry-run` prints
+//! let test = trained.test.as_ref().unwrap();
+//! println!("test accuracy {:.2}%", 100.0 * test.evaluation.accuracy);
 //! # Ok(())
 //! # }
 //! ```

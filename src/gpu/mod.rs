@@ -18,7 +18,7 @@ pub mod template;
 pub use kernels::matmul;
 
 pub use context::{list_adapters, AdapterReport, BindingKind, DeviceKind, GpuContext};
-pub use engine::gang::{fit_together, train_together, Fit, GangRun};
+pub use engine::gang::{train_together, GangRun};
 pub use engine::GpuEngine;
 pub use matmul::{
     Epilogue, MatmulCall, MatmulConfig, MatmulKernel, MatmulKernels, MatmulSpec, Trans,

@@ -37,6 +37,7 @@ mod resolve;
 pub mod settings;
 mod spec;
 pub mod table;
+mod whole;
 
 pub use crate::optim::OptimizerConfig;
 pub use data::{DataSource, LoadedData, SYNTHETIC};
@@ -47,6 +48,7 @@ pub use resolve::Prepared;
 pub use spec::{
     DataRun, DataSpec, ModelRun, ModelSpec, OptimizerSpec, Run, RunSpec, TrainRun, TrainSpec,
 };
+pub use whole::{train_run, RunObserver, Started, TrainOptions, Trained};
 
 use crate::{Error, Result};
 use std::path::Path;

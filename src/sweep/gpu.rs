@@ -1,10 +1,11 @@
 //! A sweep on a GPU: the configurations of a group, every fold of each, trained together
-//! ([`crate::gpu::fit_together`]): each epoch's steps of all of them go into the same
+//! ([`super::together::fit_together`]): each epoch's steps of all of them go into the same
 //! submissions, their dispatches interleaved, so that small networks fill the device together
 //! instead of one at a time. The engines share one device context and its compiled kernels.
 
+use super::together::{fit_together, Fit};
 use super::{Event, FoldCache, Job, Outcome, Sweep};
-use crate::gpu::{fit_together, DeviceKind, Fit, GpuContext, GpuEngine};
+use crate::gpu::{DeviceKind, GpuContext, GpuEngine};
 use crate::run::Run;
 use crate::{Error, Result};
 use std::sync::mpsc::Sender;

@@ -14,6 +14,7 @@ pub mod best;
 pub mod gpu;
 pub mod grid;
 pub mod results;
+pub mod together;
 
 pub use grid::{Grid, Label};
 pub use results::{Outcome, Status};

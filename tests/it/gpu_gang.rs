@@ -1,4 +1,4 @@
-//! Runs trained together on one GPU (`gpu::fit_together`, the GPU sweep): their steps share
+//! Runs trained together on one GPU (`sweep::together::fit_together`, the GPU sweep): their steps share
 //! passes and submissions, and each run must still compute exactly what it computes alone,
 //! bit for bit, whatever the mix of shapes, batch sizes (so step counts) and optimizers;
 //! a sweep on the GPU reports the same figures as its runs trained one at a time, and a
@@ -8,9 +8,10 @@ use crate::common::gpu_or_skip;
 use crate::cpu_fast::{params_for, random_data};
 use gpunn::data::scale::Scaler;
 use gpunn::engine::Engine;
-use gpunn::gpu::{fit_together, Fit, GpuContext, GpuEngine};
+use gpunn::gpu::{GpuContext, GpuEngine};
 use gpunn::model::{Activation, Loss, Params};
 use gpunn::optim::{OptimizerConfig, OptimizerKind};
+use gpunn::sweep::together::{fit_together, Fit};
 use gpunn::sweep::{Grid, Metric, Status, Sweep};
 use gpunn::train::{self, History, LrSchedule, TrainConfig};
 use std::sync::Arc;

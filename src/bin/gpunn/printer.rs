@@ -2,9 +2,12 @@
 //! the optimizer, the training loss (and accuracy), and the validation figures of the task.
 
 use gpunn::data::table::Task;
+use gpunn::run::{RunObserver, Started};
 use gpunn::train::{EpochRecord, Observer};
 
-/// A progress bar over each epoch's samples and one line per epoch.
+/// A progress bar over each epoch's samples and one line per epoch, after a line saying what
+/// is trained.
+#[derive(Default)]
 pub struct Printer {
     bar: Option<indicatif::ProgressBar>,
     epochs: usize,
@@ -15,14 +18,34 @@ pub struct Printer {
     task: Task,
 }
 
-impl Printer {
-    pub fn new(epochs: usize, optimizer: &'static str, task: Task) -> Self {
-        Printer {
-            bar: None,
-            epochs,
-            optimizer,
-            task,
+impl RunObserver for Printer {
+    fn started(&mut self, s: &Started<'_>) {
+        let run = s.run;
+        (self.epochs, self.optimizer, self.task) =
+            (run.train.epochs, run.optimizer.kind.name(), run.data.task);
+        if let Some((last, path)) = s.resumed {
+            println!("resuming after epoch {last} of {}", path.display());
         }
+        if let Some(note) = s.fallback {
+            eprintln!("note: {note}");
+        }
+        let m = &run.model;
+        let join = |v: Vec<String>| v.join(",");
+        println!(
+            "training {} ({}, {}, {}) on {}: {} train, {} validation; {}, lr {}, batch {}, {} epochs; {}",
+            join(m.layers.iter().map(|s| s.to_string()).collect()).replace(',', "-"),
+            join(m.activations.iter().map(|a| a.name().to_string()).collect()),
+            m.loss,
+            m.init,
+            s.data.description,
+            s.sets.train.len(),
+            s.sets.val.as_ref().map_or(0, |v| v.len()),
+            run.optimizer.describe(),
+            run.train.lr,
+            run.train.batch_size,
+            run.train.epochs,
+            s.engine
+        );
     }
 }
 

@@ -3,10 +3,8 @@
 use anyhow::Result;
 use clap::Args;
 use gpunn::data::table::Task;
-use gpunn::data::Dataset;
-use gpunn::engine::Engine;
 use gpunn::plots;
-use gpunn::run::{self, CheckpointSaver, LoadedData, Resumed, RunSpec};
+use gpunn::run::{self, Resumed, RunSpec};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -49,9 +47,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         (None, None) => RunSpec::default(),
     };
     let spec = base.overlay(flags);
-    let data = spec.load_data()?;
-    let run = spec.resolve(&data)?;
     if a.dry_run {
+        let data = spec.load_data()?;
+        let run = spec.resolve(&data)?;
         eprintln!(
             "note: --dry-run: the resolved run on {}; nothing is trained",
             data.description
@@ -59,65 +57,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
         print!("{}", run.to_toml());
         return Ok(());
     }
-    let prepared = run.prepare(&data)?;
-    let (train, val) = (&prepared.train, prepared.val.as_ref());
-    let (params, state, earlier, start) = match resumed {
-        Some(r) => {
-            let start = r.next_epoch();
-            println!("resuming after epoch {} of {}", start - 1, r.path.display());
-            (r.params, r.state, r.history, start)
-        }
-        None => (run.init_params()?, None, Vec::new(), 1),
-    };
     let save = a.save.clone().or(a.resume.clone());
-    let opened = run.open_engine(&params, state.as_ref())?;
-    if let Some(note) = &opened.fallback {
-        eprintln!("note: {note}");
-    }
-    let mut engine = opened.engine;
-    let m = &run.model;
-    println!(
-        "training {} ({}, {}, {}) on {}: {} train, {} validation; {}, lr {}, batch {}, {} epochs; {}",
-        m.layers
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-            .join("-"),
-        m.activations
-            .iter()
-            .map(|a| a.name())
-            .collect::<Vec<_>>()
-            .join(","),
-        m.loss,
-        m.init,
-        data.description,
-        train.len(),
-        val.map_or(0, |v| v.len()),
-        run.optimizer.describe(),
-        run.train.lr,
-        run.train.batch_size,
-        run.train.epochs,
-        engine.describe()
-    );
-    let mut printer =
-        crate::printer::Printer::new(run.train.epochs, run.optimizer.kind.name(), run.data.task);
-    let mut history = match &save {
-        Some(path) => {
-            let mut saver = CheckpointSaver {
-                path: path.clone(),
-                run: &run,
-                data: &data,
-                scaler: &prepared.scaler,
-                earlier: earlier.clone(),
-                inner: &mut printer,
-            };
-            let h = run.fit(engine.as_mut(), train, val, start, &mut saver)?;
-            // Once more at the end: with early stopping the engine now holds the best epoch.
-            saver.save(engine.as_mut(), &h.epochs)?;
-            h
-        }
-        None => run.fit(engine.as_mut(), train, val, start, &mut printer)?,
+    let options = run::TrainOptions {
+        save: save.clone(),
+        resume: resumed,
+        device: None,
     };
+    let mut printer = crate::printer::Printer::default();
+    let mut t = run::train_run(&spec, options, &mut printer)?;
+    let (run, history) = (&t.run, &t.history);
     if history.stopped_early {
         println!(
             "early stopping: no better validation loss for {} epochs; restored epoch {}",
@@ -128,15 +76,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(path) = &save {
         println!("saved model to {}", path.display());
     }
-    history.epochs = earlier.into_iter().chain(history.epochs).collect();
-    let test = match &prepared.test {
-        Some(test) if !test.is_empty() => {
-            Some(test_figures(engine.as_mut(), test, &data, run.data.task)?)
-        }
-        _ => None,
-    };
+    if let (Some(figures), Some(test)) = (&t.test, &t.sets.test) {
+        print_test(figures, test.len(), run.data.task);
+    }
     if let Some(path) = &a.metrics {
-        let v = run::metrics_json(&run, &data, &engine.describe(), &history, test.as_ref());
+        let device = t.engine.describe();
+        let v = run::metrics_json(run, &t.data, &device, history, t.test.as_ref());
         let text = serde_json::to_string_pretty(&v)? + "\n";
         gpunn::io::write_atomic(path, text.as_bytes())?;
         println!("wrote metrics to {}", path.display());
@@ -144,11 +89,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
     if let Some(dir) = &a.plots {
         std::fs::create_dir_all(dir).map_err(|e| gpunn::Error::io(dir, e))?;
         let curves = dir.join("learning_curves.png");
-        plots::learning_curves(&curves, &history.epochs)?;
+        plots::learning_curves(&curves, &t.history.epochs)?;
         println!("wrote {}", curves.display());
-        if let Some(t) = &test {
-            let sets = (&run, &data, &prepared);
-            for path in crate::pictures::test_pictures(dir, engine.as_mut(), sets, t)? {
+        if let Some(figures) = &t.test {
+            let sets = (&t.run, &t.data, &t.sets);
+            for path in crate::pictures::test_pictures(dir, t.engine.as_mut(), sets, figures)? {
                 println!("wrote {}", path.display());
             }
         }
@@ -156,38 +101,23 @@ pub fn run(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The test set's figures (from the library), printed: loss and accuracy, or MSE, MAE (and R²
-/// for regression) in the targets' units.
-fn test_figures(
-    engine: &mut dyn Engine,
-    test: &Dataset,
-    data: &LoadedData,
-    task: Task,
-) -> Result<run::TestFigures> {
-    let t = run::TestFigures::of(engine, test, data.train.classes)?;
+/// The test set's figures, printed: loss and accuracy, or MSE, MAE (and R² for regression) in
+/// the targets' units.
+fn print_test(t: &run::TestFigures, n: usize, task: Task) {
     let e = &t.evaluation;
     match &t.values {
         Some(m) if task == Task::Regress => println!(
-            "test: loss {:.4}  MSE {:.5}  MAE {:.5}  R² {:.4} ({} samples)",
-            e.loss,
-            m.mse,
-            m.mae,
-            m.r2,
-            test.len()
+            "test: loss {:.4}  MSE {:.5}  MAE {:.5}  R² {:.4} ({n} samples)",
+            e.loss, m.mse, m.mae, m.r2
         ),
         Some(m) => println!(
-            "test: loss {:.4}  MSE {:.5}  MAE {:.5} ({} samples)",
-            e.loss,
-            m.mse,
-            m.mae,
-            test.len()
+            "test: loss {:.4}  MSE {:.5}  MAE {:.5} ({n} samples)",
+            e.loss, m.mse, m.mae
         ),
         None => println!(
-            "test: loss {:.4}  accuracy {:.2}% ({} samples)",
+            "test: loss {:.4}  accuracy {:.2}% ({n} samples)",
             e.loss,
-            100.0 * e.accuracy,
-            test.len()
+            100.0 * e.accuracy
         ),
     }
-    Ok(t)
 }
