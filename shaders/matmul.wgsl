@@ -1,7 +1,7 @@
 // matmul.wgsl: one tiled matrix product C[M][N] with a fused epilogue.
 //
 // Rust builds the source as common.wgsl + generated consts + this file. The generated part
-// (src/gpu/matmul.rs, `shader_source`) defines:
+// (src/gpu/kernels/matmul/source.rs, `shader_source`) defines:
 //   TILE_M, TILE_N, TILE_K  the block of C one workgroup computes, and the K step
 //   REG_M, REG_N            the register block of C one thread computes
 //   A_KM                    A is stored [K][M] (Trans::TN) instead of [M][K]

@@ -17,11 +17,11 @@
 //     as vec4) and 8·REG_N/4 vec4 loads of B, and each element of A and B is loaded once.
 //   - without SUBGROUP (the GL backend) the same kernel reads A directly, each lane at the same
 //     address; that costs 8 scalar loads per element of A on lavapipe but still beats the tiles.
-// Real GPUs want matmul.wgsl instead (coalesced loads through shared memory): src/gpu/matmul.rs
-// chooses the kernel from the adapter.
+// Real GPUs want matmul.wgsl instead (coalesced loads through shared memory):
+// src/gpu/kernels/matmul/mod.rs chooses the kernel from the adapter.
 //
-// Template: src/gpu/matmul.rs expands this file before compiling it, because lavapipe only keeps
-// arrays in registers when every index is a constant (a loop over an array spills it to memory
+// Template: src/gpu/template.rs expands this file before compiling it, because lavapipe only
+// keeps arrays in registers when every index is a constant (a loop over an array spills it to memory
 // and runs 2-3× slower) and naga wants subgroupBroadcast's lane as a constant:
 //   // @for v in 0..N  ... // @end   repeats the lines for v = 0..N-1 (N: a number or TILE_M,
 //                                     REG_N, COLS (= REG_N/4), QUADS (= TILE_M/4));
@@ -32,7 +32,7 @@
 //                                     BIAS_ACT, ACT_GRAD, SGD, STORE_GRAD, OPTIM).
 // Expanding only the code a specialisation runs keeps the source, and so the shader compile
 // (naga, then lavapipe's LLVM at pipeline creation and first dispatch), small.
-// The generated part (src/gpu/matmul.rs, `shader_source`) defines:
+// The generated part (src/gpu/kernels/matmul/source.rs, `shader_source`) defines:
 //   TILE_M, TILE_N, TILE_K, REG_M, REG_N   TILE_M = REG_M rows, TILE_N = 8·REG_N columns, TILE_K = 8
 //   A_KM, B_NK, EPILOGUE, STORE_GRAD        as in matmul.wgsl (A_KM and B_NK also as flags)
 //   A_VEC4, B_VEC4   A / B are bound as array<vec4<f32>> (rows 16-byte aligned), else array<f32>
@@ -112,7 +112,7 @@ fn main(
     @builtin(workgroup_id) wg: vec3<u32>,
 // @if SUBGROUP
     // The lane whose A values subgroupBroadcast(x, lane) hands out: the workgroup is one subgroup
-    // (src/gpu/matmul.rs runs this kernel only where subgroups have at least 8 lanes).
+    // (src/gpu/kernels/matmul/mod.rs runs this kernel only where subgroups have at least 8 lanes).
     @builtin(subgroup_invocation_id) lane: u32,
 // @else
     @builtin(local_invocation_index) lane: u32,

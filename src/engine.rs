@@ -6,6 +6,12 @@ use crate::model::{Loss, Params};
 use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 
+/// Steps handed to an engine at a time. The GPU encodes them into one submission (and a gang
+/// of runs, as many steps of each), so the CPU waits on the device once per this many steps;
+/// the loop's progress bar moves between them. At 32 steps of batch 32 a bar moves every 1,024
+/// samples, and each submission's fixed cost is spread over 32 steps.
+pub const STEPS_PER_SUBMISSION: usize = 32;
+
 /// Loss and accuracy summed over the steps since the last call to `take_stats`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Stats {
@@ -222,21 +228,23 @@ pub fn check_optimizer_state(
     state: &OptimizerState,
 ) -> Result<()> {
     let fresh = OptimizerState::new(cfg, params);
-    let shapes = |s: &OptimizerState| -> Vec<[usize; 3]> {
+    // Every tensor's velocity, m and v sizes, in order.
+    let sizes = |s: &OptimizerState| -> Vec<usize> {
         s.tensors
             .iter()
-            .map(|t| [t.velocity.len(), t.m.len(), t.v.len()])
+            .flat_map(|t| [t.velocity.len(), t.m.len(), t.v.len()])
             .collect()
     };
-    if shapes(&fresh) != shapes(state) {
-        return Err(Error::Shape {
-            op: "optimizer state",
-            msg: format!(
-                "the state does not fit {} on this network ({} tensors)",
-                cfg.kind,
-                fresh.tensors.len()
+    if sizes(&fresh) != sizes(state) {
+        return Err(Error::shape(
+            "optimizer state",
+            format!(
+                "the sizes of each tensor's velocity, m and v for {} on this network",
+                cfg.kind
             ),
-        });
+            sizes(&fresh).as_slice(),
+            sizes(state).as_slice(),
+        ));
     }
     Ok(())
 }

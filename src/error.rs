@@ -27,9 +27,20 @@ pub enum Error {
     #[error("{field}: {msg}")]
     Invalid { field: String, msg: String },
 
-    /// Operands whose shapes do not fit together.
-    #[error("{op}: shape mismatch: {msg}")]
-    Shape { op: &'static str, msg: String },
+    /// An operand whose shape does not fit the op: `operand` is `got` where `expected` fits (a
+    /// buffer or an index list: where at most or at least `expected` fits, as `operand` says).
+    #[error("{op}: {operand} is {got}, expected {expected}")]
+    Shape {
+        op: &'static str,
+        operand: String,
+        expected: Dims,
+        got: Dims,
+    },
+
+    /// An op asked for something it does not do: an operand it lacks or does not take, a size
+    /// past what the device or the kernel's indexing can address.
+    #[error("{op}: {msg}")]
+    Unsupported { op: &'static str, msg: String },
 
     /// No adapter, a failed device request, or a device that was lost.
     #[error("GPU: {0}")]
@@ -52,6 +63,36 @@ pub enum Error {
     Download { url: String, msg: String },
 }
 
+/// The dimensions of a shape, shown as `2×784`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dims(pub Vec<u64>);
+
+impl Dims {
+    /// Dimensions from any integers.
+    pub fn of<T: Copy + Into<u64>>(dims: &[T]) -> Dims {
+        Dims(dims.iter().map(|&d| d.into()).collect())
+    }
+}
+
+impl From<&[usize]> for Dims {
+    fn from(dims: &[usize]) -> Dims {
+        Dims(dims.iter().map(|&d| d as u64).collect())
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Dims {
+    fn from(dims: [usize; N]) -> Dims {
+        Dims(dims.iter().map(|&d| d as u64).collect())
+    }
+}
+
+impl std::fmt::Display for Dims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(|d| d.to_string()).collect();
+        f.write_str(&parts.join("×"))
+    }
+}
+
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -68,6 +109,29 @@ impl Error {
     pub fn bad_file(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
         Error::BadFile {
             path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    /// `operand` of `op` is `got` where `expected` fits.
+    pub fn shape(
+        op: &'static str,
+        operand: impl Into<String>,
+        expected: impl Into<Dims>,
+        got: impl Into<Dims>,
+    ) -> Self {
+        Error::Shape {
+            op,
+            operand: operand.into(),
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+
+    /// `op` does not do what was asked.
+    pub fn unsupported(op: &'static str, msg: impl Into<String>) -> Self {
+        Error::Unsupported {
+            op,
             msg: msg.into(),
         }
     }

@@ -28,6 +28,11 @@ pub fn truncated(params: &Params, layer: usize) -> Result<Params> {
     })
 }
 
+/// Samples per forward pass when computing activations: only the forward pass runs, so a
+/// batch larger than training's keeps the GPU's dispatches few; at 784 inputs its buffers stay
+/// under 1 MB.
+const FORWARD_BATCH: usize = 256;
+
 /// The activations of layer `layer` (1-based) for every sample of `data`, `[n][width]`, on
 /// `device` (`auto`: a hardware GPU, else the CPU).
 pub fn layer_activations(
@@ -37,7 +42,7 @@ pub fn layer_activations(
     data: &Dataset,
 ) -> Result<Vec<f32>> {
     let cut = truncated(params, layer)?;
-    let mut engine = backend::open(device, &cut, 256)?.engine;
+    let mut engine = backend::open(device, &cut, FORWARD_BATCH)?.engine;
     // Classes or values do not matter to the outputs: only the features are read.
     let plain = Dataset {
         target: Target::Classes,

@@ -76,4 +76,4 @@ pub mod step;
 pub mod sweep;
 pub mod train;
 
-pub use error::{Error, Result};
+pub use error::{Dims, Error, Result};

@@ -152,10 +152,14 @@ pub trait Observer {
 pub struct Quiet;
 impl Observer for Quiet {}
 
+/// 2⁶⁴ divided by the golden ratio (splitmix64's increment): multiplied by the epoch and mixed
+/// into the seed, it gives each epoch's shuffle a stream far from its neighbours'.
+const EPOCH_STREAM: u64 = 0x9E37_79B9_7F4A_7C15;
+
 /// The sample order of epoch `epoch` (1-based): a seeded shuffle of `0..n`.
 pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<u32> {
     let mut order: Vec<u32> = (0..n as u32).collect();
-    let stream = seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let stream = seed ^ (epoch as u64).wrapping_mul(EPOCH_STREAM);
     let mut rng = rand::rngs::StdRng::seed_from_u64(stream);
     order.shuffle(&mut rng);
     order

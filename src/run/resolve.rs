@@ -223,7 +223,7 @@ impl Run {
             seed: self.seed,
             early_stopping: t.early_stopping,
             validate_every: t.validate_every,
-            steps_per_chunk: 32,
+            steps_per_chunk: crate::engine::STEPS_PER_SUBMISSION,
             start_epoch,
         }
     }

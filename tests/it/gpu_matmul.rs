@@ -1,4 +1,4 @@
-//! The matmul kernel family (src/gpu/matmul.rs, shaders/matmul.wgsl) against the CPU reference
+//! The matmul kernel family (src/gpu/kernels/matmul/, shaders/matmul.wgsl) against the CPU reference
 //! (`cpu::ops::matmul_*`, `cpu::activation`), plus the context helpers it stands on.
 //!
 //! Every layout (NT, NN, TN) × epilogue (store, bias+activation for each activation, activation
@@ -607,20 +607,29 @@ fn prepare_rejects_bad_shapes() {
     };
     kern.prepare(spec)
         .expect("a valid spec with oversized buffers");
+    // A buffer too small is a shape error with the sizes as fields; a missing or extra
+    // operand, or a zero dimension, an error saying what is not supported.
     let shape_err = |s: MatmulSpec<'_>, needle: &str| match kern.prepare(s) {
-        Err(Error::Shape { msg, .. }) => {
+        Err(e @ Error::Shape { .. }) | Err(e @ Error::Unsupported { .. }) => {
+            let msg = e.to_string();
             assert!(msg.contains(needle), "message {msg:?} lacks {needle:?}")
         }
         other => panic!("expected a shape error containing {needle:?}, got {other:?}"),
     };
-    shape_err(MatmulSpec { a: &small, ..spec }, "A [M][K] needs 48 bytes");
-    shape_err(MatmulSpec { b: &small, ..spec }, "B [N][K] needs 60 bytes");
+    shape_err(
+        MatmulSpec { a: &small, ..spec },
+        "A [M][K]'s buffer (f32 values, at least) is 11, expected 12",
+    );
+    shape_err(
+        MatmulSpec { b: &small, ..spec },
+        "B [N][K]'s buffer (f32 values, at least) is 11, expected 15",
+    );
     shape_err(
         MatmulSpec {
             out: &small,
             ..spec
         },
-        "C [M][N] needs 80 bytes",
+        "C [M][N]'s buffer (f32 values, at least) is 11, expected 20",
     );
     shape_err(MatmulSpec { k: 0, ..spec }, "at least 1");
     shape_err(
@@ -644,7 +653,7 @@ fn prepare_rejects_bad_shapes() {
             extra: Some(&bias),
             ..spec
         },
-        "bias [N] needs 20 bytes",
+        "bias [N]'s buffer (f32 values, at least) is 4, expected 5",
     );
 }
 

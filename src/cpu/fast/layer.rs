@@ -196,10 +196,7 @@ fn order(inputs: usize, outputs: usize, to_input_major: bool) -> (usize, usize) 
 /// layers state, each layer taking the one below's outputs.
 pub(super) fn check_shapes(params: &Params) -> Result<()> {
     if params.layers.is_empty() {
-        return Err(Error::Shape {
-            op: "fast cpu",
-            msg: "a network with no layers".into(),
-        });
+        return Err(Error::invalid("model.layers", "a network with no layers"));
     }
     for (l, layer) in params.layers.iter().enumerate() {
         let (i, o) = (layer.inputs, layer.outputs);
@@ -208,17 +205,17 @@ pub(super) fn check_shapes(params: &Params) -> Result<()> {
         } else {
             params.layers[l - 1].outputs
         };
-        if layer.weights.len() != i * o || layer.bias.len() != o || below != i {
-            return Err(Error::Shape {
-                op: "fast cpu",
-                msg: format!(
-                    "layer {}: {i} inputs (the layer below gives {below}), {o} outputs, but {} \
-                     weights and {} biases",
-                    l + 1,
-                    layer.weights.len(),
-                    layer.bias.len()
-                ),
-            });
+        if below != i {
+            let what = format!("layer {}'s inputs (the outputs of the layer below)", l + 1);
+            return Err(Error::shape("fast cpu", what, [below], [i]));
+        }
+        if layer.weights.len() != i * o || layer.bias.len() != o {
+            return Err(Error::shape(
+                "fast cpu",
+                format!("layer {}'s weight and bias counts", l + 1),
+                [i * o, o],
+                [layer.weights.len(), layer.bias.len()],
+            ));
         }
     }
     params.spec().validate()

@@ -140,14 +140,14 @@ impl GpuContext {
         }
         let end = offset.checked_add(len).and_then(|e| e.checked_mul(4));
         if end.is_none_or(|e| e > buf.size()) {
-            return Err(Error::Shape {
+            return Err(Error::shape(
                 op,
-                msg: format!(
-                    "reading {len} elements at element {offset} from a buffer of {} bytes ({} elements)",
-                    buf.size(),
-                    buf.size() / 4
+                format!(
+                    "the end of a read of {len} elements at {offset} (at most the buffer's size)"
                 ),
-            });
+                crate::Dims(vec![buf.size() / 4]),
+                crate::Dims(vec![offset.saturating_add(len)]),
+            ));
         }
         if len == 0 {
             return Ok(Vec::new());

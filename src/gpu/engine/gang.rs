@@ -18,8 +18,8 @@ use super::GpuEngine;
 use crate::{Error, Result};
 use std::sync::Arc;
 
-/// Steps of each run encoded into one pass and submission.
-const STEPS_PER_ROUND: usize = 32;
+/// Steps of each run encoded into one pass and submission: as many as one engine alone gets.
+const STEPS_PER_ROUND: usize = crate::engine::STEPS_PER_SUBMISSION;
 
 /// One run's part in [`train_together`]: its engine, the order of this epoch's samples (in
 /// batches of the engine's size) and the learning rate.
@@ -54,10 +54,12 @@ pub fn train_together(runs: &mut [GangRun<'_>]) -> Result<()> {
             }
         };
         if r.order.len() > n {
-            return Err(Error::Shape {
-                op: "train_together",
-                msg: format!("run {i}: {} indices for a set of {n}", r.order.len()),
-            });
+            return Err(Error::shape(
+                "train_together",
+                format!("run {i}'s sample order (at most the training set's size)"),
+                [n],
+                [r.order.len()],
+            ));
         }
         let e = &mut *r.engine;
         e.set_lr(r.lr);

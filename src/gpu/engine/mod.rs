@@ -204,14 +204,12 @@ impl Engine for GpuEngine {
             .ok_or_else(|| Error::Gpu("train_steps before load_train_set".into()))?;
         if order.len() > set.n {
             self.train_set = Some(set);
-            return Err(Error::Shape {
-                op: "train_steps",
-                msg: format!(
-                    "{} indices for a set of {}",
-                    order.len(),
-                    self.train_set.as_ref().map_or(0, |s| s.n)
-                ),
-            });
+            return Err(Error::shape(
+                "train_steps",
+                "the sample order (at most the training set's size)",
+                [self.train_set.as_ref().map_or(0, |s| s.n)],
+                [order.len()],
+            ));
         }
         self.set_lr(lr);
         self.ctx
@@ -342,10 +340,12 @@ impl Engine for GpuEngine {
 
     fn set_params(&mut self, params: &Params) -> Result<()> {
         if params.spec() != self.params_host.spec() {
-            return Err(Error::Shape {
-                op: "set_params",
-                msg: "the parameters are for another network".into(),
-            });
+            return Err(Error::shape(
+                "set_params",
+                "the parameters' layer sizes",
+                self.params_host.spec().sizes.as_slice(),
+                params.spec().sizes.as_slice(),
+            ));
         }
         for (l, layer) in params.layers.iter().enumerate() {
             self.ctx

@@ -280,20 +280,22 @@ impl GpuEngine {
         let b = self.batch;
         let (inputs, outputs) = (self.params_host.inputs(), self.params_host.outputs());
         if x.len() != b * inputs {
-            return Err(Error::Shape {
-                op: "step",
-                msg: format!("input has {} values, expected {b}×{inputs}", x.len()),
-            });
+            return Err(Error::shape(
+                "step",
+                "the input's values",
+                [b, inputs],
+                [x.len()],
+            ));
         }
         let (y, cls): (Vec<f32>, Vec<u32>) = match targets {
             Targets::Values(v) => (v.clone(), vec![0; b]),
             Targets::Classes(c) => (vec![0.0; b * outputs], c.clone()),
         };
-        if y.len() != b * outputs || cls.len() != b {
-            return Err(Error::Shape {
-                op: "step",
-                msg: format!("targets do not match a batch of {b}"),
-            });
+        if y.len() != b * outputs {
+            return Err(Error::shape("step", "the targets", [b, outputs], [y.len()]));
+        }
+        if cls.len() != b {
+            return Err(Error::shape("step", "the class labels", [b], [cls.len()]));
         }
         self.set_lr(lr);
         let q = &self.ctx.queue;

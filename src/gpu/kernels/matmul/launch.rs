@@ -3,7 +3,7 @@
 
 use super::source::{variant_source, Variant};
 use super::{Epilogue, MatmulConfig, Trans};
-use crate::error::{Error, Result};
+use crate::error::{Dims, Error, Result};
 use crate::gpu::context::{BindingKind, GpuContext};
 use crate::gpu::kernels::optim::OptimRule;
 use crate::model::Activation;
@@ -126,20 +126,20 @@ fn bind(binding: u32, buffer: &wgpu::Buffer, size: u64) -> wgpu::BindGroupEntry<
 /// Elements → bytes, refusing what one binding or u32 indexing cannot hold.
 fn binding_bytes(ctx: &GpuContext, what: &str, elems: u64) -> Result<u64> {
     if elems > u32::MAX as u64 {
-        return Err(Error::Shape {
-            op: "matmul",
-            msg: format!("{what} has {elems} elements, more than the kernel's u32 indexing allows"),
-        });
+        return Err(Error::unsupported(
+            "matmul",
+            format!("{what} has {elems} elements, more than the kernel's u32 indexing allows"),
+        ));
     }
     let bytes = elems * 4;
     if bytes > ctx.limits.max_storage_buffer_binding_size {
-        return Err(Error::Shape {
-            op: "matmul",
-            msg: format!(
+        return Err(Error::unsupported(
+            "matmul",
+            format!(
                 "{what} needs {bytes} bytes, more than one storage binding may hold on this adapter ({}); split the batch",
                 ctx.limits.max_storage_buffer_binding_size
             ),
-        });
+        ));
     }
     Ok(bytes)
 }
@@ -266,10 +266,12 @@ impl MatmulKernels {
             extra,
         } = spec;
         let ctx = &*self.ctx;
-        let shape = |msg: String| Error::Shape { op: "matmul", msg };
+        let unsupported = |msg: String| Error::unsupported("matmul", msg);
         let what = format!("{trans:?} {epilogue:?} m={m} k={k} n={n}");
         if m == 0 || k == 0 || n == 0 {
-            return Err(shape(format!("{what}: every dimension must be at least 1")));
+            return Err(unsupported(format!(
+                "{what}: every dimension must be at least 1"
+            )));
         }
         let (m64, k64, n64) = (m as u64, k as u64, n as u64);
         let (a_dims, b_dims) = match trans {
@@ -286,20 +288,23 @@ impl MatmulKernels {
             Epilogue::Store | Epilogue::Sgd { store_grad: false } | Epilogue::Optim => None,
         };
         if (epilogue == Epilogue::Optim) != optim.is_some() {
-            return Err(shape(format!(
+            return Err(unsupported(format!(
                 "{what}: the optim epilogue, and only it, takes the optimizer's operands (prepare_optim)"
             )));
         }
         let check = |name: &str, dims: &str, buf: &wgpu::Buffer, need: u64| -> Result<()> {
             if buf.size() < need {
-                return Err(shape(format!(
-                    "{what}: {name} {dims} needs {need} bytes ({} f32), the buffer has {}",
-                    need / 4,
-                    buf.size()
-                )));
+                return Err(Error::shape(
+                    "matmul",
+                    format!("{what}: {name} {dims}'s buffer (f32 values, at least)"),
+                    Dims(vec![need / 4]),
+                    Dims(vec![buf.size() / 4]),
+                ));
             }
             if !buf.usage().contains(wgpu::BufferUsages::STORAGE) {
-                return Err(shape(format!("{what}: {name} buffer lacks STORAGE usage")));
+                return Err(unsupported(format!(
+                    "{what}: {name} buffer lacks STORAGE usage"
+                )));
             }
             Ok(())
         };
@@ -326,12 +331,12 @@ impl MatmulKernels {
                 (buf, need)
             }
             (Some(_), None) => {
-                return Err(shape(format!(
+                return Err(unsupported(format!(
                     "{what}: this epilogue needs the extra operand"
                 )));
             }
             (None, Some(_)) => {
-                return Err(shape(format!(
+                return Err(unsupported(format!(
                     "{what}: this epilogue takes no extra operand"
                 )));
             }
@@ -340,7 +345,7 @@ impl MatmulKernels {
         let (wg_x, wg_y) = (n.div_ceil(self.cfg.tile_n), m.div_ceil(self.cfg.tile_m));
         let max_wg = ctx.limits.max_compute_workgroups_per_dimension;
         if wg_x > max_wg || wg_y > max_wg {
-            return Err(shape(format!(
+            return Err(unsupported(format!(
                 "{what}: needs {wg_x}×{wg_y} workgroups, the adapter dispatches at most {max_wg} per dimension"
             )));
         }
