@@ -51,7 +51,7 @@
 //! - [`checkpoint`]: safetensors save/load; [`io`]: atomic writes and capped reads.
 //! - [`metrics`]: confusion matrix, precision/recall/F1; [`plots`]: learning curves and
 //!   confusion matrices; [`digit`]: images to MNIST-style input.
-//! - [`step`] and [`netfile`]: the single worked step of `gpunn step`; [`mod@bench`]: throughput.
+//! - [`step`]: the single worked step of `gpunn step` (and its network files); [`mod@bench`]: throughput.
 
 pub mod backend;
 pub mod bench;
@@ -67,10 +67,8 @@ pub mod gpu;
 pub mod io;
 pub mod metrics;
 pub mod model;
-pub mod netfile;
 pub mod optim;
 pub mod plots;
-pub mod regression;
 pub mod run;
 pub mod step;
 pub mod sweep;

@@ -284,7 +284,7 @@ impl<'a> Trainer<'a> {
             if v.target_dim().is_some() {
                 let (loss, outputs) = engine.loss_and_outputs(v)?;
                 val_loss = Some(loss);
-                values = crate::regression::value_metrics(&outputs, v);
+                values = crate::metrics::value_metrics(&outputs, v);
             } else {
                 let e = engine.evaluate(v)?;
                 val_loss = Some(e.loss);

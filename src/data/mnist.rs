@@ -5,17 +5,14 @@
 //!   are there (raw or `.gz`, see [`idx::find_file`]); one that is not is reported with what it
 //!   lacks, next to every other place looked.
 //! - [`load_named`], [`load_dir`] and [`best_mnist`] read the (train, test) pair.
-//! - [`keep_digits`] makes the binary task of `--digits 3,6`; [`split_validation`] holds out
-//!   the validation set of `--val-split`.
+//! - [`keep_digits`] makes the binary task of `--digits 3,6`. (The validation set of
+//!   `--val-split` is held out by [`super::split::split_validation`].)
 //!
 //! Downloading is in [`super::fetch`]; it writes into [`fetch::default_dest`], one of the
 //! places searched here.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 use crate::data::{fetch, idx, Dataset};
 use crate::error::{Error, Result};
@@ -230,50 +227,6 @@ pub fn keep_digits(data: &Dataset, digits: &[u32]) -> Result<Dataset> {
     }
     out.classes = 2;
     Ok(out)
-}
-
-/// Shuffles `data` with `seed` (rand's `StdRng`) and holds out the last `round(fraction * n)`
-/// samples as a validation set named `<name>-val`; the rest, in shuffled order, is the
-/// training set. `fraction == 0` gives no validation set and `data` unchanged.
-///
-/// Errors (naming `--val-split`): a fraction outside [0, 1), one that holds out no sample of a
-/// non-empty set, or one that leaves no training sample.
-pub fn split_validation(
-    data: &Dataset,
-    fraction: f32,
-    seed: u64,
-) -> Result<(Dataset, Option<Dataset>)> {
-    if !(0.0..1.0).contains(&fraction) {
-        return Err(Error::invalid(
-            "data.val_split",
-            format!("{fraction} is not a fraction in [0, 1), e.g. 0.1 holds out 10%"),
-        ));
-    }
-    if fraction == 0.0 {
-        return Ok((data.clone(), None));
-    }
-    let n = data.len();
-    // f64 so that the rounding of e.g. 0.1 * 60000 is exact.
-    let n_val = (f64::from(fraction) * n as f64).round() as usize;
-    if n_val == 0 {
-        return Err(Error::invalid(
-            "data.val_split",
-            format!("{fraction} of {n} samples rounds to no validation sample; raise it or use 0"),
-        ));
-    }
-    if n_val >= n {
-        return Err(Error::invalid(
-            "data.val_split",
-            format!("{fraction} of {n} samples leaves no training sample"),
-        ));
-    }
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
-    let (train_idx, val_idx) = order.split_at(n - n_val);
-    let train = data.subset(train_idx);
-    let mut val = data.subset(val_idx);
-    val.name = format!("{}-val", data.name);
-    Ok((train, Some(val)))
 }
 
 /// Fashion-MNIST's class names, in label order.

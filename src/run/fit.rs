@@ -9,9 +9,9 @@ use crate::data::table::Task;
 use crate::data::Dataset;
 use crate::engine::{Engine, Evaluation};
 use crate::metrics::ConfusionMatrix;
+use crate::metrics::ValueMetrics;
 use crate::model::Params;
 use crate::optim::OptimizerState;
-use crate::regression::ValueMetrics;
 use crate::train::{self, EpochRecord, History, Observer};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -272,7 +272,7 @@ impl TestFigures {
     pub fn of(engine: &mut dyn Engine, test: &Dataset, classes: usize) -> Result<TestFigures> {
         let evaluation = engine.evaluate(test)?;
         let outputs = engine.outputs(test)?;
-        let values = crate::regression::value_metrics(&outputs, test);
+        let values = crate::metrics::value_metrics(&outputs, test);
         let confusion = values
             .is_none()
             .then(|| ConfusionMatrix::new(classes, &test.labels, &evaluation.predictions));

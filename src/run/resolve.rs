@@ -4,7 +4,7 @@ use super::settings::{self, DataKind};
 use super::{table, DataSource, LoadedData, Run, RunSpec};
 use crate::data::scale::{ScaleKind, Scaler};
 use crate::data::table::Task;
-use crate::data::{mnist, Dataset};
+use crate::data::{split, Dataset};
 use crate::model::{Activation, Init, Loss, MlpSpec, Params};
 use crate::train::TrainConfig;
 use crate::{Error, Result};
@@ -230,7 +230,7 @@ impl Run {
 
     /// The training and validation sets: the seeded split of `data.train`, unscaled.
     pub fn split(&self, data: &LoadedData) -> Result<(Dataset, Option<Dataset>)> {
-        mnist::split_validation(&data.train, self.data.val_split, self.seed)
+        split::split_validation(&data.train, self.data.val_split, self.seed)
     }
 
     /// The sets a run trains, validates and tests on: the seeded validation split, then the

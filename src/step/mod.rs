@@ -7,6 +7,8 @@ mod report;
 pub use crate::engine::StepResult;
 pub use report::{num, to_json, to_table};
 
+pub mod netfile;
+
 use crate::cpu::loss::Targets;
 use crate::cpu::net;
 use crate::model::{Loss, Params};

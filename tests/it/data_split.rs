@@ -1,7 +1,7 @@
 //! `gpunn::data::mnist`: the two-class filter (`data.digits`) and the seeded validation split
 //! (`data.val_split`).
 
-use gpunn::data::{mnist, Dataset, Features};
+use gpunn::data::{mnist, split, Dataset, Features};
 
 // ---------------------------------------------------------------------------------------------
 // --digits and --val-split
@@ -57,7 +57,7 @@ fn keep_digits_errors_name_the_field() {
 #[test]
 fn split_validation_holds_out_the_rounded_fraction() {
     let d = indexed(&[0; 10], 1);
-    let (train, val) = mnist::split_validation(&d, 0.25, 7).unwrap();
+    let (train, val) = split::split_validation(&d, 0.25, 7).unwrap();
     let val = val.unwrap();
     // round(2.5) = 3.
     assert_eq!((train.len(), val.len()), (7, 3));
@@ -72,16 +72,16 @@ fn split_validation_holds_out_the_rounded_fraction() {
     );
 
     let big = indexed(&vec![0; 60000], 1);
-    let (t, v) = mnist::split_validation(&big, 0.1, 1).unwrap();
+    let (t, v) = split::split_validation(&big, 0.1, 1).unwrap();
     assert_eq!((t.len(), v.unwrap().len()), (54000, 6000));
 }
 
 #[test]
 fn split_validation_is_seeded() {
     let d = indexed(&[0; 50], 1);
-    let (a, av) = mnist::split_validation(&d, 0.2, 42).unwrap();
-    let (b, bv) = mnist::split_validation(&d, 0.2, 42).unwrap();
-    let (_, cv) = mnist::split_validation(&d, 0.2, 43).unwrap();
+    let (a, av) = split::split_validation(&d, 0.2, 42).unwrap();
+    let (b, bv) = split::split_validation(&d, 0.2, 42).unwrap();
+    let (_, cv) = split::split_validation(&d, 0.2, 43).unwrap();
     assert_eq!(a, b);
     assert_eq!(av, bv);
     assert_ne!(ids(&av.unwrap()), ids(&cv.unwrap()));
@@ -90,7 +90,7 @@ fn split_validation_is_seeded() {
 #[test]
 fn split_validation_zero_keeps_everything() {
     let d = indexed(&[1, 0, 1], 2);
-    let (t, v) = mnist::split_validation(&d, 0.0, 1).unwrap();
+    let (t, v) = split::split_validation(&d, 0.0, 1).unwrap();
     assert_eq!(t, d);
     assert!(v.is_none());
 }
@@ -105,7 +105,7 @@ fn split_validation_errors_name_the_field() {
         (0.01, "no validation sample"),
         (0.97, "no training sample"),
     ] {
-        let msg = mnist::split_validation(&d, f, 1).unwrap_err().to_string();
+        let msg = split::split_validation(&d, f, 1).unwrap_err().to_string();
         assert!(msg.starts_with("data.val_split"), "{msg}");
         assert!(msg.contains(want), "{f}: lacks {want:?}: {msg}");
     }

@@ -11,9 +11,9 @@ use gpunn::data::table::{self, csv, npy, npz, Task};
 use gpunn::data::{split, Dataset, Features, Target};
 use gpunn::engine::Engine;
 use gpunn::gpu::GpuEngine;
+use gpunn::metrics::value_metrics;
 use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
 use gpunn::optim::{OptimizerConfig, OptimizerKind};
-use gpunn::regression::value_metrics;
 use gpunn::train::{self, LrSchedule, TrainConfig};
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,6 @@ use gpunn::data::table::Task;
 use gpunn::data::Dataset;
 use gpunn::metrics::{self, ConfusionMatrix};
 use gpunn::model::Params;
-use gpunn::regression;
 use gpunn::run::{self, RunSpec};
 use std::path::{Path, PathBuf};
 
@@ -58,7 +57,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
         test.len(),
         engine.describe()
     );
-    if let Some(m) = regression::value_metrics(&engine.outputs(&test)?, &test) {
+    if let Some(m) = gpunn::metrics::value_metrics(&engine.outputs(&test)?, &test) {
         print!("loss {:.4}  MSE {:.5}  MAE {:.5}", e.loss, m.mse, m.mae);
         if data.task == Task::Regress {
             print!("  R² {:.4}", m.r2);

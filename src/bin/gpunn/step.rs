@@ -59,7 +59,7 @@ pub fn run(a: StepArgs) -> Result<()> {
             format!("must be between 1 and 10000, got {}", a.steps)
         ));
     }
-    let params = gpunn::netfile::load(&a.net, loss)?;
+    let params = gpunn::step::netfile::load(&a.net, loss)?;
     let params = if a.no_bias {
         params.without_bias()
     } else {

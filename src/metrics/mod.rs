@@ -1,9 +1,13 @@
-//! Classification metrics: the confusion matrix, and precision, recall and F1 per class with
-//! their macro and weighted averages, defined as scikit-learn's `classification_report` with
-//! `zero_division=0`.
+//! Metrics of a trained network. Classification, here: the confusion matrix, and precision,
+//! recall and F1 per class with their macro and weighted averages, defined as scikit-learn's
+//! `classification_report` with `zero_division=0`. Regression and reconstruction: MSE, MAE and
+//! R² ([`value_metrics`]).
 //!
 //! Orientation, everywhere in this module: **rows are the true class, columns the predicted
 //! class** (`counts[true][predicted]`), as in scikit-learn's `confusion_matrix`.
+
+mod values;
+pub use values::{value_metrics, ValueMetrics};
 
 use std::fmt::Write as _;
 
