@@ -2,7 +2,7 @@
 // source (WGSL has no #include), so everything here must be a `const` or a `fn`.
 //
 // The ids ACT_*, LOSS_* and EPILOGUE_* and LEAKY_SLOPE are generated from the Rust enums by
-// src/gpu/shaders.rs and placed above this file; `gpunn shaders --dump DIR` shows them.
+// src/gpu/ids.rs and placed above this file; `gpunn shaders --dump DIR` shows them.
 // Softmax (ACT_SOFTMAX) is row-wise and lives in the loss kernel; the elementwise functions
 // below treat it as the identity, so a layer with softmax output stores its logits.
 

@@ -18,7 +18,7 @@
 //   ce        L_row = logsumexp(z) − z[y]                  ∂L/∂z = (softmax(z) − onehot)/count
 // Softmax with mse/half-mse uses its Jacobian-vector product a ⊙ (g − Σ g·a).
 
-// LOSS_MSE, LOSS_HALF_MSE, LOSS_BCE and LOSS_CE are generated from `Loss` (src/gpu/shaders.rs).
+// LOSS_MSE, LOSS_HALF_MSE, LOSS_BCE and LOSS_CE are generated from `Loss` (src/gpu/ids.rs).
 
 struct Params {
     batch: u32,

@@ -11,7 +11,7 @@
 // (f32 bits), [1] the step count t, [2] Adam's step size lr/(1 − β1ᵗ) and [3] √(1 − β2ᵗ)
 // (f32 bits, computed once a step by `tick`); flags [0] nonzero when an update left a NaN or
 // infinity (the metrics kernel reads and clears it).
-// The ids OPT_SGD, OPT_ADAM, OPT_ADAMW are generated from `OptimizerKind` (src/gpu/shaders.rs).
+// The ids OPT_SGD, OPT_ADAM, OPT_ADAMW are generated from `OptimizerKind` (src/gpu/ids.rs).
 
 // The rule itself is optim_rule.wgsl's `optim_rule`, placed above this file.
 struct Params {
@@ -100,8 +100,8 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     let step_size = bitcast<f32>(state[2]);
     let bc2_sqrt = bitcast<f32>(state[3]);
     // Only the state the rule keeps is read and written: the others are a 16-byte dummy.
-    let has_m = p.rule.kind != OPT_SGD || p.rule.momentum != 0.0;
-    let has_v = p.rule.kind != OPT_SGD;
+    let has_m = (p.rule.flags & RULE_KEEPS_M) != 0u;
+    let has_v = (p.rule.flags & RULE_KEEPS_V) != 0u;
     var ok = true;
     for (var j = 0u; j < UPDATE_VEC4S; j++) {
         let i = wg.x * 64u * UPDATE_VEC4S + j * 64u + l;

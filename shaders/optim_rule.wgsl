@@ -1,13 +1,14 @@
 // optim_rule.wgsl: the per-element optimizer rule, shared by the optimizer kernel (optim.wgsl)
 // and the matmul epilogue that fuses it into the weight-gradient product (EPILOGUE_OPTIM).
 // CPU twin: `optim::rule::update_tensor` (clipping by value, weight decay, sgd/adam/adamw).
-// Rust prepends the generated ids (OPT_SGD, OPT_ADAM, OPT_ADAMW) and places this file before
-// the kernel that uses it.
+// Rust prepends the generated ids (OPT_SGD, OPT_ADAM, OPT_ADAMW, RULE_*) and places this file
+// before the kernel that uses it.
 
 // The run's optimizer settings (`OptimRule` in src/gpu/kernels/optim.rs).
 struct OptimRule {
     kind: u32,
-    // bit 0: nesterov, bit 2: clip_norm, bit 3: clip_value
+    // RULE_NESTEROV, RULE_CLIP_NORM, RULE_CLIP_VALUE; RULE_KEEPS_M, RULE_KEEPS_V: the state
+    // kept (generated from src/gpu/ids.rs)
     flags: u32,
     momentum: f32,
     beta1: f32,
@@ -21,10 +22,6 @@ struct OptimRule {
     log_beta2: f32,
     _pad0: u32,
 }
-
-const RULE_NESTEROV: u32 = 1u;
-const RULE_CLIP_NORM: u32 = 4u;
-const RULE_CLIP_VALUE: u32 = 8u;
 
 // The rule on four elements at once (callers with one element use lane x): the gradient g
 // (already scaled by any global-norm clipping), the parameter w and its state m (velocity or

@@ -11,6 +11,7 @@
 
 pub mod context;
 pub mod engine;
+pub mod ids;
 pub mod kernels;
 pub mod shaders;
 pub mod template;

@@ -195,6 +195,16 @@ impl OptimizerConfig {
         Ok(())
     }
 
+    /// The state the rule keeps for each parameter: `(m, v)`, m being the velocity of SGD with
+    /// momentum or Adam's first moment, v Adam's second moment. The one place this is decided:
+    /// the CPU engines' state, the GPU's buffers and its kernels' flags follow it.
+    pub fn keeps(&self) -> (bool, bool) {
+        match self.kind {
+            OptimizerKind::Sgd => (self.momentum > 0.0, false),
+            OptimizerKind::Adam | OptimizerKind::AdamW => (true, true),
+        }
+    }
+
     /// A short description for the epoch lines, e.g. `adam (β1 0.9, β2 0.999)`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();

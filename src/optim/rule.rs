@@ -43,16 +43,16 @@ impl<T: Real> OptimizerState<T> {
             .flat_map(|l| [l.weights.len(), l.bias.len()]);
         let tensors = sizes
             .map(|n| {
-                let zeros = || vec![T::zero(); n];
-                match cfg.kind {
-                    OptimizerKind::Sgd if cfg.momentum > 0.0 => TensorState {
-                        velocity: zeros(),
+                let zeros = |keep: bool| if keep { vec![T::zero(); n] } else { Vec::new() };
+                // SGD's m is its velocity.
+                match (cfg.kind, cfg.keeps()) {
+                    (OptimizerKind::Sgd, (m, _)) => TensorState {
+                        velocity: zeros(m),
                         ..Default::default()
                     },
-                    OptimizerKind::Sgd => TensorState::default(),
-                    OptimizerKind::Adam | OptimizerKind::AdamW => TensorState {
-                        m: zeros(),
-                        v: zeros(),
+                    (_, (m, v)) => TensorState {
+                        m: zeros(m),
+                        v: zeros(v),
                         ..Default::default()
                     },
                 }

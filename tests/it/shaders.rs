@@ -7,7 +7,7 @@ use gpunn::model::{Activation, Loss};
 
 #[test]
 fn generated_ids_match_the_rust_enums() {
-    let ids = gpunn::gpu::shaders::ids();
+    let ids = gpunn::gpu::ids::ids();
     for a in Activation::ALL {
         let name = a.name().to_ascii_uppercase();
         assert!(
@@ -22,28 +22,36 @@ fn generated_ids_match_the_rust_enums() {
             "{ids}"
         );
     }
+    for (name, bit) in gpunn::gpu::ids::RULE_FLAGS {
+        assert!(
+            ids.contains(&format!("const {name}: u32 = {bit}u;")),
+            "{ids}"
+        );
+    }
     // No shader file keeps its own copy of an id.
-    for file in [
-        "common",
-        "loss",
-        "matmul",
-        "matmul_subgroup",
-        "gather",
-        "bias",
-        "metrics",
-    ] {
-        let path = format!("{}/shaders/{file}.wgsl", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!("{}/shaders", env!("CARGO_MANIFEST_DIR"));
+    let mut files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
         let text = std::fs::read_to_string(&path).unwrap();
         for line in text.lines() {
             let l = line.trim_start();
+            let ids = [
+                "const ACT_",
+                "const LOSS_",
+                "const EPILOGUE_",
+                "const OPT_",
+                "const RULE_",
+            ];
             assert!(
-                !(l.starts_with("const ACT_")
-                    || l.starts_with("const LOSS_")
-                    || l.starts_with("const EPILOGUE_")),
-                "{path} defines an id by hand: {line}"
+                !ids.iter().any(|id| l.starts_with(id)),
+                "{} defines an id by hand: {line}",
+                path.display()
             );
         }
+        files += 1;
     }
+    assert!(files >= 10, "{files} shader files");
 }
 
 #[test]

@@ -10,7 +10,7 @@
 use super::build::padded;
 use super::GpuEngine;
 use crate::engine::optimizer_state_for;
-use crate::gpu::kernels::optim::{uses, OptimBindings, OptimParams, OptimRule};
+use crate::gpu::kernels::optim::{OptimBindings, OptimParams, OptimRule};
 use crate::gpu::kernels::{BiasBindings, BiasParams};
 use crate::gpu::matmul::{Epilogue, MatmulOptim, MatmulSpec, Trans};
 use crate::model::Activation;
@@ -135,7 +135,7 @@ impl GpuEngine {
         if cfg.is_plain_sgd() {
             return self.prepare_updates();
         }
-        let (use_m, use_v) = uses(cfg);
+        let (use_m, use_v) = cfg.keeps();
         let ctx = self.ctx.clone();
         let mut tensors = Vec::new();
         for (l, layer) in self.params_host.layers.iter().enumerate() {

@@ -10,7 +10,7 @@ const WGSL: &str = include_str!("../../../shaders/loss.wgsl");
 
 /// The kernel's source: the generated ids and common.wgsl, then shaders/loss.wgsl.
 pub fn source() -> String {
-    format!("{}\n{WGSL}", crate::gpu::shaders::common())
+    format!("{}\n{WGSL}", crate::gpu::ids::common())
 }
 
 /// loss.wgsl's `Params`.

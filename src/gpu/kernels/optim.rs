@@ -3,7 +3,7 @@
 //! weight decay and the rule on one tensor. CPU twin: [`crate::optim::rule`].
 
 use crate::gpu::context::{BindingKind, GpuContext};
-use crate::optim::{OptimizerConfig, OptimizerKind};
+use crate::optim::OptimizerConfig;
 use crate::Result;
 
 const WGSL: &str = include_str!("../../../shaders/optim.wgsl");
@@ -13,7 +13,7 @@ pub(crate) const RULE_WGSL: &str = include_str!("../../../shaders/optim_rule.wgs
 /// The generated ids, common.wgsl (for `expm1_small`) and the rule (shaders/optim_rule.wgsl),
 /// for kernels that apply it.
 pub fn rule_source() -> String {
-    format!("{}\n{RULE_WGSL}", crate::gpu::shaders::common())
+    format!("{}\n{RULE_WGSL}", crate::gpu::ids::common())
 }
 
 /// The kernel's source: the generated ids and the rule, then shaders/optim.wgsl.
@@ -28,7 +28,7 @@ pub fn source() -> String {
 pub struct OptimRule {
     /// [`OptimizerKind::gpu_id`].
     pub kind: u32,
-    /// Bit 0 nesterov, bit 2 clip_norm, bit 3 clip_value.
+    /// [`crate::gpu::ids::RULE_FLAGS`]: the switches and the state kept.
     pub flags: u32,
     pub momentum: f32,
     pub beta1: f32,
@@ -47,9 +47,14 @@ pub struct OptimRule {
 
 impl OptimRule {
     pub fn new(cfg: &OptimizerConfig) -> Self {
-        let flags = u32::from(cfg.nesterov)
-            | (u32::from(cfg.clip_norm.is_some()) << 2)
-            | (u32::from(cfg.clip_value.is_some()) << 3);
+        use crate::gpu::ids::*;
+        let bit = |on: bool, flag: u32| if on { flag } else { 0 };
+        let (keeps_m, keeps_v) = cfg.keeps();
+        let flags = bit(cfg.nesterov, RULE_NESTEROV)
+            | bit(cfg.clip_norm.is_some(), RULE_CLIP_NORM)
+            | bit(cfg.clip_value.is_some(), RULE_CLIP_VALUE)
+            | bit(keeps_m, RULE_KEEPS_M)
+            | bit(keeps_v, RULE_KEEPS_V);
         OptimRule {
             kind: cfg.kind.gpu_id(),
             flags,
@@ -193,13 +198,5 @@ impl OptimKernel {
             pass.set_bind_group(0, bind, &[]);
             pass.dispatch_workgroups(n.div_ceil(UPDATE_WORKGROUP).max(1), 1, 1);
         }
-    }
-}
-
-/// Which state buffers a rule uses: (m, v).
-pub fn uses(cfg: &OptimizerConfig) -> (bool, bool) {
-    match cfg.kind {
-        OptimizerKind::Sgd => (cfg.momentum > 0.0, false),
-        OptimizerKind::Adam | OptimizerKind::AdamW => (true, true),
     }
 }

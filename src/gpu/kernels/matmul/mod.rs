@@ -95,21 +95,15 @@ impl Epilogue {
     ];
 
     /// The WGSL names (`EPILOGUE_<NAME>`) and ids, generated into every matmul shader.
-    pub const IDS: [(&'static str, u32); 5] = [
-        ("STORE", 0),
-        ("BIAS_ACT", 1),
-        ("ACT_GRAD", 2),
-        ("SGD", 3),
-        ("OPTIM", 4),
-    ];
-
+    /// The id the kernel's `EPILOGUE` const takes ([`crate::gpu::ids::EPILOGUE_IDS`]).
     fn id(self) -> u32 {
+        use crate::gpu::ids::*;
         match self {
-            Epilogue::Store => 0,
-            Epilogue::BiasAct => 1,
-            Epilogue::ActGrad => 2,
-            Epilogue::Sgd { .. } => 3,
-            Epilogue::Optim => 4,
+            Epilogue::Store => EPILOGUE_STORE,
+            Epilogue::BiasAct => EPILOGUE_BIAS_ACT,
+            Epilogue::ActGrad => EPILOGUE_ACT_GRAD,
+            Epilogue::Sgd { .. } => EPILOGUE_SGD,
+            Epilogue::Optim => EPILOGUE_OPTIM,
         }
     }
     fn store_grad(self) -> bool {

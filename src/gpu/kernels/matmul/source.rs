@@ -11,38 +11,9 @@ use crate::gpu::template::expand_template;
 const MATMUL_WGSL: &str = include_str!("../../../../shaders/matmul.wgsl");
 const MATMUL_SUBGROUP_WGSL: &str = include_str!("../../../../shaders/matmul_subgroup.wgsl");
 
-/// Bindings 5 to 8 and `optim_store` of the fused optimizer epilogue: `W[i]`, its state and
-/// the rule (shaders/optim_rule.wgsl, above), with `g` = C[i] as the gradient.
-const OPTIM_EPILOGUE: &str = "\
-@group(0) @binding(5) var<storage, read_write> opt_m: array<f32>; // [M][N] velocity or first moment (or a dummy)
-@group(0) @binding(6) var<storage, read_write> opt_v: array<f32>; // [M][N] second moment (or a dummy)
-@group(0) @binding(7) var<storage, read> opt_state: array<u32>; // [2] step size, [3] sqrt(1 - beta2^t), f32 bits
-@group(0) @binding(8) var<storage, read_write> opt_flags: array<atomic<u32>>; // [0] set on a NaN/inf in the state
-fn optim_store(i: u32, g: f32) {
-    let has_m = params.rule.kind != OPT_SGD || params.rule.momentum != 0.0;
-    let has_v = params.rule.kind != OPT_SGD;
-    var m = 0.0;
-    var v = 0.0;
-    if has_m {
-        m = opt_m[i];
-    }
-    if has_v {
-        v = opt_v[i];
-    }
-    let r = optim_rule(params.rule, params.lr, params.rule.weight_decay, vec4(g), vec4(out[i]),
-                       vec4(m), vec4(v), bitcast<f32>(opt_state[2]), bitcast<f32>(opt_state[3]));
-    out[i] = r.w.x;
-    if has_m {
-        opt_m[i] = r.m.x;
-    }
-    if has_v {
-        opt_v[i] = r.v.x;
-    }
-    if !rule_finite(vec4(r.m.x), vec4(r.v.x)) {
-        atomicOr(&opt_flags[0], 1u);
-    }
-}
-";
+/// The fused optimizer epilogue: its bindings and `optim_store` (the rule of
+/// shaders/optim_rule.wgsl on one element, with C[i] as the gradient).
+const OPTIM_EPILOGUE: &str = include_str!("../../../../shaders/matmul_optim.wgsl");
 
 /// One specialisation of a kernel: what is generated into its source besides the config.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -164,7 +135,7 @@ pub(super) fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> 
     if cfg.kernel == MatmulKernel::Tiled {
         return Ok(format!(
             "{}\n{}\n{consts}// ---- end of generated part\n\n{MATMUL_WGSL}",
-            crate::gpu::shaders::common(),
+            crate::gpu::ids::common(),
             optim::RULE_WGSL,
         ));
     }
@@ -221,7 +192,7 @@ pub(super) fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> 
     .map_err(|e| Error::Gpu(format!("expanding shaders/matmul_subgroup.wgsl: {e}")))?;
     Ok(format!(
         "{}\n{}\n{consts}{}{}// ---- end of generated part\n\n{body}",
-        crate::gpu::shaders::common(),
+        crate::gpu::ids::common(),
         optim::RULE_WGSL,
         operand("a", a_what, a_vec4),
         operand("b", b_what, b_vec4),
