@@ -1,6 +1,7 @@
 //! The small kernels of a step, each alone against its CPU twin at awkward sizes: gather (of
 //! classes, values and inputs as targets),
-//! loss (every loss × output activation), bias gradient + SGD, and metrics.
+//! loss (every loss × output activation), bias gradient + SGD, and metrics (the optimizer's
+//! kernels: gpu_optim_kernels.rs).
 
 use crate::common::{assert_close, gpu_or_skip};
 use gpunn::cpu::activation;

@@ -42,6 +42,7 @@ mod faults;
 mod gpu_gang;
 mod gpu_kernels;
 mod gpu_matmul;
+mod gpu_optim_kernels;
 mod gpu_step;
 mod metrics;
 mod mnist_cli;
