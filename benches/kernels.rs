@@ -44,7 +44,7 @@ fn gpu_matmuls(kind: DeviceKind) -> gpunn::Result<()> {
             m: m as u32,
             k: k as u32,
             n: n as u32,
-            lr: 0.0,
+            step: None,
             a: &a,
             b: &b,
             out: &c,

@@ -32,24 +32,15 @@
 // Bounds: elements outside M, N or K are loaded as zero and their outputs are not stored. No
 // thread returns early, because every thread must reach every barrier.
 
-struct Params {
-    m: u32,
-    k: u32,
-    n: u32,
-    act: u32,    // activation id for bias_act / act_grad (common.wgsl)
-    lr: f32,     // learning rate for sgd and optim
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-    rule: OptimRule, // the optimizer for optim (shaders/optim_rule.wgsl)
-}
+// MatmulParams (the uniforms) and StepUniform are generated from src/gpu/kernels/.
 
 // Bindings, in order:
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> params: MatmulParams;
 @group(0) @binding(1) var<storage, read> a: array<f32>;         // [M][K], or [K][M] if A_KM
 @group(0) @binding(2) var<storage, read> b: array<f32>;         // [K][N], or [N][K] if B_NK
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [M][N]: C, or W for sgd
 // @binding(4) extra: generated (bias [N], activations [M][N], or gradient [M][N]).
+// @binding(5) step: generated (the learning rate); 6 to 9: the fused optimizer's operands.
 
 const WG_X: u32 = TILE_N / REG_N;
 const WG_Y: u32 = TILE_M / REG_M;
@@ -166,7 +157,7 @@ fn main(
                 } else if EPILOGUE == EPILOGUE_OPTIM {
                     optim_store(idx, v);
                 } else {
-                    out[idx] = out[idx] - params.lr * v;
+                    out[idx] = out[idx] - step.lr * v;
                     if STORE_GRAD {
                         store_extra(idx, v);
                     }

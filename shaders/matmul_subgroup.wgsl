@@ -47,24 +47,15 @@
 // cannot come back as inf·0 = NaN); only in-range outputs are stored. There is no shared memory
 // and no barrier.
 
-struct Params {
-    m: u32,
-    k: u32,
-    n: u32,
-    act: u32,    // activation id for bias_act / act_grad (common.wgsl)
-    lr: f32,     // learning rate for sgd and optim
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
-    rule: OptimRule, // the optimizer for optim (shaders/optim_rule.wgsl)
-}
+// MatmulParams (the uniforms) and StepUniform are generated from src/gpu/kernels/.
 
 // Bindings, in order:
-@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(0) var<uniform> params: MatmulParams;
 // @binding(1) a: generated, [M][K], or [K][M] if A_KM
 // @binding(2) b: generated, [K][N], or [N][K] if B_NK
 @group(0) @binding(3) var<storage, read_write> out: array<f32>; // [M][N]: C, or W for sgd
 // @binding(4) extra: generated (bias [N], activations [M][N], or gradient [M][N]).
+// @binding(5) step: generated (the learning rate); 6 to 9: the fused optimizer's operands.
 
 // Vec4 column groups per lane.
 const COLS: u32 = REG_N / 4u;
@@ -88,7 +79,7 @@ fn finish(r: u32, c: u32, v: vec4<f32>, bias: vec4<f32>) {
     let last = N - 1u;
     let w = vec4(out[row + min(c, last)], out[row + min(c + 1u, last)],
                  out[row + min(c + 2u, last)], out[row + min(c + 3u, last)]);
-    let y = w - params.lr * v;
+    let y = w - step.lr * v;
 // @else
 // @if BIAS_ACT
     let y = v + bias;

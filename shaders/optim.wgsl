@@ -14,16 +14,9 @@
 // The ids OPT_SGD, OPT_ADAM, OPT_ADAMW are generated from `OptimizerKind` (src/gpu/ids.rs).
 
 // The rule itself is optim_rule.wgsl's `optim_rule`, placed above this file.
-struct Params {
-    n: u32,
-    // 1: a weight tensor (decay applies), 0: a bias
-    is_weight: u32,
-    lr: f32,
-    _pad0: u32,
-    rule: OptimRule,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
+// OptimParams (its uniforms), OptimRule and StepUniform are generated from
+// src/gpu/kernels/ and placed above.
+@group(0) @binding(0) var<uniform> p: OptimParams;
 // Every tensor is padded with zeros to whole vec4s (a zero gradient on a zero weight leaves
 // it zero under every rule), and read and written as vec4: on CPU adapters a vector load is
 // one load, where lane-varying scalar loads are a loop.
@@ -33,6 +26,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> state: array<u32>;
 @group(0) @binding(6) var<storage, read_write> flags: array<atomic<u32>>;
+@group(0) @binding(7) var<uniform> step: StepUniform;
 
 // Starts a step: the norm's sum back to 0, the step count up by one, and Adam's bias
 // corrections for it (the same for every tensor: lr and the betas are the run's).
@@ -41,7 +35,7 @@ fn tick() {
     state[0] = bitcast<u32>(0.0);
     let t = state[1] + 1u;
     state[1] = t;
-    state[2] = bitcast<u32>(p.lr / one_minus_pow(p.rule.log_beta1, t));
+    state[2] = bitcast<u32>(step.lr / one_minus_pow(p.rule.log_beta1, t));
     state[3] = bitcast<u32>(sqrt(one_minus_pow(p.rule.log_beta2, t)));
 }
 
@@ -116,7 +110,7 @@ fn update(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
         if has_v {
             vi = v[i];
         }
-        let r = optim_rule(p.rule, p.lr, decay, g[i] * scale, w[i], mi, vi, step_size, bc2_sqrt);
+        let r = optim_rule(p.rule, step.lr, decay, g[i] * scale, w[i], mi, vi, step_size, bc2_sqrt);
         w[i] = r.w;
         if has_m {
             m[i] = r.m;

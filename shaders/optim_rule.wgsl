@@ -4,24 +4,8 @@
 // Rust prepends the generated ids (OPT_SGD, OPT_ADAM, OPT_ADAMW, RULE_*) and places this file
 // before the kernel that uses it.
 
-// The run's optimizer settings (`OptimRule` in src/gpu/kernels/optim.rs).
-struct OptimRule {
-    kind: u32,
-    // RULE_NESTEROV, RULE_CLIP_NORM, RULE_CLIP_VALUE; RULE_KEEPS_M, RULE_KEEPS_V: the state
-    // kept (generated from src/gpu/ids.rs)
-    flags: u32,
-    momentum: f32,
-    beta1: f32,
-    beta2: f32,
-    eps: f32,
-    weight_decay: f32,
-    clip_value: f32,
-    clip_norm: f32,
-    // ln β1, ln β2 (computed in f64 on the host) for the bias corrections
-    log_beta1: f32,
-    log_beta2: f32,
-    _pad0: u32,
-}
+// The run's optimizer settings, `OptimRule`, are generated from src/gpu/kernels/optim.rs
+// (RULE_* flags from src/gpu/ids.rs) and placed above.
 
 // The rule on four elements at once (callers with one element use lane x): the gradient g
 // (already scaled by any global-norm clipping), the parameter w and its state m (velocity or

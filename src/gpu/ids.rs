@@ -64,3 +64,33 @@ pub fn ids() -> String {
 pub fn common() -> String {
     format!("{}\n{COMMON_WGSL}", ids())
 }
+
+/// Declares a `#[repr(C)]` uniform struct shared with WGSL: the Rust struct and
+/// `Name::wgsl()`, its WGSL declaration generated from the same fields, so that the two cannot
+/// drift apart. Fields are `u32`, `f32` or another such struct (named alike in both
+/// languages); pad by hand to WGSL's uniform layout (a nested struct at a multiple of 16 bytes,
+/// the whole a multiple of 16).
+#[macro_export]
+macro_rules! wgsl_struct {
+    ($(#[$meta:meta])* pub struct $name:ident {
+        $($(#[$fmeta:meta])* pub $field:ident: $ty:ident,)*
+    }) => {
+        $(#[$meta])*
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, bytemuck::Pod, bytemuck::Zeroable)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            /// The WGSL declaration of this struct, generated from its Rust fields.
+            pub fn wgsl() -> String {
+                let mut s = format!("struct {} {{\n", stringify!($name));
+                $(
+                    s += &format!("    {}: {},\n", stringify!($field), stringify!($ty));
+                )*
+                s + "}\n"
+            }
+        }
+    };
+}

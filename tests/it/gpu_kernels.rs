@@ -11,6 +11,7 @@ use gpunn::engine::Stats;
 use gpunn::gpu::kernels::{
     gather, BiasBindings, BiasKernel, BiasParams, GatherBindings, GatherKernel, GatherParams,
     LossBindings, LossKernel, LossParams, MetricsBindings, MetricsKernel, MetricsParams,
+    StepUniform,
 };
 use gpunn::gpu::GpuContext;
 use gpunn::model::{Activation, Loss};
@@ -338,11 +339,10 @@ fn bias_gradient_and_sgd_match_column_sums() {
                 rows: rows as u32,
                 cols: cols as u32,
                 store_grad: 1,
-                _pad: 0,
-                lr,
-                _pad1: [0; 3],
+                update: 1,
             },
         );
+        let step = StepUniform::buffer(&ctx, lr).unwrap();
         let (dzb, bb, gb) = (
             floats(&ctx, "dz", &dz),
             floats(&ctx, "bias", &bias),
@@ -356,6 +356,7 @@ fn bias_gradient_and_sgd_match_column_sums() {
                     dz: &dzb,
                     bias: &bb,
                     grad: &gb,
+                    step: &step,
                 },
             )
             .unwrap();

@@ -21,6 +21,7 @@
 
 use crate::common::{assert_close, gpu_or_skip};
 use gpunn::cpu::{activation, ops};
+use gpunn::gpu::kernels::StepUniform;
 use gpunn::gpu::matmul::MatmulKernel;
 use gpunn::gpu::{
     DeviceKind, Epilogue, GpuContext, MatmulConfig, MatmulKernels, MatmulSpec, Trans,
@@ -150,6 +151,7 @@ fn check(
         .unwrap();
     let extra_buf = extra_init.map(|e| ctx.storage_buffer_f32("extra", &with_tail(&e)).unwrap());
 
+    let lr_step = StepUniform::buffer(ctx, LR).unwrap();
     kern.run_once(MatmulSpec {
         trans,
         epilogue,
@@ -157,7 +159,7 @@ fn check(
         m: m as u32,
         k: k as u32,
         n: n as u32,
-        lr: LR,
+        step: Some(&lr_step),
         a: &a_buf,
         b: &b_buf,
         out: &out_buf,
@@ -510,7 +512,7 @@ fn bias_act_saturates_without_nan() {
             m: 1,
             k: 1,
             n: 4,
-            lr: 0.0,
+            step: None,
             a: &a,
             b: &b,
             out: &out,
@@ -526,7 +528,8 @@ fn bias_act_saturates_without_nan() {
     }
 }
 
-/// A prepared call can be encoded many times, and `set_lr` changes the step of the next submit.
+/// A prepared call can be encoded many times, and a new rate in its step uniform changes the
+/// next submission's step.
 #[test]
 fn sgd_call_reused_with_new_lr() {
     let Some(ctx) = gpu_or_skip("sgd_call_reused_with_new_lr") else {
@@ -544,6 +547,7 @@ fn sgd_call_reused_with_new_lr() {
         ctx.storage_buffer_f32("x", &x).unwrap(),
     );
     let w_buf = ctx.storage_buffer_f32("w", &w).unwrap();
+    let step = StepUniform::buffer(&ctx, 1.0).unwrap();
     let call = kern
         .prepare(MatmulSpec {
             trans: Trans::TN,
@@ -552,7 +556,7 @@ fn sgd_call_reused_with_new_lr() {
             m: m as u32,
             k: k as u32,
             n: n as u32,
-            lr: 1.0,
+            step: Some(&step),
             a: &dz_buf,
             b: &x_buf,
             out: &w_buf,
@@ -560,7 +564,7 @@ fn sgd_call_reused_with_new_lr() {
         })
         .unwrap();
     assert_eq!(call.workgroups()[2], 1);
-    kern.set_lr(&call, 0.25);
+    StepUniform::set_lr(&ctx, &step, 0.25);
     let mut enc = ctx.device.create_command_encoder(&Default::default());
     {
         let mut pass = enc.begin_compute_pass(&Default::default());
@@ -599,7 +603,7 @@ fn prepare_rejects_bad_shapes() {
         m: 4,
         k: 3,
         n: 5,
-        lr: 0.0,
+        step: None,
         a: &big,
         b: &big,
         out: &big,
@@ -812,7 +816,7 @@ fn matmul_gflops_by_config() {
                     m: m as u32,
                     k: k as u32,
                     n: n as u32,
-                    lr: 0.0,
+                    step: None,
                     a: &a,
                     b: &b,
                     out: &c,
@@ -953,6 +957,7 @@ fn run_optim_epilogue(
     let bc2 = (1.0 - opt.beta2.powi(step as i32)).sqrt();
     let state = [0.0, f32::from_bits(step as u32), step_size, bc2];
     let (state_buf, flags) = (buf("state", &state), buf("flags", &[0.0; 4]));
+    let lr_step = StepUniform::buffer(ctx, LR).unwrap();
     let spec = MatmulSpec {
         trans: Trans::TN,
         epilogue: Epilogue::Optim,
@@ -960,7 +965,7 @@ fn run_optim_epilogue(
         m: m as u32,
         k: k as u32,
         n: n as u32,
-        lr: LR,
+        step: Some(&lr_step),
         a: &a_buf,
         b: &b_buf,
         out: &out,

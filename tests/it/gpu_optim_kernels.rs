@@ -4,7 +4,7 @@
 //! tensors) and `update` (clipping, decay and every rule on one tensor).
 
 use crate::common::{assert_close, gpu_or_skip};
-use gpunn::gpu::kernels::{OptimBindings, OptimKernel, OptimParams};
+use gpunn::gpu::kernels::{OptimBindings, OptimKernel, OptimParams, StepUniform};
 use gpunn::gpu::GpuContext;
 use gpunn::model::DenseGrads;
 use gpunn::optim::rule::{self, Moments};
@@ -49,10 +49,11 @@ fn tensor(
     flags: &wgpu::Buffer,
 ) -> Tensor {
     let n = g.len();
-    let params = OptimParams::new(cfg, n, is_weight, lr);
+    let params = OptimParams::new(cfg, n, is_weight);
     let params = ctx
         .uniform_buffer("optim params", bytemuck::bytes_of(&params))
         .unwrap();
+    let step = StepUniform::buffer(ctx, lr).unwrap();
     let (g, w, m, v) = (
         padded(ctx, "g", g),
         padded(ctx, "w", w),
@@ -70,6 +71,7 @@ fn tensor(
                 v: &v,
                 state,
                 flags,
+                step: &step,
             },
         )
         .unwrap();

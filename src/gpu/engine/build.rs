@@ -7,6 +7,7 @@ use crate::engine::Stats;
 use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::{
     gather, GatherBindings, GatherParams, LossBindings, LossParams, MetricsBindings, MetricsParams,
+    StepUniform,
 };
 use crate::gpu::matmul::{Epilogue, MatmulSpec, Trans};
 use crate::model::{Activation, Params};
@@ -63,6 +64,7 @@ impl GpuEngine {
         let mut forward = Vec::new();
         let mut back_dx = Vec::new();
         let lr = 0.0f32;
+        let step = StepUniform::buffer(&ctx, lr)?;
         for (l, layer) in params.layers.iter().enumerate() {
             let input = if l == 0 { &x } else { &acts[l - 1] };
             let last = l + 1 == depth;
@@ -78,7 +80,7 @@ impl GpuEngine {
                 m: b as u32,
                 k: layer.inputs as u32,
                 n: layer.outputs as u32,
-                lr,
+                step: None,
                 a: input,
                 b: &weights[l],
                 out: &acts[l],
@@ -93,7 +95,7 @@ impl GpuEngine {
                     m: b as u32,
                     k: layer.outputs as u32,
                     n: layer.inputs as u32,
-                    lr,
+                    step: None,
                     a: &dz[l],
                     b: &weights[l],
                     out: &dz[l - 1],
@@ -107,7 +109,7 @@ impl GpuEngine {
                     m: b as u32,
                     k: layer.outputs as u32,
                     n: layer.inputs as u32,
-                    lr,
+                    step: None,
                     a: &dz[0],
                     b: &weights[0],
                     out: &grad_in,
@@ -209,6 +211,7 @@ impl GpuEngine {
             loss_eval_params,
             metrics_bind,
             lr,
+            step,
             train_set: None,
             eval_set: None,
             pending: Stats::default(),

@@ -123,7 +123,9 @@ pub struct GpuEngine {
     /// In report mode, the loss bind group of a step given directly (no dataset).
     report_loss: Option<wgpu::BindGroup>,
     _report_preds: Option<wgpu::Buffer>,
+    /// The learning rate in `step`, the per-step uniform every updating kernel reads.
     lr: f32,
+    step: wgpu::Buffer,
     /// The optimizer; plain SGD is fused into the weight product and the bias kernel, every
     /// other rule runs `kernels::optim` on materialised gradients.
     optimizer: OptimizerConfig,

@@ -19,7 +19,8 @@ use crate::Result;
 
 /// One parameter tensor's optimizer call: its uniforms, state buffers and bind group.
 pub(super) struct OptTensor {
-    pub(super) params: wgpu::Buffer,
+    /// Its uniforms, kept alive with the bind group.
+    pub(super) _params: wgpu::Buffer,
     /// The velocity or first moment, and the second moment, where the rule keeps them.
     pub(super) m: Option<wgpu::Buffer>,
     pub(super) v: Option<wgpu::Buffer>,
@@ -52,7 +53,7 @@ impl GpuEngine {
     pub(super) fn prepare_updates(&mut self) -> Result<()> {
         let plain = self.optimizer.is_plain_sgd();
         let fused = self.fused_optimizer();
-        let (b, report, lr) = (self.batch, self.report, self.lr);
+        let (b, report) = (self.batch, self.report);
         let rule = OptimRule::new(&self.optimizer);
         let (mut back_dw, mut bias_bind) = (Vec::new(), Vec::new());
         for (l, layer) in self.params_host.layers.iter().enumerate() {
@@ -73,7 +74,7 @@ impl GpuEngine {
                 m: layer.outputs as u32,
                 k: b as u32,
                 n: layer.inputs as u32,
-                lr,
+                step: Some(&self.step),
                 a: &self.dz[l],
                 b: input,
                 out: if plain || fused {
@@ -96,16 +97,14 @@ impl GpuEngine {
             } else {
                 self.mm.prepare(spec)?
             });
-            // db = Σ_rows dz_l, with the SGD update b −= lr·db when plain (else lr 0).
+            // db = Σ_rows dz_l, with the SGD update b −= lr·db when plain (else stored for the rule).
             let bp = self.ctx.uniform_buffer(
                 "bias params",
                 bytemuck::bytes_of(&BiasParams {
                     rows: b as u32,
                     cols: layer.outputs as u32,
                     store_grad: u32::from(report || !plain),
-                    _pad: 0,
-                    lr: if plain { lr } else { 0.0 },
-                    _pad1: [0; 3],
+                    update: u32::from(plain),
                 }),
             )?;
             let bg = self.k.bias.bind(
@@ -115,6 +114,7 @@ impl GpuEngine {
                     dz: &self.dz[l],
                     bias: &self.biases[l],
                     grad: &self.grad_b[l],
+                    step: &self.step,
                 },
             )?;
             bias_bind.push((bg, bp));
@@ -157,7 +157,7 @@ impl GpuEngine {
                 let v = use_v
                     .then(|| ctx.storage_buffer_f32(&label, &padded(&s.v)))
                     .transpose()?;
-                let params = OptimParams::new(cfg, n, is_weight, self.lr);
+                let params = OptimParams::new(cfg, n, is_weight);
                 let params = ctx.uniform_buffer("optim params", bytemuck::bytes_of(&params))?;
                 let bind = self.k.optim.bind(
                     &ctx,
@@ -169,10 +169,11 @@ impl GpuEngine {
                         v: v.as_ref().unwrap_or(&self.opt_dummy),
                         state: &self.opt_state,
                         flags: &self.opt_flags,
+                        step: &self.step,
                     },
                 )?;
                 tensors.push(OptTensor {
-                    params,
+                    _params: params,
                     m,
                     v,
                     bind: (bind, n as u32),

@@ -23,7 +23,7 @@ pub(super) enum StepOp {
 use crate::cpu::loss::Targets;
 use crate::engine::{Engine, Stats, StepResult};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::{bias, optim};
+use crate::gpu::kernels::StepUniform;
 use crate::{Error, Result};
 use std::sync::Arc;
 
@@ -37,28 +37,11 @@ impl GpuEngine {
         self.batch
     }
 
+    /// Sets the learning rate of the next submission's steps: one write of the step uniform.
     pub(super) fn set_lr(&mut self, lr: f32) {
-        if lr == self.lr {
-            return;
-        }
-        self.lr = lr;
-        let q = &self.ctx.queue;
-        if !self.optimizer.is_plain_sgd() {
-            for t in &self.opt_tensors {
-                q.write_buffer(&t.params, optim::LR_OFFSET, bytemuck::bytes_of(&lr));
-            }
-            if self.fused_optimizer() {
-                for call in &self.back_dw {
-                    self.mm.set_lr(call, lr);
-                }
-            }
-            return;
-        }
-        for call in &self.back_dw {
-            self.mm.set_lr(call, lr);
-        }
-        for (_, p) in &self.bias_bind {
-            q.write_buffer(p, bias::LR_OFFSET, bytemuck::bytes_of(&lr));
+        if lr != self.lr {
+            self.lr = lr;
+            StepUniform::set_lr(&self.ctx, &self.step, lr);
         }
     }
 

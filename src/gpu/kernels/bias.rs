@@ -5,23 +5,28 @@ use super::Kernel;
 use crate::gpu::context::{BindingKind, GpuContext};
 use crate::Result;
 
-pub(super) const WGSL: &str = include_str!("../../../shaders/bias.wgsl");
+const WGSL: &str = include_str!("../../../shaders/bias.wgsl");
 
-/// bias.wgsl's `Params`.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct BiasParams {
-    pub rows: u32,
-    pub cols: u32,
-    /// 1: also write the gradient to `grad` (for `gpunn step`).
-    pub store_grad: u32,
-    pub _pad: u32,
-    pub lr: f32,
-    pub _pad1: [u32; 3],
+crate::wgsl_struct! {
+    /// bias.wgsl's uniforms (its WGSL declaration is generated from these fields).
+    pub struct BiasParams {
+        pub rows: u32,
+        pub cols: u32,
+        /// 1: also write the gradient to `grad` (for `gpunn step` and the optimizers).
+        pub store_grad: u32,
+        /// 1: apply plain SGD, `b −= lr·db` (the step uniform's lr).
+        pub update: u32,
+    }
 }
 
-/// Byte offset of `lr` in [`BiasParams`], for changing the rate with a queue write.
-pub const LR_OFFSET: u64 = std::mem::offset_of!(BiasParams, lr) as u64;
+/// The kernel's source: the generated structs, then shaders/bias.wgsl.
+pub fn source() -> String {
+    format!(
+        "{}{}\n{WGSL}",
+        BiasParams::wgsl(),
+        super::StepUniform::wgsl()
+    )
+}
 
 /// The buffers of one bias call site, in binding order.
 pub struct BiasBindings<'a> {
@@ -33,6 +38,8 @@ pub struct BiasBindings<'a> {
     pub bias: &'a wgpu::Buffer,
     /// Out: `[cols]` the gradient, when `store_grad`.
     pub grad: &'a wgpu::Buffer,
+    /// [`super::StepUniform`]: the learning rate.
+    pub step: &'a wgpu::Buffer,
 }
 
 /// The compiled bias kernel.
@@ -41,11 +48,11 @@ pub struct BiasKernel(Kernel);
 impl BiasKernel {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
         use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-        Kernel::build(ctx, "bias_sgd", WGSL, &[U, R, W, W], 64).map(BiasKernel)
+        Kernel::build(ctx, "bias_sgd", &source(), &[U, R, W, W, U], 64).map(BiasKernel)
     }
 
     pub fn bind(&self, ctx: &GpuContext, b: BiasBindings<'_>) -> Result<wgpu::BindGroup> {
-        self.0.bind(ctx, &[b.params, b.dz, b.bias, b.grad])
+        self.0.bind(ctx, &[b.params, b.dz, b.bias, b.grad, b.step])
     }
 
     /// One dispatch: a thread per column.

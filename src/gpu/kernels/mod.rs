@@ -30,6 +30,37 @@ use super::context::{BindingKind, GpuContext};
 use crate::Result;
 use std::sync::Arc;
 
+crate::wgsl_struct! {
+    /// The per-step uniform that every kernel updating parameters reads (the SGD and optimizer
+    /// epilogues of the weight products, the bias kernel, the optimizer kernels): the step's
+    /// learning rate. One buffer per engine, so that a new rate is one queue write. (The step
+    /// count advances on the device between the steps of one submission, so it lives in the
+    /// optimizer's state buffer, written by `tick`.)
+    pub struct StepUniform {
+        pub lr: f32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub _pad2: u32,
+    }
+}
+
+impl StepUniform {
+    /// A uniform buffer holding `lr`.
+    pub fn buffer(ctx: &GpuContext, lr: f32) -> Result<wgpu::Buffer> {
+        let u = StepUniform {
+            lr,
+            ..Default::default()
+        };
+        ctx.uniform_buffer("step uniform", bytemuck::bytes_of(&u))
+    }
+
+    /// Sets the rate in `buf` (a queue write: the next submission's dispatches read it).
+    pub fn set_lr(ctx: &GpuContext, buf: &wgpu::Buffer, lr: f32) {
+        let offset = std::mem::offset_of!(StepUniform, lr) as u64;
+        ctx.queue.write_buffer(buf, offset, bytemuck::bytes_of(&lr));
+    }
+}
+
 /// A compute pipeline with its bind-group layout and workgroup size; the families wrap it with
 /// their typed bindings.
 pub struct Kernel {
@@ -126,7 +157,7 @@ pub fn sources() -> Vec<(String, String)> {
         ("gather_u8.wgsl".into(), gather::source(true)),
         ("gather_f32.wgsl".into(), gather::source(false)),
         ("loss.wgsl".into(), loss::source()),
-        ("bias_sgd.wgsl".into(), bias::WGSL.into()),
+        ("bias_sgd.wgsl".into(), bias::source()),
         ("metrics.wgsl".into(), metrics::WGSL.into()),
         ("optim.wgsl".into(), optim::source()),
     ]

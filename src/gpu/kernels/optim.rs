@@ -10,39 +10,44 @@ const WGSL: &str = include_str!("../../../shaders/optim.wgsl");
 /// The per-element rule, shared with the matmul epilogue that fuses it.
 pub(crate) const RULE_WGSL: &str = include_str!("../../../shaders/optim_rule.wgsl");
 
-/// The generated ids, common.wgsl (for `expm1_small`) and the rule (shaders/optim_rule.wgsl),
-/// for kernels that apply it.
+/// The generated ids, common.wgsl (for `expm1_small`), the generated [`OptimRule`] and
+/// [`super::StepUniform`], and the rule (shaders/optim_rule.wgsl), for kernels that apply it.
 pub fn rule_source() -> String {
-    format!("{}\n{RULE_WGSL}", crate::gpu::ids::common())
+    format!(
+        "{}\n{}{}\n{RULE_WGSL}",
+        crate::gpu::ids::common(),
+        OptimRule::wgsl(),
+        super::StepUniform::wgsl()
+    )
 }
 
-/// The kernel's source: the generated ids and the rule, then shaders/optim.wgsl.
+/// The kernel's source: the generated ids, structs and the rule, then shaders/optim.wgsl.
 pub fn source() -> String {
-    format!("{}\n{WGSL}", rule_source())
+    format!("{}\n{}\n{WGSL}", rule_source(), OptimParams::wgsl())
 }
 
-/// optim_rule.wgsl's `OptimRule`: the run's optimizer settings, part of the uniforms of every
-/// kernel that applies the rule.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct OptimRule {
-    /// [`OptimizerKind::gpu_id`].
-    pub kind: u32,
-    /// [`crate::gpu::ids::RULE_FLAGS`]: the switches and the state kept.
-    pub flags: u32,
-    pub momentum: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-    pub clip_value: f32,
-    pub clip_norm: f32,
-    /// ln β1 and ln β2, computed in f64 from the f32 betas: `tick` takes Adam's bias
-    /// corrections 1 − βᵗ as −expm1(t·ln β), which keeps f32's precision where
-    /// 1 − pow(β, t) cancels.
-    pub log_beta1: f32,
-    pub log_beta2: f32,
-    pub _pad: u32,
+crate::wgsl_struct! {
+    /// The run's optimizer settings, part of the uniforms of every kernel that applies the rule
+    /// (optim_rule.wgsl's `OptimRule`, generated from these fields).
+    pub struct OptimRule {
+        /// [`crate::optim::OptimizerKind::gpu_id`].
+        pub kind: u32,
+        /// [`crate::gpu::ids::RULE_FLAGS`]: the switches and the state kept.
+        pub flags: u32,
+        pub momentum: f32,
+        pub beta1: f32,
+        pub beta2: f32,
+        pub eps: f32,
+        pub weight_decay: f32,
+        pub clip_value: f32,
+        pub clip_norm: f32,
+        /// ln β1 and ln β2, computed in f64 from the f32 betas: `tick` takes Adam's bias
+        /// corrections 1 − βᵗ as −expm1(t·ln β), which keeps f32's precision where
+        /// 1 − pow(β, t) cancels.
+        pub log_beta1: f32,
+        pub log_beta2: f32,
+        pub _pad: u32,
+    }
 }
 
 impl OptimRule {
@@ -72,31 +77,27 @@ impl OptimRule {
     }
 }
 
-/// optim.wgsl's `Params`, for one tensor.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct OptimParams {
-    /// Elements of the tensor.
-    pub n: u32,
-    /// 1 for a weight tensor (decay applies), 0 for a bias.
-    pub is_weight: u32,
-    pub lr: f32,
-    pub _pad: u32,
-    pub rule: OptimRule,
+crate::wgsl_struct! {
+    /// optim.wgsl's uniforms for one tensor (generated into its source).
+    pub struct OptimParams {
+        /// Elements of the tensor.
+        pub n: u32,
+        /// 1 for a weight tensor (decay applies), 0 for a bias.
+        pub is_weight: u32,
+        pub _pad0: u32,
+        pub _pad1: u32,
+        pub rule: OptimRule,
+    }
 }
-
-/// Byte offset of `lr` in [`OptimParams`], for changing the rate with a queue write.
-pub const LR_OFFSET: u64 = std::mem::offset_of!(OptimParams, lr) as u64;
 
 impl OptimParams {
     /// The uniforms of an `n`-element tensor under `cfg`.
-    pub fn new(cfg: &OptimizerConfig, n: usize, is_weight: bool, lr: f32) -> Self {
+    pub fn new(cfg: &OptimizerConfig, n: usize, is_weight: bool) -> Self {
         OptimParams {
             n: n as u32,
             is_weight: u32::from(is_weight),
-            lr,
-            _pad: 0,
             rule: OptimRule::new(cfg),
+            ..Default::default()
         }
     }
 }
@@ -119,6 +120,8 @@ pub struct OptimBindings<'a> {
     pub state: &'a wgpu::Buffer,
     /// Out: `[0]` set nonzero when an update leaves a NaN or an infinity.
     pub flags: &'a wgpu::Buffer,
+    /// [`super::StepUniform`]: the learning rate.
+    pub step: &'a wgpu::Buffer,
 }
 
 /// The three compiled entry points, sharing one bind-group layout.
@@ -135,7 +138,7 @@ const UPDATE_WORKGROUP: u32 = 64 * 4 * 4;
 impl OptimKernel {
     pub fn new(ctx: &GpuContext) -> Result<Self> {
         use BindingKind::{ReadOnly as R, ReadWrite as W, Uniform as U};
-        let layout = ctx.bind_group_layout("optim", &[U, R, W, W, W, W, W]);
+        let layout = ctx.bind_group_layout("optim", &[U, R, W, W, W, W, W, U]);
         let module = ctx.load_shader("optim", &source())?;
         let pipeline =
             |entry: &str| ctx.compute_pipeline(&format!("optim {entry}"), &module, entry, &layout);
@@ -148,7 +151,7 @@ impl OptimKernel {
     }
 
     pub fn bind(&self, ctx: &GpuContext, b: OptimBindings<'_>) -> Result<wgpu::BindGroup> {
-        let list = [b.params, b.g, b.w, b.m, b.v, b.state, b.flags];
+        let list = [b.params, b.g, b.w, b.m, b.v, b.state, b.flags, b.step];
         let entries: Vec<wgpu::BindGroupEntry> = list
             .iter()
             .enumerate()

@@ -10,22 +10,18 @@ use crate::model::Activation;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// The uniform block of matmul.wgsl (`Params`).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    m: u32,
-    k: u32,
-    n: u32,
-    act: u32,
-    lr: f32,
-    _pad: [u32; 3],
-    /// The optimizer of [`Epilogue::Optim`] (zeros otherwise).
-    rule: OptimRule,
+crate::wgsl_struct! {
+    /// The uniforms of matmul.wgsl and matmul_subgroup.wgsl (generated into their sources).
+    pub struct MatmulParams {
+        pub m: u32,
+        pub k: u32,
+        pub n: u32,
+        /// The activation of `BiasAct` and `ActGrad` ([`Activation::gpu_id`]).
+        pub act: u32,
+        /// The optimizer of [`Epilogue::Optim`] (zeros otherwise).
+        pub rule: OptimRule,
+    }
 }
-
-/// Byte offset of `lr` in [`Params`].
-const LR_OFFSET: u64 = std::mem::offset_of!(Params, lr) as u64;
 
 /// The optimizer operands of an [`Epilogue::Optim`] product (bindings 5 to 8).
 #[derive(Clone, Copy, Debug)]
@@ -53,8 +49,9 @@ pub struct MatmulSpec<'a> {
     pub m: u32,
     pub k: u32,
     pub n: u32,
-    /// For `Sgd`; change it later with [`MatmulKernels::set_lr`].
-    pub lr: f32,
+    /// For `Sgd` and `Optim`: the [`crate::gpu::kernels::StepUniform`] whose learning rate they
+    /// read (change it with [`crate::gpu::kernels::StepUniform::set_lr`]); `None`: rate 0.
+    pub step: Option<&'a wgpu::Buffer>,
     pub a: &'a wgpu::Buffer,
     pub b: &'a wgpu::Buffer,
     /// C `[M][N]`, or W `[M][N]` (read and written) for `Sgd`.
@@ -69,7 +66,8 @@ pub struct MatmulSpec<'a> {
 pub struct MatmulCall {
     pipeline: wgpu::ComputePipeline,
     bind_group: wgpu::BindGroup,
-    params: wgpu::Buffer,
+    /// Its uniforms, kept alive with the bind group.
+    _params: wgpu::Buffer,
     workgroups: [u32; 3],
     pub trans: Trans,
     pub epilogue: Epilogue,
@@ -100,6 +98,8 @@ pub struct MatmulKernels {
     layout_optim: wgpu::BindGroupLayout,
     /// Bound as `extra` when the epilogue reads none (every binding must be bound).
     dummy: wgpu::Buffer,
+    /// The step uniform of products given none: learning rate 0.
+    zero_step: wgpu::Buffer,
     pipelines: Mutex<HashMap<Variant, wgpu::ComputePipeline>>,
 }
 
@@ -150,22 +150,24 @@ impl MatmulKernels {
     pub fn new(ctx: &Arc<GpuContext>, cfg: MatmulConfig) -> Result<Self> {
         cfg.supported(ctx)?;
         use BindingKind::{ReadOnly, ReadWrite, Uniform};
+        // params, A, B, C, extra, the step uniform; then the fused optimizer's operands.
         let layout_ro = ctx.bind_group_layout(
             "matmul (extra read-only)",
-            &[Uniform, ReadOnly, ReadOnly, ReadWrite, ReadOnly],
+            &[Uniform, ReadOnly, ReadOnly, ReadWrite, ReadOnly, Uniform],
         );
         let layout_rw = ctx.bind_group_layout(
             "matmul (extra read-write)",
-            &[Uniform, ReadOnly, ReadOnly, ReadWrite, ReadWrite],
+            &[Uniform, ReadOnly, ReadOnly, ReadWrite, ReadWrite, Uniform],
         );
         let layout_optim = ctx.bind_group_layout(
             "matmul (fused optimizer)",
             &[
-                Uniform, ReadOnly, ReadOnly, ReadWrite, ReadOnly, ReadWrite, ReadWrite, ReadOnly,
-                ReadWrite,
+                Uniform, ReadOnly, ReadOnly, ReadWrite, ReadOnly, Uniform, ReadWrite, ReadWrite,
+                ReadOnly, ReadWrite,
             ],
         );
         let dummy = ctx.storage_buffer_zeroed("matmul unused extra", 16)?;
+        let zero_step = crate::gpu::kernels::StepUniform::buffer(ctx, 0.0)?;
         Ok(MatmulKernels {
             ctx: ctx.clone(),
             cfg,
@@ -173,6 +175,7 @@ impl MatmulKernels {
             layout_rw,
             layout_optim,
             dummy,
+            zero_step,
             pipelines: Mutex::new(HashMap::new()),
         })
     }
@@ -259,7 +262,7 @@ impl MatmulKernels {
             m,
             k,
             n,
-            lr,
+            step,
             a,
             b,
             out,
@@ -351,13 +354,11 @@ impl MatmulKernels {
         }
 
         let pipeline = self.pipeline_for(trans, epilogue, m, k, n)?;
-        let params = Params {
+        let params = MatmulParams {
             m,
             k,
             n,
             act: act.gpu_id(),
-            lr,
-            _pad: [0; 3],
             rule: optim.map(|o| o.rule).unwrap_or_default(),
         };
         let params_buf = ctx.uniform_buffer("matmul params", bytemuck::bytes_of(&params))?;
@@ -370,11 +371,15 @@ impl MatmulKernels {
             bind(2, b, b_bytes),
             bind(3, out, c_bytes),
             bind(4, extra_buf, extra_bytes),
+            wgpu::BindGroupEntry {
+                binding: 5,
+                resource: step.unwrap_or(&self.zero_step).as_entire_binding(),
+            },
         ];
         if let Some(o) = &optim {
             for (i, buf) in [o.m, o.v, o.state, o.flags].into_iter().enumerate() {
                 entries.push(wgpu::BindGroupEntry {
-                    binding: 5 + i as u32,
+                    binding: 6 + i as u32,
                     resource: buf.as_entire_binding(),
                 });
             }
@@ -389,7 +394,7 @@ impl MatmulKernels {
         Ok(MatmulCall {
             pipeline,
             bind_group,
-            params: params_buf,
+            _params: params_buf,
             workgroups: [wg_x, wg_y, 1],
             trans,
             epilogue,
@@ -405,14 +410,6 @@ impl MatmulKernels {
         pass.set_bind_group(0, &call.bind_group, &[]);
         let [x, y, z] = call.workgroups;
         pass.dispatch_workgroups(x, y, z);
-    }
-
-    /// Sets the learning rate of `call` (a queue write: it takes effect for every dispatch of
-    /// `call` in the next submission).
-    pub fn set_lr(&self, call: &MatmulCall, lr: f32) {
-        self.ctx
-            .queue
-            .write_buffer(&call.params, LR_OFFSET, bytemuck::bytes_of(&lr));
     }
 
     /// Prepares `spec` and runs it alone: one encoder, one pass, one submission (no wait; a

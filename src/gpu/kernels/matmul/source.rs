@@ -2,6 +2,7 @@
 //! generated `const`s above shaders/matmul.wgsl, or the subgroup kernel unrolled from its
 //! template.
 
+use super::launch::MatmulParams;
 use super::{Epilogue, MatmulConfig, MatmulKernel, Trans};
 use crate::error::{Error, Result};
 use crate::gpu::context::BindingKind;
@@ -121,7 +122,8 @@ pub(super) fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> 
          const B_NK: bool = {};\n\
          const EPILOGUE: u32 = {}u;\n\
          const STORE_GRAD: bool = {};\n\
-         {extra}{optim}",
+         @group(0) @binding(5) var<uniform> step: StepUniform; // the learning rate of sgd and optim\n\
+         {params}{extra}{optim}",
         cfg.tile_m,
         cfg.tile_n,
         cfg.tile_k,
@@ -131,12 +133,12 @@ pub(super) fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> 
         trans.b_nk(),
         epilogue.id(),
         epilogue.store_grad(),
+        params = MatmulParams::wgsl(),
     );
     if cfg.kernel == MatmulKernel::Tiled {
         return Ok(format!(
-            "{}\n{}\n{consts}// ---- end of generated part\n\n{MATMUL_WGSL}",
-            crate::gpu::ids::common(),
-            optim::RULE_WGSL,
+            "{}\n{consts}// ---- end of generated part\n\n{MATMUL_WGSL}",
+            optim::rule_source(),
         ));
     }
     // An operand bound as vec4 still gets a scalar loader (and the reverse) so that the
@@ -191,9 +193,8 @@ pub(super) fn variant_source(cfg: &MatmulConfig, v: &Variant) -> Result<String> 
     )
     .map_err(|e| Error::Gpu(format!("expanding shaders/matmul_subgroup.wgsl: {e}")))?;
     Ok(format!(
-        "{}\n{}\n{consts}{}{}// ---- end of generated part\n\n{body}",
-        crate::gpu::ids::common(),
-        optim::RULE_WGSL,
+        "{}\n{consts}{}{}// ---- end of generated part\n\n{body}",
+        optim::rule_source(),
         operand("a", a_what, a_vec4),
         operand("b", b_what, b_vec4),
     ))
