@@ -1,6 +1,7 @@
 //! Building the GPU engine: buffers for the parameters and a batch's activations, every
 //! matmul call site prepared and every bind group made once; uploading a dataset.
 
+use super::layer::GpuLayer;
 use super::{bytes, kernels_for, GpuData, GpuEngine};
 use crate::data::{Dataset, Features, Target};
 use crate::engine::Stats;
@@ -23,7 +24,7 @@ impl GpuEngine {
         if batch == 0 {
             return Err(Error::invalid("train.batch_size", "must be at least 1"));
         }
-        let (mm, k) = kernels_for(&ctx)?;
+        let (mm, kernels) = kernels_for(&ctx)?;
         let depth = params.layers.len();
         let b = batch;
         let f32s = |label: &str, n: usize| ctx.storage_buffer_zeroed(label, (n.max(1) * 4) as u64);
@@ -144,7 +145,7 @@ impl GpuEngine {
         )?;
         let opt_state = f32s("optimizer state", 4)?;
         let opt_flags = f32s("optimizer flags", 4)?;
-        let metrics_bind = k.metrics.bind(
+        let metrics_bind = kernels.metrics.bind(
             &ctx,
             MetricsBindings {
                 params: &metrics_params,
@@ -156,7 +157,7 @@ impl GpuEngine {
         )?;
         let (report_loss, report_preds) = if report {
             let preds = f32s("step predictions", b)?;
-            let bind = k.loss.bind(
+            let bind = kernels.loss.bind(
                 &ctx,
                 LossBindings {
                     params: &loss_train_params,
@@ -174,39 +175,51 @@ impl GpuEngine {
         } else {
             (None, None)
         };
+        let layers = weights
+            .into_iter()
+            .zip(biases)
+            .zip(acts.into_iter().zip(dz))
+            .zip(grad_w.into_iter().zip(grad_b))
+            .zip(forward.into_iter().zip(back_dx))
+            .map(
+                |((((w, b), (a, dz)), (grad_w, grad_b)), (forward, input_grad))| GpuLayer {
+                    w,
+                    b,
+                    a,
+                    dz,
+                    grad_w,
+                    grad_b,
+                    forward,
+                    input_grad,
+                    weight_grad: None,
+                    bias_grad: None,
+                    opt: None,
+                },
+            )
+            .collect();
         let mut engine = GpuEngine {
             optimizer: OptimizerConfig::default(),
             opt_state,
             opt_flags,
             opt_dummy: f32s("optimizer unused state", 4)?,
-            opt_tensors: Vec::new(),
             fuse: None,
             report_loss,
             _report_preds: report_preds,
             ctx,
             mm,
-            k,
+            kernels,
             params_host: params.clone(),
             batch,
             report,
-            weights,
-            biases,
+            layers,
             x,
-            acts,
             out,
             y,
             cls,
-            dz,
             rows,
             state,
             totals,
-            grad_w,
-            grad_b,
             grad_in,
-            forward,
-            back_dx,
-            back_dw: Vec::new(),
-            bias_bind: Vec::new(),
             loss_train_params,
             loss_eval_params,
             metrics_bind,
@@ -257,7 +270,7 @@ impl GpuEngine {
                 target: gather::target_id(&data.target),
             }),
         )?;
-        let gather = self.k.gather(u8s).bind(
+        let gather = self.kernels.gather(u8s).bind(
             ctx,
             GatherBindings {
                 params: &gather_params,
@@ -276,17 +289,17 @@ impl GpuEngine {
         } else {
             &self.loss_eval_params
         };
-        let last = self.acts.last().expect("layers");
-        let loss = self.k.loss.bind(
+        let last = self.layers.last().expect("layers");
+        let loss = self.kernels.loss.bind(
             ctx,
             LossBindings {
                 params: loss_params,
-                z: last,
+                z: &last.a,
                 y: &self.y,
                 cls: &self.cls,
                 state: &self.state,
                 a: &self.out,
-                dz: self.dz.last().expect("layers"),
+                dz: &last.dz,
                 rows: &self.rows,
                 pred: &preds,
             },

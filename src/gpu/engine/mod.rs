@@ -17,12 +17,13 @@
 
 mod build;
 pub mod gang;
+mod layer;
 mod optim;
 mod run;
 
 use super::context::GpuContext;
 use super::kernels::StepKernels;
-use super::matmul::{MatmulCall, MatmulConfig, MatmulKernels};
+use super::matmul::{MatmulConfig, MatmulKernels};
 use crate::data::Dataset;
 use crate::engine::check_fits;
 use crate::engine::{Engine, Evaluation, FamilyTime, Stats};
@@ -93,30 +94,24 @@ struct GpuData {
 pub struct GpuEngine {
     ctx: Arc<GpuContext>,
     mm: Arc<MatmulKernels>,
-    k: Arc<StepKernels>,
+    /// The step kernels (gather, loss, bias, metrics, optimizer).
+    kernels: Arc<StepKernels>,
     params_host: Params,
     batch: usize,
     report: bool,
-    weights: Vec<wgpu::Buffer>,
-    biases: Vec<wgpu::Buffer>,
+    /// Input to output: each layer's parameters, activations, gradients and calls.
+    layers: Vec<layer::GpuLayer>,
+    /// x `[B][in]`, the gathered batch.
     x: wgpu::Buffer,
-    /// `acts[l]`: output of layer l; the last one holds the output layer's z.
-    acts: Vec<wgpu::Buffer>,
+    /// `[B][out]` the output layer's activation, from the loss kernel.
     out: wgpu::Buffer,
     y: wgpu::Buffer,
     cls: wgpu::Buffer,
-    dz: Vec<wgpu::Buffer>,
     rows: wgpu::Buffer,
     state: wgpu::Buffer,
     totals: wgpu::Buffer,
-    grad_w: Vec<wgpu::Buffer>,
-    grad_b: Vec<wgpu::Buffer>,
+    /// dx `[B][in]`, in report mode.
     grad_in: wgpu::Buffer,
-    forward: Vec<MatmulCall>,
-    /// Per layer: the input-gradient product (layer 0 only in report mode).
-    back_dx: Vec<Option<MatmulCall>>,
-    back_dw: Vec<MatmulCall>,
-    bias_bind: Vec<(wgpu::BindGroup, wgpu::Buffer)>,
     loss_train_params: wgpu::Buffer,
     loss_eval_params: wgpu::Buffer,
     metrics_bind: wgpu::BindGroup,
@@ -137,8 +132,6 @@ pub struct GpuEngine {
     opt_dummy: wgpu::Buffer,
     /// Whether to fuse the optimizer into the weight products (`None`: by adapter).
     fuse: Option<bool>,
-    /// Per tensor (layer 0 weight, layer 0 bias, ...), for rules other than plain SGD.
-    opt_tensors: Vec<optim::OptTensor>,
     train_set: Option<GpuData>,
     eval_set: Option<GpuData>,
     /// Totals read back early (before an evaluation) and not yet taken.
@@ -295,12 +288,9 @@ impl Engine for GpuEngine {
     fn params(&mut self) -> Result<Params> {
         let mut p = self.params_host.clone();
         for (l, layer) in p.layers.iter_mut().enumerate() {
-            layer.weights = self
-                .ctx
-                .read_f32(&self.weights[l], 0, layer.weights.len() as u64)?;
-            layer.bias = self
-                .ctx
-                .read_f32(&self.biases[l], 0, layer.bias.len() as u64)?;
+            let gpu = &self.layers[l];
+            layer.weights = self.ctx.read_f32(&gpu.w, 0, layer.weights.len() as u64)?;
+            layer.bias = self.ctx.read_f32(&gpu.b, 0, layer.bias.len() as u64)?;
         }
         Ok(p)
     }
@@ -349,13 +339,10 @@ impl Engine for GpuEngine {
                 params.spec().sizes.as_slice(),
             ));
         }
-        for (l, layer) in params.layers.iter().enumerate() {
-            self.ctx
-                .queue
-                .write_buffer(&self.weights[l], 0, bytemuck::cast_slice(&layer.weights));
-            self.ctx
-                .queue
-                .write_buffer(&self.biases[l], 0, bytemuck::cast_slice(&layer.bias));
+        let q = &self.ctx.queue;
+        for (gpu, layer) in self.layers.iter().zip(&params.layers) {
+            q.write_buffer(&gpu.w, 0, bytemuck::cast_slice(&layer.weights));
+            q.write_buffer(&gpu.b, 0, bytemuck::cast_slice(&layer.bias));
         }
         Ok(())
     }

@@ -55,9 +55,13 @@ impl GpuEngine {
         let fused = self.fused_optimizer();
         let (b, report) = (self.batch, self.report);
         let rule = OptimRule::new(&self.optimizer);
-        let (mut back_dw, mut bias_bind) = (Vec::new(), Vec::new());
-        for (l, layer) in self.params_host.layers.iter().enumerate() {
-            let input = if l == 0 { &self.x } else { &self.acts[l - 1] };
+        let mut updates = Vec::new();
+        for (l, (layer, host)) in self.layers.iter().zip(&self.params_host.layers).enumerate() {
+            let input = if l == 0 {
+                &self.x
+            } else {
+                &self.layers[l - 1].a
+            };
             // plain SGD: W [out][in] −= lr · dz_l [B][out]ᵀ · input [B][in]
             // fused:     W [out][in] ← rule(W, dz_l [B][out]ᵀ · input [B][in], state)
             // otherwise: dW [out][in] = dz_l [B][out]ᵀ · input [B][in]
@@ -71,55 +75,58 @@ impl GpuEngine {
                     Epilogue::Store
                 },
                 act: Activation::Identity,
-                m: layer.outputs as u32,
+                m: host.outputs as u32,
                 k: b as u32,
-                n: layer.inputs as u32,
+                n: host.inputs as u32,
                 step: Some(&self.step),
-                a: &self.dz[l],
+                a: &layer.dz,
                 b: input,
                 out: if plain || fused {
-                    &self.weights[l]
+                    &layer.w
                 } else {
-                    &self.grad_w[l]
+                    &layer.grad_w
                 },
-                extra: (plain && report).then_some(&self.grad_w[l]),
+                extra: (plain && report).then_some(&layer.grad_w),
             };
-            back_dw.push(if fused {
-                let t = &self.opt_tensors[2 * l];
-                let operands = MatmulOptim {
-                    rule,
-                    m: t.m.as_ref().unwrap_or(&self.opt_dummy),
-                    v: t.v.as_ref().unwrap_or(&self.opt_dummy),
-                    state: &self.opt_state,
-                    flags: &self.opt_flags,
-                };
-                self.mm.prepare_optim(spec, operands)?
-            } else {
-                self.mm.prepare(spec)?
-            });
-            // db = Σ_rows dz_l, with the SGD update b −= lr·db when plain (else stored for the rule).
+            let weight_grad = match &layer.opt {
+                Some([w, _]) if fused => {
+                    let operands = MatmulOptim {
+                        rule,
+                        m: w.m.as_ref().unwrap_or(&self.opt_dummy),
+                        v: w.v.as_ref().unwrap_or(&self.opt_dummy),
+                        state: &self.opt_state,
+                        flags: &self.opt_flags,
+                    };
+                    self.mm.prepare_optim(spec, operands)?
+                }
+                _ => self.mm.prepare(spec)?,
+            };
+            // db = Σ_rows dz_l, with the SGD update b −= lr·db when plain (else stored for the
+            // rule).
             let bp = self.ctx.uniform_buffer(
                 "bias params",
                 bytemuck::bytes_of(&BiasParams {
                     rows: b as u32,
-                    cols: layer.outputs as u32,
+                    cols: host.outputs as u32,
                     store_grad: u32::from(report || !plain),
                     update: u32::from(plain),
                 }),
             )?;
-            let bg = self.k.bias.bind(
+            let bg = self.kernels.bias.bind(
                 &self.ctx,
                 BiasBindings {
                     params: &bp,
-                    dz: &self.dz[l],
-                    bias: &self.biases[l],
-                    grad: &self.grad_b[l],
+                    dz: &layer.dz,
+                    bias: &layer.b,
+                    grad: &layer.grad_b,
                     step: &self.step,
                 },
             )?;
-            bias_bind.push((bg, bp));
+            updates.push((weight_grad, (bg, bp)));
         }
-        (self.back_dw, self.bias_bind) = (back_dw, bias_bind);
+        for (layer, (weight_grad, bias_grad)) in self.layers.iter_mut().zip(updates) {
+            (layer.weight_grad, layer.bias_grad) = (Some(weight_grad), Some(bias_grad));
+        }
         Ok(())
     }
 
@@ -131,35 +138,39 @@ impl GpuEngine {
     ) -> Result<()> {
         let state = &optimizer_state_for(cfg, &self.params_host, state)?;
         self.optimizer = *cfg;
-        self.opt_tensors.clear();
+        for layer in &mut self.layers {
+            layer.opt = None;
+        }
         if cfg.is_plain_sgd() {
             return self.prepare_updates();
         }
-        let (use_m, use_v) = cfg.keeps();
+        let (keeps_m, keeps_v) = cfg.keeps();
         let ctx = self.ctx.clone();
-        let mut tensors = Vec::new();
-        for (l, layer) in self.params_host.layers.iter().enumerate() {
+        let mut made = Vec::new();
+        for (l, (layer, host)) in self.layers.iter().zip(&self.params_host.layers).enumerate() {
             let pairs = [
-                (&self.weights[l], &self.grad_w[l], layer.weights.len(), true),
-                (&self.biases[l], &self.grad_b[l], layer.outputs, false),
+                (&layer.w, &layer.grad_w, host.weights.len(), true),
+                (&layer.b, &layer.grad_b, host.outputs, false),
             ];
-            for (w, g, n, is_weight) in pairs {
-                let s = &state.tensors[tensors.len()];
+            let mut tensors = Vec::new();
+            for (k, (w, g, n, is_weight)) in pairs.into_iter().enumerate() {
+                let s = &state.tensors[2 * l + k];
+                // SGD's m is its velocity.
                 let first = if cfg.kind == crate::optim::OptimizerKind::Sgd {
                     &s.velocity
                 } else {
                     &s.m
                 };
-                let label = format!("optimizer state {}", tensors.len());
-                let m = use_m
+                let label = format!("optimizer state {}", 2 * l + k);
+                let m = keeps_m
                     .then(|| ctx.storage_buffer_f32(&label, &padded(first)))
                     .transpose()?;
-                let v = use_v
+                let v = keeps_v
                     .then(|| ctx.storage_buffer_f32(&label, &padded(&s.v)))
                     .transpose()?;
                 let params = OptimParams::new(cfg, n, is_weight);
                 let params = ctx.uniform_buffer("optim params", bytemuck::bytes_of(&params))?;
-                let bind = self.k.optim.bind(
+                let bind = self.kernels.optim.bind(
                     &ctx,
                     OptimBindings {
                         params: &params,
@@ -179,12 +190,22 @@ impl GpuEngine {
                     bind: (bind, n as u32),
                 });
             }
+            let [w, b]: [OptTensor; 2] = tensors.try_into().ok().expect("a weight and a bias");
+            made.push([w, b]);
         }
-        self.opt_tensors = tensors;
+        for (layer, opt) in self.layers.iter_mut().zip(made) {
+            layer.opt = Some(opt);
+        }
         let step = u32::try_from(state.step).unwrap_or(u32::MAX);
         ctx.queue
             .write_buffer(&self.opt_state, 0, bytemuck::cast_slice(&[0u32, step]));
         self.prepare_updates()
+    }
+
+    /// Every parameter tensor's optimizer call, in the order of [`OptimizerState::tensors`]
+    /// (layer 0's weight, its bias, layer 1's weight, ...); none for plain SGD.
+    pub(super) fn opt_tensors(&self) -> impl Iterator<Item = &OptTensor> {
+        self.layers.iter().flat_map(|l| l.opt.iter().flatten())
     }
 
     /// The state as the CPU engines hold it, read back from the GPU.
@@ -195,7 +216,7 @@ impl GpuEngine {
             return Ok(state);
         }
         state.step = u64::from(self.ctx.read_u32(&self.opt_state, 1, 1)?[0]);
-        for (t, s) in self.opt_tensors.iter().zip(state.tensors.iter_mut()) {
+        for (t, s) in self.opt_tensors().zip(state.tensors.iter_mut()) {
             let n = t.bind.1 as u64;
             let read = |b: &Option<wgpu::Buffer>| match b {
                 Some(b) => self.ctx.read_f32(b, 0, n),

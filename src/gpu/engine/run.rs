@@ -60,7 +60,7 @@ impl GpuEngine {
 
     /// The dispatches of one step, in order; [`super::gang`] interleaves several engines'.
     pub(super) fn step_ops(&self, train: bool) -> Vec<StepOp> {
-        let layers = self.forward.len();
+        let layers = self.layers.len();
         let mut ops = vec![StepOp::Gather];
         ops.extend((0..layers).map(StepOp::Forward));
         ops.push(StepOp::Loss);
@@ -72,7 +72,7 @@ impl GpuEngine {
             }
             for l in (0..layers).rev() {
                 // The input gradient reads W_l before the SGD product below updates it.
-                if self.back_dx[l].is_some() {
+                if self.layers[l].input_grad.is_some() {
                     ops.push(StepOp::InputGrad(l));
                 }
                 ops.push(StepOp::WeightGrad(l));
@@ -103,10 +103,10 @@ impl GpuEngine {
             StepOp::Gather => {
                 if let Some(set) = set {
                     let elems = b * self.params_host.inputs() as u32;
-                    self.k.gather(set.u8).encode(pass, &set.gather, elems);
+                    self.kernels.gather(set.u8).encode(pass, &set.gather, elems);
                 }
             }
-            StepOp::Forward(l) => self.mm.encode(pass, &self.forward[l]),
+            StepOp::Forward(l) => self.mm.encode(pass, &self.layers[l].forward),
             StepOp::Loss => {
                 let loss_bind = match set {
                     Some(set) => &set.loss,
@@ -115,41 +115,55 @@ impl GpuEngine {
                         .as_ref()
                         .expect("report mode has its loss bind group"),
                 };
-                self.k.loss.encode(pass, loss_bind, b);
+                self.kernels.loss.encode(pass, loss_bind, b);
             }
-            StepOp::Tick => self.k.optim.encode_tick(pass, &self.opt_tensors[0].bind.0),
+            StepOp::Tick => self.encode_tick(pass),
             StepOp::InputGrad(l) => {
-                if let Some(dx) = &self.back_dx[l] {
+                if let Some(dx) = &self.layers[l].input_grad {
                     self.mm.encode(pass, dx);
                 }
             }
-            StepOp::WeightGrad(l) => self.mm.encode(pass, &self.back_dw[l]),
+            StepOp::WeightGrad(l) => self.mm.encode(pass, self.layers[l].weight_grad()),
             StepOp::Bias(l) => {
                 let outputs = self.params_host.layers[l].outputs as u32;
-                self.k.bias.encode(pass, &self.bias_bind[l].0, outputs);
+                self.kernels
+                    .bias
+                    .encode(pass, self.layers[l].bias_grad(), outputs);
             }
-            StepOp::BiasUpdates => {
-                // The weights were updated in their products; the biases here.
-                let biases = self.opt_tensors.iter().skip(1).step_by(2).map(|t| &t.bind);
-                self.k.optim.encode_updates(pass, biases);
-            }
+            StepOp::BiasUpdates => self.encode_bias_updates(pass),
             StepOp::Optimizer => self.encode_optimizer(pass),
-            StepOp::Metrics => self.k.metrics.encode(pass, &self.metrics_bind),
+            StepOp::Metrics => self.kernels.metrics.encode(pass, &self.metrics_bind),
         }
     }
 
     /// The optimizer's kernels after the backward pass on every stored gradient (nothing for
     /// plain SGD): tick, the norms when clipping by the global norm, the updates.
     fn encode_optimizer(&self, pass: &mut wgpu::ComputePass<'_>) {
-        let Some(first) = self.opt_tensors.first() else {
+        if self.opt_tensors().next().is_none() {
             return;
-        };
-        let o = &self.k.optim;
-        o.encode_tick(pass, &first.bind.0);
-        if self.optimizer.clip_norm.is_some() {
-            o.encode_norms(pass, self.opt_tensors.iter().map(|t| &t.bind));
         }
-        o.encode_updates(pass, self.opt_tensors.iter().map(|t| &t.bind));
+        let o = &self.kernels.optim;
+        self.encode_tick(pass);
+        if self.optimizer.clip_norm.is_some() {
+            o.encode_norms(pass, self.opt_tensors().map(|t| &t.bind));
+        }
+        o.encode_updates(pass, self.opt_tensors().map(|t| &t.bind));
+    }
+
+    /// The optimizer's `tick` (any tensor's bind group: they share the state and the rule).
+    fn encode_tick(&self, pass: &mut wgpu::ComputePass<'_>) {
+        if let Some(first) = self.opt_tensors().next() {
+            self.kernels.optim.encode_tick(pass, &first.bind.0);
+        }
+    }
+
+    /// The biases' optimizer updates, when the weights' run inside their products.
+    fn encode_bias_updates(&self, pass: &mut wgpu::ComputePass<'_>) {
+        let biases = self
+            .layers
+            .iter()
+            .flat_map(|l| l.opt.as_ref().map(|[_, b]| &b.bind));
+        self.kernels.optim.encode_updates(pass, biases);
     }
 
     /// Encodes one kernel family of a step, alone (for profiling); returns its FLOPs.
@@ -164,47 +178,46 @@ impl GpuEngine {
         match family {
             Family::Gather => {
                 let elems = b * self.params_host.inputs() as u32;
-                self.k.gather(set.u8).encode(pass, &set.gather, elems);
+                self.kernels.gather(set.u8).encode(pass, &set.gather, elems);
             }
             Family::Forward => {
-                for call in &self.forward {
+                for call in self.layers.iter().map(|l| &l.forward) {
                     self.mm.encode(pass, call);
                     flops += call.flops();
                 }
             }
-            Family::Loss => self.k.loss.encode(pass, &set.loss, b),
+            Family::Loss => self.kernels.loss.encode(pass, &set.loss, b),
             Family::InputGrad => {
-                for call in self.back_dx.iter().flatten() {
+                for call in self.layers.iter().filter_map(|l| l.input_grad.as_ref()) {
                     self.mm.encode(pass, call);
                     flops += call.flops();
                 }
             }
             Family::WeightSgd => {
-                for call in &self.back_dw {
+                for call in self.layers.iter().map(|l| l.weight_grad()) {
                     self.mm.encode(pass, call);
                     flops += call.flops();
                 }
             }
             Family::Bias => {
+                // Layers without bias never run the bias kernel.
                 let used = if self.params_host.bias {
-                    self.bias_bind.len()
+                    self.layers.len()
                 } else {
                     0
                 };
-                for (l, (bind, _)) in self.bias_bind.iter().enumerate().take(used) {
-                    self.k
-                        .bias
-                        .encode(pass, bind, self.params_host.layers[l].outputs as u32);
+                for (layer, host) in self.layers.iter().zip(&self.params_host.layers).take(used) {
+                    let cols = host.outputs as u32;
+                    self.kernels.bias.encode(pass, layer.bias_grad(), cols);
                 }
             }
             Family::Optimizer if self.fused_optimizer() => {
                 // The weights' updates run inside their products (WeightSgd).
-                self.k.optim.encode_tick(pass, &self.opt_tensors[0].bind.0);
-                let biases = self.opt_tensors.iter().skip(1).step_by(2).map(|t| &t.bind);
-                self.k.optim.encode_updates(pass, biases);
+                self.encode_tick(pass);
+                self.encode_bias_updates(pass);
             }
             Family::Optimizer => self.encode_optimizer(pass),
-            Family::Metrics => self.k.metrics.encode(pass, &self.metrics_bind),
+            Family::Metrics => self.kernels.metrics.encode(pass, &self.metrics_bind),
         }
         flops
     }
@@ -295,10 +308,10 @@ impl GpuEngine {
         let output = read(&self.out, b * outputs)?;
         let grad_input = read(&self.grad_in, b * inputs)?;
         let mut grads = Vec::new();
-        for (l, layer) in self.params_host.layers.iter().enumerate() {
+        for (gpu, layer) in self.layers.iter().zip(&self.params_host.layers) {
             grads.push((
-                read(&self.grad_w[l], layer.weights.len())?,
-                read(&self.grad_b[l], layer.outputs)?,
+                read(&gpu.grad_w, layer.weights.len())?,
+                read(&gpu.grad_b, layer.outputs)?,
             ));
         }
         let after = self.params()?;
