@@ -6,7 +6,6 @@ use crate::data::scale::{ScaleKind, Scaler};
 use crate::data::table::Task;
 use crate::data::{split, Dataset};
 use crate::model::{Activation, Init, Loss, MlpSpec, Params};
-use crate::train::TrainConfig;
 use crate::{Error, Result};
 
 /// The scaled training, validation and test sets of a run, and the scaling.
@@ -210,22 +209,6 @@ impl Run {
     pub fn init_params(&self) -> Result<Params> {
         let p = Params::init(&self.mlp()?, self.model.init, self.seed)?;
         Ok(if self.model.bias { p } else { p.without_bias() })
-    }
-
-    /// The loop's settings, starting at epoch `start_epoch` (1 for a new run).
-    pub fn train_config(&self, start_epoch: usize) -> TrainConfig {
-        let t = &self.train;
-        TrainConfig {
-            epochs: t.epochs,
-            batch_size: t.batch_size,
-            lr: t.lr,
-            schedule: t.schedule,
-            seed: self.seed,
-            early_stopping: t.early_stopping,
-            validate_every: t.validate_every,
-            steps_per_chunk: crate::engine::STEPS_PER_SUBMISSION,
-            start_epoch,
-        }
     }
 
     /// The training and validation sets: the seeded split of `data.train`, unscaled.

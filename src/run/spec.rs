@@ -7,7 +7,7 @@ use crate::data::table::Task;
 use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss};
 use crate::optim::{OptimizerConfig, OptimizerKind};
-use crate::train::LrSchedule;
+use crate::train::{LrSchedule, TrainConfig};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -249,4 +249,22 @@ fn every_epoch() -> usize {
 
 fn is_every_epoch(n: &usize) -> bool {
     *n == 1
+}
+
+impl Run {
+    /// The loop's settings, starting at epoch `start_epoch` (1 for a new run).
+    pub fn train_config(&self, start_epoch: usize) -> TrainConfig {
+        let t = &self.train;
+        TrainConfig {
+            epochs: t.epochs,
+            batch_size: t.batch_size,
+            lr: t.lr,
+            schedule: t.schedule,
+            seed: self.seed,
+            early_stopping: t.early_stopping,
+            validate_every: t.validate_every,
+            steps_per_chunk: crate::engine::STEPS_PER_SUBMISSION,
+            start_epoch,
+        }
+    }
 }
