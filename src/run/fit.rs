@@ -239,8 +239,7 @@ fn legacy_state(
             layers: Some(spec.sizes),
             activations: Some(spec.activations),
             loss: Some(spec.loss),
-            init: None,
-            bias: None,
+            ..Default::default()
         },
         train: TrainSpec {
             epochs: Some(s.epochs),
@@ -248,7 +247,7 @@ fn legacy_state(
             lr: Some(s.lr),
             schedule: Some(s.schedule.unwrap_or(crate::train::LrSchedule::Constant)),
             early_stopping: s.early_stopping,
-            validate_every: None,
+            ..Default::default()
         },
         optimizer: Default::default(),
     };
