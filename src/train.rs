@@ -83,6 +83,23 @@ pub struct TrainConfig {
 }
 
 impl TrainConfig {
+    /// `epochs` of batches of `batch_size` at rate `lr`, shuffled from `seed`, with nothing
+    /// else: a constant rate, every epoch validated and shuffled, no early stopping, from the
+    /// first epoch. (A resolved run's loop is `run::Run::train_config`.)
+    pub fn new(epochs: usize, batch_size: usize, lr: f32, seed: u64) -> Self {
+        TrainConfig {
+            epochs,
+            batch_size,
+            lr,
+            schedule: LrSchedule::Constant,
+            seed,
+            early_stopping: None,
+            validate_every: 1,
+            steps_per_chunk: crate::engine::STEPS_PER_SUBMISSION,
+            start_epoch: 1,
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         if self.batch_size == 0 {
             return Err(Error::invalid("train.batch_size", "must be at least 1"));

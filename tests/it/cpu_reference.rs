@@ -226,15 +226,8 @@ fn train_synthetic(
     let params = Params::init(&spec, Init::XavierUniform, 7).unwrap();
     let mut engine = gpunn::cpu::engine::CpuReference::new(params);
     let cfg = TrainConfig {
-        epochs,
-        batch_size: batch,
-        lr,
-        schedule: gpunn::train::LrSchedule::Constant,
-        seed: 7,
-        early_stopping: None,
-        validate_every: 1,
         steps_per_chunk: 64,
-        start_epoch: 1,
+        ..TrainConfig::new(epochs, batch, lr, 7)
     };
     train::train(&mut engine, data, None, &cfg, &mut train::Quiet).unwrap();
     engine.evaluate(data).unwrap().accuracy

@@ -12,7 +12,7 @@ use gpunn::engine::Engine;
 use gpunn::explain::{self, pca, Method};
 use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
 use gpunn::plots;
-use gpunn::train::{self, LrSchedule, TrainConfig};
+use gpunn::train::{self, TrainConfig};
 
 /// A 2-6-1 tanh network trained on circles (CPU).
 fn circles_model() -> (FastCpu, Dataset) {
@@ -25,15 +25,8 @@ fn circles_model() -> (FastCpu, Dataset) {
     .unwrap();
     let mut engine = FastCpu::with_threads(Params::init(&spec, Init::XavierUniform, 1).unwrap(), 1);
     let cfg = TrainConfig {
-        epochs: 60,
-        batch_size: 16,
-        lr: 0.5,
-        schedule: LrSchedule::Constant,
-        seed: 2,
-        early_stopping: None,
-        validate_every: 1,
         steps_per_chunk: 16,
-        start_epoch: 1,
+        ..TrainConfig::new(60, 16, 0.5, 2)
     };
     train::train(&mut engine, &data, None, &cfg, &mut train::Quiet).unwrap();
     (engine, data)

@@ -61,15 +61,10 @@ fn cases() -> Vec<RunCase> {
 
 fn loop_config(batch: usize) -> TrainConfig {
     TrainConfig {
-        epochs: 3,
-        batch_size: batch,
-        lr: 0.02,
         schedule: LrSchedule::Cosine,
-        seed: 9,
         early_stopping: Some(1),
-        validate_every: 1,
         steps_per_chunk: 4,
-        start_epoch: 1,
+        ..TrainConfig::new(3, batch, 0.02, 9)
     }
 }
 

@@ -56,15 +56,9 @@ fn configs() -> Vec<(&'static str, OptimizerConfig)> {
 
 fn loop_config(epochs: usize) -> TrainConfig {
     TrainConfig {
-        epochs,
-        batch_size: 16,
-        lr: 0.01,
         schedule: LrSchedule::Cosine,
-        seed: 5,
-        early_stopping: None,
-        validate_every: 1,
         steps_per_chunk: 3,
-        start_epoch: 1,
+        ..TrainConfig::new(epochs, 16, 0.01, 5)
     }
 }
 

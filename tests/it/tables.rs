@@ -14,7 +14,7 @@ use gpunn::gpu::GpuEngine;
 use gpunn::metrics::value_metrics;
 use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
 use gpunn::optim::{OptimizerConfig, OptimizerKind};
-use gpunn::train::{self, LrSchedule, TrainConfig};
+use gpunn::train::{self, TrainConfig};
 use std::path::{Path, PathBuf};
 
 fn tables(name: &str) -> PathBuf {
@@ -274,15 +274,8 @@ fn holdout_and_folds_are_stratified_disjoint_and_seeded() {
 
 fn loop_config() -> TrainConfig {
     TrainConfig {
-        epochs: 2,
-        batch_size: 16,
-        lr: 0.01,
-        schedule: LrSchedule::Constant,
-        seed: 4,
-        early_stopping: None,
-        validate_every: 1,
         steps_per_chunk: 4,
-        start_epoch: 1,
+        ..TrainConfig::new(2, 16, 0.01, 4)
     }
 }
 

@@ -5,7 +5,7 @@ use gpunn::data::{Dataset, Features};
 use gpunn::engine::{Engine, Evaluation, Stats};
 use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
 use gpunn::optim::{OptimizerConfig, OptimizerState};
-use gpunn::train::{self, LrSchedule, TrainConfig};
+use gpunn::train::{self, TrainConfig};
 
 /// An engine whose "parameters" are one bias holding the number of the last trained epoch, and
 /// whose validation loss follows a script.
@@ -97,15 +97,10 @@ fn run_every(val_losses: &[f32], patience: usize, every: usize) -> (Scripted, tr
         evaluated: Vec::new(),
     };
     let cfg = TrainConfig {
-        epochs: val_losses.len(),
-        batch_size: 4,
-        lr: 0.1,
-        schedule: LrSchedule::Constant,
-        seed: 1,
         early_stopping: Some(patience),
         validate_every: every,
         steps_per_chunk: 8,
-        start_epoch: 1,
+        ..TrainConfig::new(val_losses.len(), 4, 0.1, 1)
     };
     let data = four_samples();
     let h = train::train(&mut engine, &data, Some(&data), &cfg, &mut train::Quiet).unwrap();
@@ -167,15 +162,9 @@ fn early_stopping_counts_epochs_but_looks_only_at_validated_ones() {
 #[test]
 fn validate_every_zero_is_an_error_naming_the_key() {
     let cfg = TrainConfig {
-        epochs: 1,
-        batch_size: 4,
-        lr: 0.1,
-        schedule: LrSchedule::Constant,
-        seed: 1,
-        early_stopping: None,
         validate_every: 0,
         steps_per_chunk: 8,
-        start_epoch: 1,
+        ..TrainConfig::new(1, 4, 0.1, 1)
     };
     let e = cfg.validate().unwrap_err().to_string();
     assert!(e.contains("train.validate_every"), "{e}");
@@ -289,15 +278,8 @@ fn regression_validates_with_one_forward_pass_per_epoch() {
             val_len: val.len(),
         };
         let cfg = TrainConfig {
-            epochs: 3,
-            batch_size: 8,
-            lr: 0.05,
-            schedule: LrSchedule::Constant,
-            seed: 1,
-            early_stopping: None,
-            validate_every: 1,
             steps_per_chunk: 8,
-            start_epoch: 1,
+            ..TrainConfig::new(3, 8, 0.05, 1)
         };
         let h = train::train(&mut e, &train_set, Some(&val), &cfg, &mut train::Quiet).unwrap();
         assert_eq!(
