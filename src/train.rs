@@ -74,6 +74,8 @@ pub struct TrainConfig {
     /// 1 validates every epoch. The other epochs' records have no validation figures, and
     /// early stopping looks only at validated ones.
     pub validate_every: usize,
+    /// Shuffle the samples every epoch; `false` takes them in their order.
+    pub shuffle: bool,
     /// Steps handed to the engine at a time; the progress callback runs between them.
     pub steps_per_chunk: usize,
     /// The first epoch to run (1-based); above 1 when resuming a run that stopped after
@@ -95,6 +97,7 @@ impl TrainConfig {
             seed,
             early_stopping: None,
             validate_every: 1,
+            shuffle: true,
             steps_per_chunk: crate::engine::STEPS_PER_SUBMISSION,
             start_epoch: 1,
         }
@@ -266,7 +269,11 @@ impl<'a> Trainer<'a> {
         self.started = Instant::now();
         Some(EpochPlan {
             epoch: self.epoch,
-            order: epoch_order(self.samples, cfg.seed, self.epoch),
+            order: if cfg.shuffle {
+                epoch_order(self.samples, cfg.seed, self.epoch)
+            } else {
+                (0..self.samples as u32).collect()
+            },
             lr: cfg.schedule.rate(cfg.lr, self.epoch, cfg.epochs),
         })
     }

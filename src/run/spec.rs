@@ -127,6 +127,9 @@ pub struct TrainSpec {
     /// Validate after every this many epochs and after the last (default: 1, every epoch).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub validate_every: Option<usize>,
+    /// Shuffle the training samples every epoch (default: true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shuffle: Option<bool>,
 }
 
 /// `[optimizer]`: the rule and its settings (defaults as in torch.optim; see [`crate::optim`]).
@@ -241,6 +244,13 @@ pub struct TrainRun {
     /// 1 (every epoch) when absent, as in descriptions written before it existed.
     #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]
     pub validate_every: usize,
+    /// (runs recorded before `shuffle` existed shuffle)
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub shuffle: bool,
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 fn every_epoch() -> usize {
@@ -263,6 +273,7 @@ impl Run {
             seed: self.seed,
             early_stopping: t.early_stopping,
             validate_every: t.validate_every,
+            shuffle: t.shuffle,
             steps_per_chunk: crate::engine::STEPS_PER_SUBMISSION,
             start_epoch,
         }

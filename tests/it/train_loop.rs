@@ -296,3 +296,43 @@ fn regression_validates_with_one_forward_pass_per_epoch() {
         assert_eq!(outputs, e.inner.outputs(&val).unwrap(), "{name}");
     }
 }
+
+/// `train.shuffle = false` (`--no-shuffle`) takes the samples in their order every epoch; the
+/// default shuffles each epoch differently.
+#[test]
+fn no_shuffle_takes_the_samples_in_order() {
+    let data = regression_set(40, 3);
+    let spec = MlpSpec::new(
+        vec![3, 4, 2],
+        vec![Activation::Tanh, Activation::Identity],
+        Loss::Mse,
+    )
+    .unwrap();
+    let params = Params::init(&spec, Init::XavierUniform, 1).unwrap();
+    let mut engine = gpunn::cpu::engine::CpuReference::new(params);
+    let identity: Vec<u32> = (0..40).collect();
+    for shuffle in [false, true] {
+        let cfg = TrainConfig {
+            shuffle,
+            ..TrainConfig::new(2, 8, 0.1, 5)
+        };
+        let mut t = train::Trainer::new(&mut engine, &data, None, &cfg).unwrap();
+        let first = t.next_epoch().unwrap().order;
+        t.end_epoch(&mut engine, &mut train::Quiet).unwrap();
+        let second = t.next_epoch().unwrap().order;
+        if shuffle {
+            assert_ne!(first, identity, "a shuffled epoch");
+            assert_ne!(first, second, "each epoch its own shuffle");
+        } else {
+            assert_eq!((&first, &second), (&identity, &identity));
+        }
+    }
+    // The flag reaches the run: `--no-shuffle` resolves to `shuffle = false`.
+    let out = crate::cli::gpunn(&["train", "--dataset", "xor", "--no-shuffle", "--dry-run"]);
+    assert!(out.status.success(), "{}", crate::cli::stderr(&out));
+    assert!(
+        crate::cli::stdout(&out).contains("shuffle = false"),
+        "{}",
+        crate::cli::stdout(&out)
+    );
+}

@@ -223,6 +223,8 @@ pub const SETTINGS: &[Setting] = &[
         .value_name("N")
         .on_resume()
         .help("Validate after every N epochs and after the last, rather than after every epoch (each validation is a forward pass over the validation set; early stopping sees only validated epochs)."),
+    row("train.shuffle", "no-shuffle", NoSwitch, Value("true"))
+        .help("Take the training samples in their order every epoch instead of a seeded shuffle (scikit-learn's shuffle=False)."),
     row("seed", "seed", Int, Value("42"))
         .help("Seeds initialisation, shuffling, the validation split and synthetic data."),
     row("device", "device", Text, Value("\"auto\""))
