@@ -11,7 +11,7 @@
 //! | [`optim`] | shaders/optim.wgsl | `optim::rule` |
 //!
 //! Each family's kernel-level test against its CPU twin is in `tests/it/gpu_kernels.rs`
-//! (matmul: `tests/it/gpu_matmul.rs`).
+//! (matmul: `tests/it/gpu_matmul.rs`; the optimizer: `tests/it/gpu_optim_kernels.rs`).
 
 pub mod bias;
 pub mod gather;
