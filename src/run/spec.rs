@@ -9,17 +9,19 @@ use crate::model::{Activation, Init, Loss};
 use crate::optim::{OptimizerConfig, OptimizerKind};
 use crate::train::{LrSchedule, TrainConfig};
 use serde::{Deserialize, Serialize};
+use serde_with::skip_serializing_none;
 use std::path::PathBuf;
 
 /// A training run as written by a person: every field optional, filled by [`RunSpec::resolve`].
+/// Each field is the setting of the same key in [`super::settings::SETTINGS`], which gives its
+/// meaning, flag and default.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSpec {
-    /// Seeds initialisation, shuffling, the validation split and synthetic data (default: 42).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Seeds initialisation, shuffling, the validation split and synthetic data.
     pub seed: Option<u64>,
-    /// `auto`, `vulkan`, `metal`, `dx12`, `gl`, `software` or `cpu` (default: `auto`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `auto`, `vulkan`, `metal`, `dx12`, `gl`, `software` or `cpu`.
     pub device: Option<DeviceKind>,
     #[serde(default)]
     pub data: DataSpec,
@@ -32,136 +34,96 @@ pub struct RunSpec {
 }
 
 /// `[data]`: where the samples come from and how they are split.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// `mnist`, `fashion-mnist`, `mnist-sample`, `xor`, `linear` or `circles` (default: the
-    /// full MNIST if found, else `mnist-sample`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `mnist`, `fashion-mnist`, `mnist-sample`, `xor`, `linear` or `circles`.
     pub dataset: Option<String>,
     /// A directory with the four IDX files.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
     /// Keep two classes, relabelled 0 and 1 in this order.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub digits: Option<Vec<u32>>,
-    /// The fraction of the shuffled training set held out for validation (default: 0.1;
-    /// 0 below 50 samples).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The fraction of the shuffled training set held out for validation.
     pub val_split: Option<f32>,
-    /// Synthetic sets: number of samples (default: 1000).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Synthetic sets: number of samples.
     pub samples: Option<usize>,
-    /// `circles`: the inner circle's radius relative to the outer one (default: 0.4).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `circles`: the inner circle's radius relative to the outer one.
     pub factor: Option<f32>,
-    /// `circles`: std of the Gaussian noise on each coordinate (default: 0.05).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `circles`: std of the Gaussian noise on each coordinate.
     pub noise: Option<f32>,
     /// A `.csv`, `.npz` or `.npy` file of samples (see [`crate::data::table`]).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
     /// The targets of a `.npy` file, as another `.npy`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<PathBuf>,
     /// A test set in the same format as `file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<PathBuf>,
     /// The fraction of a file's samples held out as the test set when it has none (seeded,
-    /// stratified for classification; default: 0.2).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// stratified for classification).
     pub test_split: Option<f32>,
-    /// CSV target columns: header names or 0-based indices (default: the last column).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// CSV target columns: header names or 0-based indices.
     pub target: Option<Vec<String>>,
-    /// `classify`, `regress` or `autoencode` (default: classify).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `classify`, `regress` or `autoencode`.
     pub task: Option<Task>,
-    /// `none`, `standard` or `minmax` (default: none for images, standard for tables).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `none`, `standard` or `minmax`.
     pub scale: Option<ScaleKind>,
 }
 
 /// `[model]`: the network.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// All layer sizes, input to output (default: `784,128,64,10` for images, one output
-    /// for a binary task; `2,8,1` for the synthetic sets).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// All layer sizes, input to output.
     pub layers: Option<Vec<usize>>,
-    /// One for every hidden layer, one per hidden layer, or one per layer including the output
-    /// (default: relu; the output's follows the loss).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// One for every hidden layer, one per hidden layer, or one per layer including the output.
     pub activations: Option<Vec<Activation>>,
-    /// (default: bce with one output, else ce)
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<Loss>,
-    /// (default: he-normal for ReLU networks, else xavier-uniform)
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub init: Option<Init>,
-    /// `false`: layers without bias (default: true).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `false`: layers without bias.
     pub bias: Option<bool>,
 }
 
 /// `[train]`: the loop.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainSpec {
-    /// (default: 10 for images, 100 for the synthetic sets)
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub epochs: Option<usize>,
-    /// (default: 32)
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<usize>,
-    /// (default: 0.1 for images, 0.5 for the synthetic sets)
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub lr: Option<f32>,
-    /// `constant` or `cosine` (default: cosine for images, constant for the synthetic sets)
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `constant` or `cosine`.
     pub schedule: Option<LrSchedule>,
     /// Stop when the validation loss has not improved for this many epochs; keep the best.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
-    /// Validate after every this many epochs and after the last (default: 1, every epoch).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Validate after every this many epochs and after the last.
     pub validate_every: Option<usize>,
-    /// Shuffle the training samples every epoch (default: true).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Shuffle the training samples every epoch.
     pub shuffle: Option<bool>,
 }
 
-/// `[optimizer]`: the rule and its settings (defaults as in torch.optim; see [`crate::optim`]).
+/// `[optimizer]`: the rule and its settings.
+#[skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptimizerSpec {
-    /// `sgd`, `adam` or `adamw` (default: sgd).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// `sgd`, `adam` or `adamw`.
     pub kind: Option<OptimizerKind>,
-    /// sgd: momentum μ (default: 0).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// sgd: momentum μ.
     pub momentum: Option<f32>,
-    /// sgd: Nesterov momentum (default: false).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// sgd: Nesterov momentum.
     pub nesterov: Option<bool>,
-    /// adam, adamw (default: 0.9).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// adam, adamw.
     pub beta1: Option<f32>,
-    /// adam, adamw (default: 0.999).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// adam, adamw.
     pub beta2: Option<f32>,
-    /// adam, adamw (default: 1e-8).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// adam, adamw.
     pub eps: Option<f32>,
-    /// On weights only: L2 for sgd and adam, decoupled for adamw (default: 0; adamw 0.01).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// On weights only: L2 for sgd and adam, decoupled for adamw.
     pub weight_decay: Option<f32>,
     /// Scale all gradients together when their global L2 norm exceeds this.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_norm: Option<f32>,
     /// Clamp each gradient to [−c, c].
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub clip_value: Option<f32>,
 }
 
@@ -178,33 +140,23 @@ pub struct Run {
 }
 
 /// `[data]`, resolved: exactly one of `dataset` and `dir` is set.
+#[skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DataRun {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dataset: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub digits: Option<Vec<u32>>,
     pub val_split: f32,
     /// Set for the synthetic sets only.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub samples: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub factor: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub noise: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub labels: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub test: Option<PathBuf>,
     /// Set where the test set was held out of `file`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub test_split: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<Vec<String>>,
     /// (runs recorded before tasks existed classify)
     #[serde(default)]
@@ -232,6 +184,7 @@ fn yes() -> bool {
 }
 
 /// `[train]`, resolved.
+#[skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainRun {
@@ -239,7 +192,6 @@ pub struct TrainRun {
     pub batch_size: usize,
     pub lr: f32,
     pub schedule: LrSchedule,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub early_stopping: Option<usize>,
     /// 1 (every epoch) when absent, as in descriptions written before it existed.
     #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]

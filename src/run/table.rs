@@ -48,6 +48,25 @@ pub fn get<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
     None
 }
 
+/// Every value of a table with its dotted key (`train.lr`), sections walked in order.
+pub fn leaves(table: &toml::Table) -> Vec<(String, toml::Value)> {
+    fn walk(t: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
+        for (k, v) in t {
+            let key = match prefix {
+                "" => k.clone(),
+                p => format!("{p}.{k}"),
+            };
+            match v {
+                toml::Value::Table(inner) => walk(inner, &key, out),
+                v => out.push((key, v.clone())),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(table, "", &mut out);
+    out
+}
+
 /// Sets `key` only where the table has no value for it.
 pub fn insert_default(table: &mut toml::Table, key: &str, value: toml::Value) {
     if get(table, key).is_none() {

@@ -170,7 +170,7 @@ fn read_outcome(path: &Path) -> Result<Outcome> {
     Ok(Outcome {
         index: s.index,
         id: s.id,
-        label: flatten(&label, ""),
+        label: crate::run::table::leaves(&label),
         spec,
         run: s.run,
         folds: s.folds,
@@ -192,22 +192,6 @@ fn label_table(label: &[(String, toml::Value)]) -> toml::Table {
         crate::run::table::insert(&mut t, k, v.clone());
     }
     t
-}
-
-fn flatten(t: &toml::Table, prefix: &str) -> Vec<(String, toml::Value)> {
-    let mut out = Vec::new();
-    for (k, v) in t {
-        let key = if prefix.is_empty() {
-            k.clone()
-        } else {
-            format!("{prefix}.{k}")
-        };
-        match v {
-            toml::Value::Table(sub) => out.extend(flatten(sub, &key)),
-            v => out.push((key, v.clone())),
-        }
-    }
-    out
 }
 
 /// Every outcome under `dirs` (their `runs/` folders), each configuration once.

@@ -75,7 +75,7 @@ pub enum IfUnset {
     /// A value (TOML text) applied when the data are loaded; the resolved run records it only
     /// where it was used (the synthetic sets' size, a file's held-out test fraction).
     AtLoad(&'static str),
-    /// The optimizer's own default (torch.optim's), from [`OptimizerConfig::of`].
+    /// The optimizer's own default (torch.optim's), from [`crate::optim::OptimizerConfig::of`].
     Optimizer,
     /// Computed from the data and the other settings, as the text says.
     Derived(&'static str),
