@@ -23,10 +23,12 @@
 //! first use and cached; bind groups are built once per call site by [`MatmulKernels::prepare`],
 //! and [`MatmulKernels::encode`] only records a dispatch.
 
+mod call;
 mod launch;
 mod source;
 
-pub use launch::{MatmulCall, MatmulKernels, MatmulOptim, MatmulSpec};
+pub use call::{MatmulCall, MatmulOptim, MatmulParams, MatmulSpec};
+pub use launch::MatmulKernels;
 pub use source::shader_source;
 
 use crate::error::{Error, Result};

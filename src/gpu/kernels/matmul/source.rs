@@ -2,7 +2,7 @@
 //! generated `const`s above shaders/matmul.wgsl, or the subgroup kernel unrolled from its
 //! template.
 
-use super::launch::MatmulParams;
+use super::call::MatmulParams;
 use super::{Epilogue, MatmulConfig, MatmulKernel, Trans};
 use crate::error::{Error, Result};
 use crate::gpu::context::BindingKind;
