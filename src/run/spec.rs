@@ -94,6 +94,7 @@ pub struct TrainSpec {
     pub lr: Option<f32>,
     /// `constant` or `cosine`.
     pub schedule: Option<LrSchedule>,
+    pub power_t: Option<f32>,
     /// Stop when the validation loss has not improved for this many epochs; keep the best.
     pub early_stopping: Option<usize>,
     /// Validate after every this many epochs and after the last.
@@ -192,6 +193,9 @@ pub struct TrainRun {
     pub batch_size: usize,
     pub lr: f32,
     pub schedule: LrSchedule,
+    /// Written when not the default (scikit-learn's 0.5), so earlier runs read back.
+    #[serde(default = "half", skip_serializing_if = "is_half")]
+    pub power_t: f32,
     pub early_stopping: Option<usize>,
     /// 1 (every epoch) when absent, as in descriptions written before it existed.
     #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]
@@ -199,6 +203,15 @@ pub struct TrainRun {
     /// (runs recorded before `shuffle` existed shuffle)
     #[serde(default = "yes", skip_serializing_if = "is_yes")]
     pub shuffle: bool,
+}
+
+/// The declared default of `train.power_t`.
+fn half() -> f32 {
+    super::settings::default_of("train.power_t", super::settings::DataKind::Images)
+}
+
+fn is_half(p: &f32) -> bool {
+    *p == half()
 }
 
 fn is_yes(b: &bool) -> bool {
@@ -222,6 +235,7 @@ impl Run {
             batch_size: t.batch_size,
             lr: t.lr,
             schedule: t.schedule,
+            power_t: t.power_t,
             seed: self.seed,
             early_stopping: t.early_stopping,
             validate_every: t.validate_every,

@@ -333,10 +333,20 @@ fn initializers_are_seeded_and_scaled() {
     assert!("bogus".parse::<Init>().is_err());
 }
 
+/// Epoch `epoch` of 10, 100 samples each, power_t 0.5.
+fn at(epoch: usize) -> gpunn::train::ScheduleAt {
+    gpunn::train::ScheduleAt {
+        epoch,
+        epochs: 10,
+        samples: 100,
+        power_t: 0.5,
+    }
+}
+
 #[test]
 fn cosine_schedule_decays_from_lr_towards_zero() {
     use gpunn::train::LrSchedule;
-    let r = |e| LrSchedule::Cosine.rate(0.1, e, 10);
+    let r = |e| LrSchedule::Cosine.rate(0.1, at(e));
     assert!((r(1) - 0.1).abs() < 1e-7, "epoch 1 uses the full rate");
     assert!((r(6) - 0.05).abs() < 1e-7, "half way: half the rate");
     assert!(
@@ -345,6 +355,53 @@ fn cosine_schedule_decays_from_lr_towards_zero() {
         r(10)
     );
     assert!((2..=10).all(|e| r(e) < r(e - 1)), "strictly decreasing");
-    assert_eq!(LrSchedule::Constant.rate(0.1, 7, 10), 0.1);
+    assert_eq!(LrSchedule::Constant.rate(0.1, at(7)), 0.1);
     assert!("linear".parse::<LrSchedule>().is_err());
+}
+
+/// scikit-learn's invscaling, as its SGDOptimizer.iteration_ends computes it after each
+/// epoch: `learning_rate_init / (t_ + 1) ** power_t`, t_ the samples seen so far.
+#[test]
+fn invscaling_schedule_is_scikit_learns() {
+    use gpunn::train::LrSchedule;
+    let r = |a| LrSchedule::InvScaling.rate(0.1, a);
+    assert_eq!(r(at(1)), 0.1, "the first epoch at the initial rate");
+    for epoch in 2..=10 {
+        let t = ((epoch - 1) * 100) as f64;
+        let want = (0.1f32 as f64 / (t + 1.0).powf(0.5)) as f32;
+        assert_eq!(r(at(epoch)), want, "epoch {epoch}");
+    }
+    // Epoch 2 after 100 samples: 0.1/√101.
+    assert!((r(at(2)) - 0.1 / 101f32.sqrt()).abs() < 1e-9);
+    let flat = gpunn::train::ScheduleAt {
+        power_t: 0.0,
+        ..at(5)
+    };
+    assert_eq!(r(flat), 0.1, "power_t 0 keeps the rate");
+    assert_eq!(
+        "invscaling".parse::<LrSchedule>(),
+        Ok(LrSchedule::InvScaling)
+    );
+    // Through the command line: the flags reach the run, and a bad power_t names its flag.
+    let out = crate::cli::gpunn(&[
+        "train",
+        "--dataset",
+        "xor",
+        "--lr-schedule",
+        "invscaling",
+        "--power-t",
+        "0.25",
+        "--dry-run",
+    ]);
+    let text = crate::cli::stdout(&out);
+    assert!(
+        text.contains("schedule = \"invscaling\"") && text.contains("power_t = 0.25"),
+        "{text}"
+    );
+    let out = crate::cli::gpunn(&["train", "--dataset", "xor", "--power-t", "-1", "--dry-run"]);
+    assert!(
+        crate::cli::stderr(&out).contains("--power-t: must be a finite number >= 0"),
+        "{}",
+        crate::cli::stderr(&out)
+    );
 }

@@ -57,6 +57,7 @@ fn every_field_of_a_run_is_a_declared_setting_and_back() {
     run.data.file = Some("f.csv".into());
     // Written only when not the default.
     run.train.shuffle = false;
+    run.train.power_t = 0.25;
     let keys: Vec<String> = table::leaves(&table::to_table(&run))
         .into_iter()
         .map(|(k, _)| k)

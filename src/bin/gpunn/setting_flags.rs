@@ -104,6 +104,10 @@ fn arg<S: Scope>(s: &'static Setting) -> Arg {
         .value_name
         .map_or_else(|| s.flag.to_uppercase().replace('-', "_"), str::to_string);
     a = a.value_name(&*Box::leak(name.into_boxed_str()));
+    if matches!(s.kind, Kind::Int | Kind::Float) {
+        // `--power-t -1` is a value (that the library then refuses by name), not a flag.
+        a = a.allow_negative_numbers(true);
+    }
     if S::SWEEP {
         a = a.action(ArgAction::Append);
         if switch {

@@ -214,7 +214,10 @@ pub const SETTINGS: &[Setting] = &[
         .help("Learning rate."),
     row("train.schedule", "lr-schedule", Text, PerData(SCHEDULE))
         .on_resume()
-        .help("Learning-rate schedule: constant, or cosine (decays to 0 over the epochs)."),
+        .help("Learning-rate schedule: constant, cosine (decays to 0 over the epochs), or invscaling (scikit-learn's: lr/(t+1)^power_t after t training samples, from epoch to epoch)."),
+    row("train.power_t", "power-t", Float, Value("0.5"))
+        .on_resume()
+        .help("invscaling: the exponent power_t."),
     row("train.early_stopping", "early-stopping", Int, Off)
         .value_name("PATIENCE")
         .on_resume()

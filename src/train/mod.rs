@@ -9,52 +9,8 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::time::Instant;
 
-/// How the learning rate changes over the epochs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LrSchedule {
-    /// The same rate every epoch.
-    Constant,
-    /// Cosine decay from the rate to 0 over the run: epoch `e` of `E` uses
-    /// `lr · ½(1 + cos(π·(e−1)/E))`.
-    Cosine,
-}
-
-impl LrSchedule {
-    /// The rate of epoch `epoch` (1-based) of `epochs`.
-    pub fn rate(self, lr: f32, epoch: usize, epochs: usize) -> f32 {
-        match self {
-            LrSchedule::Constant => lr,
-            LrSchedule::Cosine => {
-                let t = (epoch.saturating_sub(1)) as f64 / epochs.max(1) as f64;
-                (lr as f64 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())) as f32
-            }
-        }
-    }
-}
-
-impl std::str::FromStr for LrSchedule {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "constant" | "none" => Ok(LrSchedule::Constant),
-            "cosine" | "cos" => Ok(LrSchedule::Cosine),
-            _ => Err(format!(
-                "unknown schedule '{s}' (expected constant or cosine)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for LrSchedule {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            LrSchedule::Constant => "constant",
-            LrSchedule::Cosine => "cosine",
-        })
-    }
-}
-
-crate::model::serde_as_name!(LrSchedule);
+mod schedule;
+pub use schedule::{LrSchedule, ScheduleAt};
 
 /// How the loop trains. A resolved run (`run::Run::train_config`) builds it; the defaults live
 /// there, not here.
@@ -64,6 +20,8 @@ pub struct TrainConfig {
     pub batch_size: usize,
     pub lr: f32,
     pub schedule: LrSchedule,
+    /// The exponent of [`LrSchedule::InvScaling`].
+    pub power_t: f32,
     /// Seeds the per-epoch shuffles (epoch `e` uses a stream derived from `seed` and `e`, so a
     /// resumed run shuffles exactly like an uninterrupted one).
     pub seed: u64,
@@ -94,6 +52,7 @@ impl TrainConfig {
             batch_size,
             lr,
             schedule: LrSchedule::Constant,
+            power_t: 0.5,
             seed,
             early_stopping: None,
             validate_every: 1,
@@ -111,6 +70,12 @@ impl TrainConfig {
             return Err(Error::invalid(
                 "train.validate_every",
                 "must be at least 1 (1 validates after every epoch)",
+            ));
+        }
+        if !(self.power_t.is_finite() && self.power_t >= 0.0) {
+            return Err(Error::invalid(
+                "train.power_t",
+                format!("must be a finite number >= 0, got {}", self.power_t),
             ));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
@@ -274,7 +239,15 @@ impl<'a> Trainer<'a> {
             } else {
                 (0..self.samples as u32).collect()
             },
-            lr: cfg.schedule.rate(cfg.lr, self.epoch, cfg.epochs),
+            lr: cfg.schedule.rate(
+                cfg.lr,
+                ScheduleAt {
+                    epoch: self.epoch,
+                    epochs: cfg.epochs,
+                    samples: self.samples,
+                    power_t: cfg.power_t,
+                },
+            ),
         })
     }
 
