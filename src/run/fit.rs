@@ -41,18 +41,20 @@ impl Run {
     }
 
     /// Trains `engine` for the run on `train`, validating on `val` (the two halves of
-    /// [`Run::split`]), epochs `start_epoch..=epochs` (1 for a new run). With early stopping the
+    /// [`Run::split`]), the epochs after `earlier` (none for a new run; a resumed run's
+    /// history, whose training losses count for the plateau again). With early stopping the
     /// engine ends holding the best epoch's parameters.
     pub fn fit(
         &self,
         engine: &mut dyn Engine,
         train: &Dataset,
         val: Option<&Dataset>,
-        start_epoch: usize,
+        earlier: &[EpochRecord],
         observer: &mut dyn Observer,
     ) -> Result<History> {
+        let start_epoch = earlier.last().map_or(0, |r| r.epoch) + 1;
         let cfg = self.train_config(start_epoch);
-        train::train(engine, train, val, &cfg, observer)
+        train::train_after(engine, train, val, &cfg, earlier, observer)
     }
 
     /// Checkpoint metadata for parameters of this run after the epochs in `history`.

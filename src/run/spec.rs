@@ -95,6 +95,9 @@ pub struct TrainSpec {
     /// `constant` or `cosine`.
     pub schedule: Option<LrSchedule>,
     pub power_t: Option<f32>,
+    /// Stop on a plateau of the training loss.
+    pub n_iter_no_change: Option<usize>,
+    pub tol: Option<f32>,
     /// Stop when the validation loss has not improved for this many epochs; keep the best.
     pub early_stopping: Option<usize>,
     /// Validate after every this many epochs and after the last.
@@ -196,6 +199,10 @@ pub struct TrainRun {
     /// Written when not the default (scikit-learn's 0.5), so earlier runs read back.
     #[serde(default = "half", skip_serializing_if = "is_half")]
     pub power_t: f32,
+    pub n_iter_no_change: Option<usize>,
+    /// Written when not the default, so earlier runs read back.
+    #[serde(default = "default_tol", skip_serializing_if = "is_default_tol")]
+    pub tol: f32,
     pub early_stopping: Option<usize>,
     /// 1 (every epoch) when absent, as in descriptions written before it existed.
     #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]
@@ -212,6 +219,15 @@ fn half() -> f32 {
 
 fn is_half(p: &f32) -> bool {
     *p == half()
+}
+
+/// The declared default of `train.tol`.
+fn default_tol() -> f32 {
+    super::settings::default_of("train.tol", super::settings::DataKind::Images)
+}
+
+fn is_default_tol(t: &f32) -> bool {
+    *t == default_tol()
 }
 
 fn is_yes(b: &bool) -> bool {
@@ -236,6 +252,8 @@ impl Run {
             lr: t.lr,
             schedule: t.schedule,
             power_t: t.power_t,
+            n_iter_no_change: t.n_iter_no_change,
+            tol: t.tol,
             seed: self.seed,
             early_stopping: t.early_stopping,
             validate_every: t.validate_every,

@@ -96,12 +96,12 @@ pub fn train_run(
                 earlier: earlier.clone(),
                 inner: observer,
             };
-            let h = run.fit(engine.as_mut(), train, val, start, &mut saver)?;
+            let h = run.fit(engine.as_mut(), train, val, &earlier, &mut saver)?;
             // Once more at the end: with early stopping the engine now holds the best epoch.
             saver.save(engine.as_mut(), &h.epochs)?;
             h
         }
-        None => run.fit(engine.as_mut(), train, val, start, observer)?,
+        None => run.fit(engine.as_mut(), train, val, &earlier, observer)?,
     };
     history.epochs = earlier.into_iter().chain(history.epochs).collect();
     let test = match &sets.test {

@@ -291,7 +291,7 @@ impl Sweep {
         for (train, val) in self.fold_parts(run, data, cache)?.iter() {
             let params = run.init_params()?;
             let mut engine = open_engine(run, &params, threads)?;
-            let history = run.fit(engine.as_mut(), train, Some(val), 1, &mut Quiet)?;
+            let history = run.fit(engine.as_mut(), train, Some(val), &[], &mut Quiet)?;
             self.add_fold(outcome, &history)?;
         }
         Ok(())

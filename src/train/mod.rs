@@ -9,6 +9,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::time::Instant;
 
+pub mod plateau;
 mod schedule;
 pub use schedule::{LrSchedule, ScheduleAt};
 
@@ -22,6 +23,10 @@ pub struct TrainConfig {
     pub schedule: LrSchedule,
     /// The exponent of [`LrSchedule::InvScaling`].
     pub power_t: f32,
+    /// Stop (or, with [`LrSchedule::Adaptive`], divide the rate by 5) when the training loss
+    /// has not improved by more than `tol` for more than this many epochs ([`plateau`]).
+    pub n_iter_no_change: Option<usize>,
+    pub tol: f32,
     /// Seeds the per-epoch shuffles (epoch `e` uses a stream derived from `seed` and `e`, so a
     /// resumed run shuffles exactly like an uninterrupted one).
     pub seed: u64,
@@ -53,6 +58,8 @@ impl TrainConfig {
             lr,
             schedule: LrSchedule::Constant,
             power_t: 0.5,
+            n_iter_no_change: None,
+            tol: 1e-4,
             seed,
             early_stopping: None,
             validate_every: 1,
@@ -70,6 +77,18 @@ impl TrainConfig {
             return Err(Error::invalid(
                 "train.validate_every",
                 "must be at least 1 (1 validates after every epoch)",
+            ));
+        }
+        if self.schedule == LrSchedule::Adaptive && self.n_iter_no_change.is_none() {
+            return Err(Error::invalid(
+                "train.schedule",
+                "adaptive divides the rate when the training loss stops improving: set train.n_iter_no_change",
+            ));
+        }
+        if !(self.tol.is_finite() && self.tol >= 0.0) {
+            return Err(Error::invalid(
+                "train.tol",
+                format!("must be a finite number >= 0, got {}", self.tol),
             ));
         }
         if !(self.power_t.is_finite() && self.power_t >= 0.0) {
@@ -118,6 +137,8 @@ pub struct History {
     /// The epoch whose parameters the engine holds at the end (1-based).
     pub best_epoch: Option<usize>,
     pub stopped_early: bool,
+    /// Stopped on a plateau of the training loss (`n_iter_no_change`).
+    pub converged: bool,
 }
 
 /// Callbacks for progress and per-epoch output.
@@ -158,7 +179,22 @@ pub fn train(
     cfg: &TrainConfig,
     observer: &mut dyn Observer,
 ) -> Result<History> {
+    train_after(engine, train, val, cfg, &[], observer)
+}
+
+/// [`train`] continuing a run whose `earlier` epochs ran before (a resume, with
+/// `cfg.start_epoch` after them): their training losses are counted again for the plateau, so
+/// that the resumed run stops and divides its rate where the whole run would have.
+pub fn train_after(
+    engine: &mut dyn Engine,
+    train: &Dataset,
+    val: Option<&Dataset>,
+    cfg: &TrainConfig,
+    earlier: &[EpochRecord],
+    observer: &mut dyn Observer,
+) -> Result<History> {
     let mut trainer = Trainer::new(engine, train, val, cfg)?;
+    trainer.replay(earlier);
     let chunk = cfg.batch_size * cfg.steps_per_chunk.max(1);
     while let Some(plan) = trainer.next_epoch() {
         let mut done = 0;
@@ -195,6 +231,7 @@ pub struct Trainer<'a> {
     stopped: bool,
     history: History,
     best: Option<(f32, usize, Params)>,
+    plateau: plateau::Plateau,
 }
 
 impl<'a> Trainer<'a> {
@@ -222,7 +259,26 @@ impl<'a> Trainer<'a> {
             stopped: false,
             history: History::default(),
             best: None,
+            plateau: plateau::Plateau::default(),
         })
+    }
+
+    /// Counts `earlier` epochs' training losses for the plateau, as if they had run here.
+    pub fn replay(&mut self, earlier: &[EpochRecord]) {
+        for r in earlier {
+            self.count_plateau(r.train_loss);
+        }
+    }
+
+    /// The plateau's bookkeeping after an epoch; whether the run stops.
+    fn count_plateau(&mut self, loss: f32) -> bool {
+        let cfg = self.cfg;
+        let Some(n) = cfg.n_iter_no_change else {
+            return false;
+        };
+        let adaptive = (cfg.schedule == LrSchedule::Adaptive)
+            .then(|| plateau::adaptive_rate(cfg.lr, self.plateau.divisions()));
+        self.plateau.epoch_end(loss, cfg.tol, n, adaptive)
     }
 
     /// The next epoch to train, or `None` when the run is over (all epochs, or stopped early).
@@ -246,6 +302,7 @@ impl<'a> Trainer<'a> {
                     epochs: cfg.epochs,
                     samples: self.samples,
                     power_t: cfg.power_t,
+                    divisions: self.plateau.divisions(),
                 },
             ),
         })
@@ -305,6 +362,10 @@ impl<'a> Trainer<'a> {
         observer.epoch_end(&record);
         self.history.epochs.push(record);
         observer.epoch_done(&self.history, engine)?;
+        if self.count_plateau(train_loss) {
+            self.history.converged = true;
+            self.stopped = true;
+        }
         if let (Some(patience), Some(vl)) = (self.cfg.early_stopping, val_loss) {
             let improved = self.best.as_ref().is_none_or(|(b, _, _)| vl < *b);
             if improved {

@@ -11,6 +11,9 @@ pub enum LrSchedule {
     /// scikit-learn's `invscaling`: after `t` training samples, `lr / (t + 1)^power_t`, updated
     /// at the end of each epoch (so epoch `e` of `n` samples uses `t = (e−1)·n`).
     InvScaling,
+    /// scikit-learn's `adaptive`: the rate divided by 5 each time the training loss stops
+    /// improving (see [`super::plateau`]; needs `n_iter_no_change`).
+    Adaptive,
 }
 
 /// Where a run stands when an epoch starts, for [`LrSchedule::rate`].
@@ -23,6 +26,8 @@ pub struct ScheduleAt {
     pub samples: usize,
     /// The exponent of [`LrSchedule::InvScaling`].
     pub power_t: f32,
+    /// Times [`LrSchedule::Adaptive`] divided the rate so far.
+    pub divisions: u32,
 }
 
 impl LrSchedule {
@@ -40,6 +45,7 @@ impl LrSchedule {
                 let seen = at.epoch.saturating_sub(1) as f64 * at.samples as f64;
                 lr / (seen + 1.0).powf(at.power_t as f64)
             }
+            LrSchedule::Adaptive => super::plateau::adaptive_rate(lr as f32, at.divisions),
         };
         rate as f32
     }
@@ -52,8 +58,9 @@ impl std::str::FromStr for LrSchedule {
             "constant" | "none" => Ok(LrSchedule::Constant),
             "cosine" | "cos" => Ok(LrSchedule::Cosine),
             "invscaling" => Ok(LrSchedule::InvScaling),
+            "adaptive" => Ok(LrSchedule::Adaptive),
             _ => Err(format!(
-                "unknown schedule '{s}' (expected constant, cosine or invscaling)"
+                "unknown schedule '{s}' (expected constant, cosine, invscaling or adaptive)"
             )),
         }
     }
@@ -65,6 +72,7 @@ impl std::fmt::Display for LrSchedule {
             LrSchedule::Constant => "constant",
             LrSchedule::Cosine => "cosine",
             LrSchedule::InvScaling => "invscaling",
+            LrSchedule::Adaptive => "adaptive",
         })
     }
 }

@@ -340,6 +340,7 @@ fn at(epoch: usize) -> gpunn::train::ScheduleAt {
         epochs: 10,
         samples: 100,
         power_t: 0.5,
+        divisions: 0,
     }
 }
 

@@ -231,7 +231,7 @@ fn check_sweep_against_alone(ctx: &Arc<GpuContext>, text: &str, configs: usize) 
         let mut e = GpuEngine::new(ctx.clone(), &params, run.train.batch_size, false).unwrap();
         e.set_optimizer(&run.optimizer, None).unwrap();
         let h = run
-            .fit(&mut e, &train_set, Some(&val), 1, &mut train::Quiet)
+            .fit(&mut e, &train_set, Some(&val), &[], &mut train::Quiet)
             .unwrap();
         let want = h.epochs.last().unwrap().val_loss.unwrap() as f64;
         assert_eq!(o.folds.len(), 1);

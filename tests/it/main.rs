@@ -48,6 +48,7 @@ mod metrics;
 mod mnist_cli;
 mod optim;
 mod optim_engines;
+mod plateau;
 mod plots;
 mod readme;
 mod run_config;

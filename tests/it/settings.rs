@@ -58,6 +58,8 @@ fn every_field_of_a_run_is_a_declared_setting_and_back() {
     // Written only when not the default.
     run.train.shuffle = false;
     run.train.power_t = 0.25;
+    run.train.n_iter_no_change = Some(3);
+    run.train.tol = 0.01;
     let keys: Vec<String> = table::leaves(&table::to_table(&run))
         .into_iter()
         .map(|(k, _)| k)

@@ -73,6 +73,13 @@ pub fn run(a: TrainArgs) -> Result<()> {
             history.best_epoch.unwrap_or(0)
         );
     }
+    if history.converged {
+        println!(
+            "stopped: the training loss did not improve by more than {} for more than {} epochs",
+            run.train.tol,
+            run.train.n_iter_no_change.unwrap_or(0)
+        );
+    }
     if let Some(path) = &save {
         println!("saved model to {}", path.display());
     }

@@ -9,9 +9,7 @@
 //!
 //! [`RunSpec::resolve`]: super::RunSpec::resolve
 
-use crate::{Error, Result};
-use std::path::Path;
-
+mod parse;
 mod text;
 pub use text::markdown_table;
 
@@ -214,10 +212,17 @@ pub const SETTINGS: &[Setting] = &[
         .help("Learning rate."),
     row("train.schedule", "lr-schedule", Text, PerData(SCHEDULE))
         .on_resume()
-        .help("Learning-rate schedule: constant, cosine (decays to 0 over the epochs), or invscaling (scikit-learn's: lr/(t+1)^power_t after t training samples, from epoch to epoch)."),
+        .help("Learning-rate schedule: constant, cosine (decays to 0 over the epochs), invscaling (scikit-learn's: lr/(t+1)^power_t after t training samples, from epoch to epoch) or adaptive (scikit-learn's: divided by 5 whenever --n-iter-no-change sees the training loss stop improving)."),
     row("train.power_t", "power-t", Float, Value("0.5"))
         .on_resume()
         .help("invscaling: the exponent power_t."),
+    row("train.n_iter_no_change", "n-iter-no-change", Int, Off)
+        .value_name("N")
+        .on_resume()
+        .help("Stop when the training loss has not improved by more than --tol for more than N epochs in a row (scikit-learn's n_iter_no_change); with --lr-schedule adaptive, divide the rate by 5 instead, until it is at most 1e-6."),
+    row("train.tol", "tol", Float, Value("0.0001"))
+        .on_resume()
+        .help("The improvement of the training loss that counts for --n-iter-no-change."),
     row("train.early_stopping", "early-stopping", Int, Off)
         .value_name("PATIENCE")
         .on_resume()
@@ -300,86 +305,6 @@ impl ByData {
             DataKind::ClassifiedTable => self.classified_table,
             DataKind::OtherTable => self.other_table,
         }
-    }
-}
-
-impl Setting {
-    /// The key a flag's text sets: `--data` names a directory of IDX files (`data.dir`) or a
-    /// file (`data.file`).
-    pub fn key_for(&self, text: &str) -> &'static str {
-        if self.key == "data.file" && Path::new(text).is_dir() {
-            "data.dir"
-        } else {
-            self.key
-        }
-    }
-
-    /// A flag's text as a value: `0.1` as a float for `--lr`, `784,128,10` as a list for
-    /// `--layers`. An error names the flag's key and the text.
-    pub fn parse(&self, text: &str) -> Result<toml::Value> {
-        let bad = |what: String| Error::invalid(self.key, what);
-        let t = text.trim();
-        Ok(match self.kind {
-            Text => toml::Value::String(t.to_string()),
-            Int => toml::Value::Integer(
-                t.parse()
-                    .map_err(|_| bad(format!("'{t}' is not a whole number")))?,
-            ),
-            Float => toml::Value::Float(
-                t.parse()
-                    .map_err(|_| bad(format!("'{t}' is not a number")))?,
-            ),
-            Bool | Switch | NoSwitch => {
-                let b: bool = t
-                    .parse()
-                    .map_err(|_| bad(format!("'{t}' is not true or false")))?;
-                toml::Value::Boolean(if self.kind == NoSwitch { !b } else { b })
-            }
-            Ints(noun) => toml::Value::Array(
-                t.split(',')
-                    .map(|p| {
-                        let p = p.trim();
-                        p.parse::<u32>()
-                            .map(|n| toml::Value::Integer(n.into()))
-                            .map_err(|_| bad(format!("'{p}' is not {noun} in '{t}'")))
-                    })
-                    .collect::<Result<_>>()?,
-            ),
-            Texts => toml::Value::Array(
-                t.split(',')
-                    .map(|p| toml::Value::String(p.trim().to_string()))
-                    .collect(),
-            ),
-        })
-    }
-
-    /// A sweep flag's texts as alternatives: a scalar flag's comma list, or one value per
-    /// occurrence of a list-valued one.
-    pub fn alternatives(&self, texts: &[String]) -> Result<Vec<toml::Value>> {
-        let mut values = Vec::new();
-        for text in texts {
-            if self.kind.is_list() {
-                values.push(self.parse(text)?);
-            } else {
-                for part in text.split(',') {
-                    values.push(self.parse(part)?);
-                }
-            }
-        }
-        Ok(values)
-    }
-
-    /// The default for `kind` of data, when one value is declared for it (not off, derived
-    /// or the optimizer's).
-    pub fn default_value(&self, kind: DataKind) -> Option<toml::Value> {
-        let text = match self.default {
-            Value(v) | AtLoad(v) => v,
-            PerData(b) | RuleThenPerData(b) => b.of(kind),
-            Off | Optimizer | Derived(_) => return None,
-        };
-        let table: toml::Table =
-            toml::from_str(&format!("v = {text}")).expect("a declared default is TOML");
-        table.get("v").cloned()
     }
 }
 
