@@ -1,92 +1,13 @@
 //! Stopping on a plateau of the training loss and the adaptive rate, as scikit-learn's
 //! `MLPClassifier` counts them (`tol`, `n_iter_no_change`, `learning_rate="adaptive"`), through
-//! the loop with an engine whose training losses follow a script.
+//! the loop with an engine whose training losses follow a script (`train_loop::Scripted`).
 
-use gpunn::data::{Dataset, Features};
-use gpunn::engine::{Engine, Evaluation, Stats};
-use gpunn::model::{Activation, Init, Loss, MlpSpec, Params};
-use gpunn::optim::{OptimizerConfig, OptimizerState};
+use crate::train_loop::{four_samples as four, Scripted};
 use gpunn::train::{self, EpochRecord, LrSchedule, TrainConfig};
 
-/// Reports `losses[e]` as epoch e+1's training loss and records the rate of every epoch.
-struct LossScript {
-    params: Params,
-    losses: Vec<f32>,
-    epoch: usize,
-    rates: Vec<f32>,
-}
-
-impl LossScript {
-    fn new(losses: &[f32]) -> Self {
-        let spec = MlpSpec::new(vec![1, 1], vec![Activation::Identity], Loss::Mse).unwrap();
-        LossScript {
-            params: Params::init(&spec, Init::Zeros, 0).unwrap(),
-            losses: losses.to_vec(),
-            epoch: 0,
-            rates: Vec::new(),
-        }
-    }
-}
-
-impl Engine for LossScript {
-    fn describe(&self) -> String {
-        "loss script".into()
-    }
-    fn load_train_set(&mut self, _: &Dataset) -> gpunn::Result<()> {
-        Ok(())
-    }
-    fn train_steps(&mut self, _: &[u32], _: usize, lr: f32) -> gpunn::Result<()> {
-        self.rates.push(lr);
-        Ok(())
-    }
-    fn take_stats(&mut self) -> gpunn::Result<Stats> {
-        let loss = self.losses[self.epoch];
-        self.epoch += 1;
-        let mut s = Stats::default();
-        s.add_step(loss, 4, 0);
-        Ok(s)
-    }
-    fn evaluate(&mut self, data: &Dataset) -> gpunn::Result<Evaluation> {
-        Ok(Evaluation {
-            loss: 0.0,
-            accuracy: 0.0,
-            predictions: vec![0; data.len()],
-        })
-    }
-    fn outputs(&mut self, _: &Dataset) -> gpunn::Result<Vec<f32>> {
-        Ok(Vec::new())
-    }
-    fn set_optimizer(
-        &mut self,
-        _: &OptimizerConfig,
-        _: Option<&OptimizerState>,
-    ) -> gpunn::Result<()> {
-        Ok(())
-    }
-    fn optimizer_state(&mut self) -> gpunn::Result<OptimizerState> {
-        Ok(OptimizerState::new(
-            &OptimizerConfig::default(),
-            &self.params,
-        ))
-    }
-    fn params(&mut self) -> gpunn::Result<Params> {
-        Ok(self.params.clone())
-    }
-    fn set_params(&mut self, p: &Params) -> gpunn::Result<()> {
-        self.params = p.clone();
-        Ok(())
-    }
-}
-
-fn four() -> Dataset {
-    Dataset {
-        name: "four".into(),
-        dim: 1,
-        features: Features::F32(vec![0.0; 4]),
-        labels: vec![0; 4],
-        classes: 2,
-        target: gpunn::data::Target::Classes,
-    }
+/// The scripted engine with these training losses.
+fn script(losses: &[f32]) -> Scripted {
+    Scripted::new(&[], losses)
 }
 
 /// A loop of `epochs` at rate 0.1 (one step of 4 samples an epoch), `n_iter_no_change` 2,
@@ -108,7 +29,7 @@ const LOSSES: [f32; 10] = [1.0, 0.9, 0.89995, 0.8999, 0.9, 0.95, 0.5, 0.5, 0.5, 
 #[test]
 fn plateau_stops_where_scikit_learn_does() {
     let data = four();
-    let mut e = LossScript::new(&LOSSES);
+    let mut e = script(&LOSSES);
     let h = train::train(
         &mut e,
         &data,
@@ -120,7 +41,7 @@ fn plateau_stops_where_scikit_learn_does() {
     assert_eq!(h.epochs.len(), 5, "stops after epoch 5");
     assert!(h.converged && !h.stopped_early);
     // Without n_iter_no_change every epoch runs.
-    let mut e = LossScript::new(&LOSSES);
+    let mut e = script(&LOSSES);
     let h = train::train(
         &mut e,
         &data,
@@ -135,7 +56,7 @@ fn plateau_stops_where_scikit_learn_does() {
 #[test]
 fn adaptive_divides_the_rate_by_five_and_counts_again() {
     let data = four();
-    let mut e = LossScript::new(&LOSSES);
+    let mut e = script(&LOSSES);
     let h = train::train(
         &mut e,
         &data,
@@ -159,7 +80,7 @@ fn adaptive_divides_the_rate_by_five_and_counts_again() {
         lr: 1e-6,
         ..config(10, LrSchedule::Adaptive, Some(2))
     };
-    let mut e = LossScript::new(&LOSSES);
+    let mut e = script(&LOSSES);
     let h = train::train(&mut e, &data, None, &tiny, &mut train::Quiet).unwrap();
     assert_eq!((h.epochs.len(), h.converged), (5, true));
     // Adaptive without a count to trigger it is an error naming the schedule.
@@ -177,9 +98,9 @@ fn a_resumed_run_counts_the_earlier_epochs() {
         1.0, 0.9, 0.89995, 0.8999, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95,
     ];
     let cfg = config(12, LrSchedule::Adaptive, Some(2));
-    let mut whole = LossScript::new(&losses);
+    let mut whole = script(&losses);
     let hw = train::train(&mut whole, &data, None, &cfg, &mut train::Quiet).unwrap();
-    let mut first = LossScript::new(&losses);
+    let mut first = script(&losses);
     let h4 = train::train(
         &mut first,
         &data,
@@ -192,7 +113,7 @@ fn a_resumed_run_counts_the_earlier_epochs() {
     )
     .unwrap();
     let earlier: Vec<EpochRecord> = h4.epochs.clone();
-    let mut rest = LossScript::new(&losses);
+    let mut rest = script(&losses);
     rest.epoch = 4;
     let resumed = TrainConfig {
         start_epoch: 5,

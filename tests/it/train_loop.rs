@@ -8,14 +8,35 @@ use gpunn::optim::{OptimizerConfig, OptimizerState};
 use gpunn::train::{self, TrainConfig};
 
 /// An engine whose "parameters" are one bias holding the number of the last trained epoch, and
-/// whose validation loss follows a script.
-struct Scripted {
+/// whose validation and training losses follow a script (epochs of [`four_samples`]). Also used
+/// by the plateau tests.
+pub struct Scripted {
     params: Params,
     val_losses: Vec<f32>,
-    epoch: usize,
+    /// Epoch e's training loss is `train_losses[e − 1]` (1 when empty).
+    pub train_losses: Vec<f32>,
+    /// The last trained epoch.
+    pub epoch: usize,
     restored: Vec<f32>,
     /// The epochs after which `evaluate` ran.
     evaluated: Vec<usize>,
+    /// The rate of every `train_steps` call.
+    pub rates: Vec<f32>,
+}
+
+impl Scripted {
+    pub fn new(val_losses: &[f32], train_losses: &[f32]) -> Self {
+        let spec = MlpSpec::new(vec![1, 1], vec![Activation::Sigmoid], Loss::Bce).unwrap();
+        Scripted {
+            params: Params::init(&spec, Init::Zeros, 0).unwrap(),
+            val_losses: val_losses.to_vec(),
+            train_losses: train_losses.to_vec(),
+            epoch: 0,
+            restored: Vec::new(),
+            evaluated: Vec::new(),
+            rates: Vec::new(),
+        }
+    }
 }
 
 impl Engine for Scripted {
@@ -25,7 +46,8 @@ impl Engine for Scripted {
     fn load_train_set(&mut self, _: &Dataset) -> gpunn::Result<()> {
         Ok(())
     }
-    fn train_steps(&mut self, order: &[u32], _: usize, _: f32) -> gpunn::Result<()> {
+    fn train_steps(&mut self, order: &[u32], _: usize, lr: f32) -> gpunn::Result<()> {
+        self.rates.push(lr);
         if order.len() == 4 {
             self.epoch += 1;
         }
@@ -33,8 +55,13 @@ impl Engine for Scripted {
         Ok(())
     }
     fn take_stats(&mut self) -> gpunn::Result<Stats> {
+        let loss = self
+            .train_losses
+            .get(self.epoch - 1)
+            .copied()
+            .unwrap_or(1.0);
         let mut s = Stats::default();
-        s.add_step(1.0, 4, 2);
+        s.add_step(loss, 4, 2);
         Ok(s)
     }
     fn evaluate(&mut self, data: &Dataset) -> gpunn::Result<Evaluation> {
@@ -71,7 +98,7 @@ impl Engine for Scripted {
     }
 }
 
-fn four_samples() -> Dataset {
+pub fn four_samples() -> Dataset {
     Dataset {
         name: "four".into(),
         dim: 1,
@@ -88,14 +115,7 @@ fn run(val_losses: &[f32], patience: usize) -> (Scripted, train::History) {
 
 /// `val_losses.len()` epochs, validating after every `every`-th and the last.
 fn run_every(val_losses: &[f32], patience: usize, every: usize) -> (Scripted, train::History) {
-    let spec = MlpSpec::new(vec![1, 1], vec![Activation::Sigmoid], Loss::Bce).unwrap();
-    let mut engine = Scripted {
-        params: Params::init(&spec, Init::Zeros, 0).unwrap(),
-        val_losses: val_losses.to_vec(),
-        epoch: 0,
-        restored: Vec::new(),
-        evaluated: Vec::new(),
-    };
+    let mut engine = Scripted::new(val_losses, &[]);
     let cfg = TrainConfig {
         early_stopping: Some(patience),
         validate_every: every,

@@ -19,7 +19,6 @@ pub enum Kind {
     Text,
     Int,
     Float,
-    Bool,
     /// A flag without a value that sets `true` (`--nesterov`).
     Switch,
     /// A flag without a value that sets `false` (`--no-bias` sets `model.bias = false`).

@@ -32,7 +32,7 @@ impl Setting {
                 t.parse()
                     .map_err(|_| bad(format!("'{t}' is not a number")))?,
             ),
-            Bool | Switch | NoSwitch => {
+            Switch | NoSwitch => {
                 let b: bool = t
                     .parse()
                     .map_err(|_| bad(format!("'{t}' is not true or false")))?;
