@@ -53,6 +53,21 @@ fn plateau_stops_where_scikit_learn_does() {
     assert_eq!((h.epochs.len(), h.converged), (10, false));
 }
 
+/// An improvement of exactly `tol` counts (scikit-learn: no improvement only when
+/// `loss > best − tol`). Values exact in binary, tol 0.5, n_iter_no_change 0.
+#[test]
+fn an_improvement_of_exactly_tol_counts() {
+    let data = four();
+    let cfg = TrainConfig {
+        tol: 0.5,
+        ..config(5, LrSchedule::Constant, Some(0))
+    };
+    let mut e = script(&[1.0, 0.5, 0.5, 0.5, 0.5]);
+    let h = train::train(&mut e, &data, None, &cfg, &mut train::Quiet).unwrap();
+    // Epoch 2 improves by exactly 0.5; epoch 3 does not improve: the count passes 0 there.
+    assert_eq!((h.epochs.len(), h.converged), (3, true));
+}
+
 #[test]
 fn adaptive_divides_the_rate_by_five_and_counts_again() {
     let data = four();
