@@ -7,7 +7,7 @@
 //! class** (`counts[true][predicted]`), as in scikit-learn's `confusion_matrix`.
 
 mod values;
-pub use values::{value_metrics, ValueMetrics};
+pub use values::{subset_accuracy, value_metrics, ValueMetrics};
 
 use std::fmt::Write as _;
 

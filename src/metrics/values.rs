@@ -61,3 +61,19 @@ pub fn value_metrics(outputs: &[f32], data: &Dataset) -> Option<ValueMetrics> {
         r2: (r2 / k as f64) as f32,
     })
 }
+
+/// The fraction of samples of a multi-label set (`classes` with value targets: one 0/1 per
+/// label) whose every label the outputs (probabilities) get right at the 0.5 threshold, as
+/// scikit-learn's `accuracy_score` on indicator matrices. `None` for other sets.
+pub fn subset_accuracy(outputs: &[f32], data: &Dataset) -> Option<f32> {
+    let (n, k) = (data.len(), data.target_dim()?);
+    if n == 0 || outputs.len() != n * k {
+        return None;
+    }
+    let mut targets = Vec::new();
+    data.gather_targets(&(0..n as u32).collect::<Vec<_>>(), &mut targets);
+    let exact = (0..n)
+        .filter(|&i| (0..k).all(|j| (outputs[i * k + j] > 0.5) == (targets[i * k + j] > 0.5)))
+        .count();
+    Some(exact as f32 / n as f32)
+}

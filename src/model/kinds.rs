@@ -182,11 +182,15 @@ pub enum Init {
     HeNormal,
     /// Normal with the given std.
     Normal(f32),
+    /// scikit-learn's MLP initialisation: weights *and biases* uniform in
+    /// ±sqrt(6 / (fan_in + fan_out)), or ±sqrt(2 / (fan_in + fan_out)) in a network whose
+    /// hidden layers are sigmoids (its `activation='logistic'`).
+    Sklearn,
 }
 
 impl FromStr for Init {
     type Err = String;
-    /// `zeros`, `constant[:V]`, `uniform`, `xavier-normal`, `xavier-uniform`, `he-normal`, `normal[:STD]`.
+    /// `zeros`, `constant[:V]`, `uniform`, `xavier-normal`, `xavier-uniform`, `he-normal`, `normal[:STD]`, `sklearn`.
     fn from_str(s: &str) -> Result<Self, String> {
         let t = s.trim().to_ascii_lowercase().replace('_', "-");
         let (name, arg) = match t.split_once([':', '=']) {
@@ -211,9 +215,10 @@ impl FromStr for Init {
             "xavier-uniform" | "glorot-uniform" | "xavier" | "glorot" => Init::XavierUniform,
             "he-normal" | "he" | "kaiming" => Init::HeNormal,
             "normal" => Init::Normal(num(0.01)?),
+            "sklearn" | "scikit-learn" => Init::Sklearn,
             _ => {
                 return Err(format!(
-                    "unknown init '{s}' (expected one of: zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD])"
+                    "unknown init '{s}' (expected one of: zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD], sklearn)"
                 ))
             }
         };
@@ -239,6 +244,7 @@ impl fmt::Display for Init {
             Init::XavierUniform => write!(f, "xavier-uniform"),
             Init::HeNormal => write!(f, "he-normal"),
             Init::Normal(s) => write!(f, "normal:{s}"),
+            Init::Sklearn => write!(f, "sklearn"),
         }
     }
 }

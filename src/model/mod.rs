@@ -214,6 +214,11 @@ impl Params {
         spec.validate()?;
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut layers = Vec::with_capacity(spec.depth());
+        // scikit-learn's factor: 2 for logistic hidden layers, else 6.
+        let sklearn_factor = match spec.activations.first() {
+            Some(Activation::Sigmoid) if spec.depth() > 1 => 2.0,
+            _ => 6.0,
+        };
         for l in 0..spec.depth() {
             let (fan_in, fan_out) = (spec.sizes[l], spec.sizes[l + 1]);
             let n = fan_in * fan_out;
@@ -231,6 +236,13 @@ impl Params {
                 Init::XavierNormal => normal(&mut rng, n, (2.0 / (fan_in + fan_out) as f64).sqrt()),
                 Init::HeNormal => normal(&mut rng, n, (2.0 / fan_in as f64).sqrt()),
                 Init::Normal(std) => normal(&mut rng, n, std as f64),
+                Init::Sklearn => {
+                    // As MLPClassifier._init_coef: the weights, then the biases, of one bound.
+                    let bound = (sklearn_factor / (fan_in + fan_out) as f64).sqrt();
+                    let w = uniform(&mut rng, n, bound);
+                    bias = uniform(&mut rng, fan_out, bound);
+                    w
+                }
             };
             layers.push(Layer {
                 inputs: fan_in,

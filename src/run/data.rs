@@ -23,6 +23,29 @@ pub enum DataSource {
     Dataset(String),
     Dir(PathBuf),
     File(PathBuf),
+    /// Arrays a program holds (the Python estimators'), named for messages; a run trained on
+    /// them records no source.
+    Memory(String),
+}
+
+impl LoadedData {
+    /// `train`, held in memory, as the data of a run of `task` without a test set.
+    pub fn in_memory(train: Dataset, task: Task) -> LoadedData {
+        let name = train.name.clone();
+        LoadedData {
+            description: format!("{name} ({} samples)", train.len()),
+            source: DataSource::Memory(name.clone()),
+            name,
+            train,
+            test: None,
+            images: false,
+            class_names: Vec::new(),
+            synthetic: None,
+            task,
+            test_split: None,
+            target_names: Vec::new(),
+        }
+    }
 }
 
 /// Training and test sets, and how to describe them.
@@ -209,7 +232,7 @@ fn load_dir(dir: PathBuf) -> Result<LoadedData> {
 
 fn images(train: Dataset, test: Dataset, source: DataSource, what: String) -> LoadedData {
     let name = match &source {
-        DataSource::Dataset(n) => n.clone(),
+        DataSource::Dataset(n) | DataSource::Memory(n) => n.clone(),
         DataSource::Dir(d) | DataSource::File(d) => d.display().to_string(),
     };
     LoadedData {

@@ -36,7 +36,9 @@ impl Run {
             params.clone().without_bias()
         };
         let mut opened = backend::open(self.device, params, self.train.batch_size)?;
-        opened.engine.set_optimizer(&self.optimizer, state)?;
+        opened
+            .engine
+            .set_optimizer(&self.engine_optimizer(), state)?;
         Ok(opened)
     }
 

@@ -6,6 +6,7 @@ use crate::data::scale::{ScaleKind, Scaler};
 use crate::data::table::Task;
 use crate::data::{split, Dataset};
 use crate::model::{Activation, Init, Loss, MlpSpec, Params};
+use crate::train::StopOn;
 use crate::{Error, Result};
 
 /// The scaled training, validation and test sets of a run, and the scaling.
@@ -112,6 +113,7 @@ impl RunSpec {
             DataSource::Dataset(n) => table::insert(&mut t, "data.dataset", value(n)),
             DataSource::Dir(d) => table::insert(&mut t, "data.dir", value(d)),
             DataSource::File(f) => table::insert(&mut t, "data.file", value(f)),
+            DataSource::Memory(_) => {}
         }
         if let Some((samples, factor, noise)) = data.synthetic {
             table::insert(&mut t, "data.samples", value(&samples));
@@ -193,6 +195,18 @@ impl Run {
             return Err(Error::invalid(
                 "train.early_stopping",
                 "needs a validation set: set data.val_split above 0",
+            ));
+        }
+        if self.train.alpha.is_some() && self.optimizer.weight_decay != 0.0 {
+            return Err(Error::invalid(
+                "train.alpha",
+                "is scikit-learn's form of optimizer.weight_decay (α/B): give one of them",
+            ));
+        }
+        if self.train.stop_on == StopOn::ValScore && self.data.val_split == 0.0 {
+            return Err(Error::invalid(
+                "train.stop_on",
+                "val-score needs a validation set: set data.val_split above 0",
             ));
         }
         let params = Params::init(&self.mlp()?, Init::Zeros, 0)?;

@@ -7,7 +7,7 @@ use crate::data::table::Task;
 use crate::gpu::DeviceKind;
 use crate::model::{Activation, Init, Loss};
 use crate::optim::{OptimizerConfig, OptimizerKind};
-use crate::train::{LrSchedule, TrainConfig};
+use crate::train::{LrSchedule, StopOn, TrainConfig};
 use serde::{Deserialize, Serialize};
 use serde_with::skip_serializing_none;
 use std::path::PathBuf;
@@ -98,6 +98,10 @@ pub struct TrainSpec {
     /// Stop on a plateau of the training loss.
     pub n_iter_no_change: Option<usize>,
     pub tol: Option<f32>,
+    /// What `n_iter_no_change` watches.
+    pub stop_on: Option<StopOn>,
+    /// scikit-learn's L2 penalty α.
+    pub alpha: Option<f32>,
     /// Stop when the validation loss has not improved for this many epochs; keep the best.
     pub early_stopping: Option<usize>,
     /// Validate after every this many epochs and after the last.
@@ -203,6 +207,10 @@ pub struct TrainRun {
     /// Written when not the default, so earlier runs read back.
     #[serde(default = "default_tol", skip_serializing_if = "is_default_tol")]
     pub tol: f32,
+    /// (runs recorded before `stop_on` existed watch the training loss)
+    #[serde(default, skip_serializing_if = "StopOn::is_train_loss")]
+    pub stop_on: StopOn,
+    pub alpha: Option<f32>,
     pub early_stopping: Option<usize>,
     /// 1 (every epoch) when absent, as in descriptions written before it existed.
     #[serde(default = "every_epoch", skip_serializing_if = "is_every_epoch")]
@@ -254,6 +262,8 @@ impl Run {
             power_t: t.power_t,
             n_iter_no_change: t.n_iter_no_change,
             tol: t.tol,
+            stop_on: t.stop_on,
+            alpha: t.alpha,
             seed: self.seed,
             early_stopping: t.early_stopping,
             validate_every: t.validate_every,
@@ -261,5 +271,16 @@ impl Run {
             steps_per_chunk: crate::engine::STEPS_PER_SUBMISSION,
             start_epoch,
         }
+    }
+}
+
+impl Run {
+    /// The optimizer the engines run: the run's, with `train.alpha`'s decay α/B on the weights.
+    pub fn engine_optimizer(&self) -> OptimizerConfig {
+        let mut cfg = self.optimizer;
+        if let Some(alpha) = self.train.alpha {
+            cfg.weight_decay = alpha / self.train.batch_size.max(1) as f32;
+        }
+        cfg
     }
 }

@@ -6,6 +6,8 @@
 use super::{CheckpointSaver, LoadedData, Prepared, Resumed, Run, RunSpec, TestFigures};
 use crate::engine::Engine;
 use crate::gpu::DeviceKind;
+use crate::model::Params;
+use crate::optim::OptimizerState;
 use crate::train::{History, Observer, Quiet};
 use crate::Result;
 use std::path::{Path, PathBuf};
@@ -20,6 +22,12 @@ pub struct TrainOptions {
     pub resume: Option<Resumed>,
     /// Train on this device rather than the run's.
     pub device: Option<DeviceKind>,
+    /// Train on these data rather than load the ones the description names (arrays a program
+    /// holds: [`LoadedData::in_memory`]).
+    pub data: Option<LoadedData>,
+    /// Start from these parameters, and optimizer state where given, rather than fresh ones
+    /// (scikit-learn's `warm_start` and `partial_fit`); the epochs count from 1.
+    pub start: Option<(Params, Option<OptimizerState>)>,
 }
 
 /// What a run is about to train, told to [`RunObserver::started`] before the first epoch.
@@ -61,19 +69,23 @@ pub fn train_run(
     options: TrainOptions,
     observer: &mut dyn RunObserver,
 ) -> Result<Trained> {
-    let data = spec.load_data()?;
+    let data = match options.data {
+        Some(data) => data,
+        None => spec.load_data()?,
+    };
     let mut run = spec.resolve(&data)?;
     if let Some(device) = options.device {
         run.device = device;
     }
     let sets = run.prepare(&data)?;
     let resumed_from = options.resume.as_ref().map(|r| r.path.clone());
-    let (params, state, earlier, start) = match options.resume {
-        Some(r) => {
+    let (params, state, earlier, start) = match (options.resume, options.start) {
+        (Some(r), _) => {
             let start = r.next_epoch();
             (r.params, r.state, r.history, start)
         }
-        None => (run.init_params()?, None, Vec::new(), 1),
+        (None, Some((params, state))) => (params, state, Vec::new(), 1),
+        (None, None) => (run.init_params()?, None, Vec::new(), 1),
     };
     let opened = run.open_engine(&params, state.as_ref())?;
     let mut engine = opened.engine;

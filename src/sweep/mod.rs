@@ -386,7 +386,7 @@ fn open_engine(
     match threads {
         Some(t) => {
             let mut engine = FastCpu::with_threads(params.clone(), t);
-            engine.set_optimizer(&run.optimizer, None)?;
+            engine.set_optimizer(&run.engine_optimizer(), None)?;
             Ok(Box::new(engine))
         }
         None => Ok(run.open_engine(params, None)?.engine),

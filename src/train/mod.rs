@@ -9,8 +9,11 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::time::Instant;
 
+mod history;
 pub mod plateau;
 mod schedule;
+pub use history::{EpochRecord, History, Observer, Quiet};
+pub use plateau::StopOn;
 pub use schedule::{LrSchedule, ScheduleAt};
 
 /// How the loop trains. A resolved run (`run::Run::train_config`) builds it; the defaults live
@@ -27,6 +30,12 @@ pub struct TrainConfig {
     /// has not improved by more than `tol` for more than this many epochs ([`plateau`]).
     pub n_iter_no_change: Option<usize>,
     pub tol: f32,
+    /// What `n_iter_no_change` watches: the training loss, or the validation score (then the
+    /// run ends holding the best-scoring epoch's parameters).
+    pub stop_on: StopOn,
+    /// scikit-learn's L2 penalty α: the training loss reported includes α/(2B)·‖W‖² per
+    /// batch, from the weights at the epoch's end (the engine's optimizer applies the decay).
+    pub alpha: Option<f32>,
     /// Seeds the per-epoch shuffles (epoch `e` uses a stream derived from `seed` and `e`, so a
     /// resumed run shuffles exactly like an uninterrupted one).
     pub seed: u64,
@@ -60,6 +69,8 @@ impl TrainConfig {
             power_t: 0.5,
             n_iter_no_change: None,
             tol: 1e-4,
+            stop_on: StopOn::TrainLoss,
+            alpha: None,
             seed,
             early_stopping: None,
             validate_every: 1,
@@ -103,6 +114,18 @@ impl TrainConfig {
                 format!("must be a positive number, got {}", self.lr),
             ));
         }
+        if self.early_stopping.is_some() && self.stop_on == StopOn::ValScore {
+            return Err(Error::invalid(
+                "train.stop_on",
+                "val-score keeps the best-scoring epoch itself: give it or train.early_stopping, not both",
+            ));
+        }
+        if let Some(alpha) = self.alpha.filter(|a| !(a.is_finite() && *a >= 0.0)) {
+            return Err(Error::invalid(
+                "train.alpha",
+                format!("must be a finite number >= 0, got {alpha}"),
+            ));
+        }
         if self.early_stopping == Some(0) {
             return Err(Error::invalid(
                 "train.early_stopping",
@@ -112,51 +135,6 @@ impl TrainConfig {
         Ok(())
     }
 }
-
-/// One epoch's figures.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct EpochRecord {
-    pub epoch: usize,
-    pub train_loss: f32,
-    pub train_accuracy: f32,
-    pub val_loss: Option<f32>,
-    pub val_accuracy: Option<f32>,
-    /// Regression and autoencoders: the validation MSE and R², in the targets' units.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_mse: Option<f32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub val_r2: Option<f32>,
-    pub seconds: f64,
-    pub samples_per_sec: f64,
-}
-
-/// What a run did.
-#[derive(Clone, Debug, Default)]
-pub struct History {
-    pub epochs: Vec<EpochRecord>,
-    /// The epoch whose parameters the engine holds at the end (1-based).
-    pub best_epoch: Option<usize>,
-    pub stopped_early: bool,
-    /// Stopped on a plateau of the training loss (`n_iter_no_change`).
-    pub converged: bool,
-}
-
-/// Callbacks for progress and per-epoch output.
-pub trait Observer {
-    /// Called between chunks of steps: `done` of `total` samples of epoch `epoch`.
-    fn progress(&mut self, _epoch: usize, _done: usize, _total: usize) {}
-    /// Called after each epoch.
-    fn epoch_end(&mut self, _record: &EpochRecord) {}
-    /// Called after each epoch whose loss was finite, with the engine holding that epoch's
-    /// parameters and the history so far (e.g. to save a checkpoint).
-    fn epoch_done(&mut self, _history: &History, _engine: &mut dyn Engine) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// An observer that does nothing.
-pub struct Quiet;
-impl Observer for Quiet {}
 
 /// 2⁶⁴ divided by the golden ratio (splitmix64's increment): multiplied by the epoch and mixed
 /// into the seed, it gives each epoch's shuffle a stream far from its neighbours'.
@@ -196,12 +174,16 @@ pub fn train_after(
     let mut trainer = Trainer::new(engine, train, val, cfg)?;
     trainer.replay(earlier);
     let chunk = cfg.batch_size * cfg.steps_per_chunk.max(1);
-    while let Some(plan) = trainer.next_epoch() {
+    'epochs: while let Some(plan) = trainer.next_epoch() {
         let mut done = 0;
         for part in plan.order.chunks(chunk) {
             engine.train_steps(part, cfg.batch_size, plan.lr)?;
             done += part.len();
             observer.progress(plan.epoch, done, plan.order.len());
+            if observer.stop_requested() {
+                trainer.interrupt();
+                break 'epochs;
+            }
         }
         trainer.end_epoch(engine, observer)?;
     }
@@ -263,22 +245,36 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// Counts `earlier` epochs' training losses for the plateau, as if they had run here.
+    /// Counts `earlier` epochs' figures for the plateau, as if they had run here.
     pub fn replay(&mut self, earlier: &[EpochRecord]) {
         for r in earlier {
-            self.count_plateau(r.train_loss);
+            self.count_plateau(r);
         }
     }
 
-    /// The plateau's bookkeeping after an epoch; whether the run stops.
-    fn count_plateau(&mut self, loss: f32) -> bool {
+    /// The plateau's bookkeeping after the epoch `r` records; whether the run stops. An epoch
+    /// without a validation score does not count when the plateau watches the score.
+    fn count_plateau(&mut self, r: &EpochRecord) -> bool {
         let cfg = self.cfg;
         let Some(n) = cfg.n_iter_no_change else {
             return false;
         };
+        let loss = match cfg.stop_on {
+            StopOn::TrainLoss => r.train_loss,
+            StopOn::ValScore => match r.val_score() {
+                Some(score) => -score,
+                None => return false,
+            },
+        };
         let adaptive = (cfg.schedule == LrSchedule::Adaptive)
             .then(|| plateau::adaptive_rate(cfg.lr, self.plateau.divisions()));
         self.plateau.epoch_end(loss, cfg.tol, n, adaptive)
+    }
+
+    /// Ends the run where it stands (between steps): the epoch under way is not counted.
+    pub fn interrupt(&mut self) {
+        self.stopped = true;
+        self.history.interrupted = true;
     }
 
     /// The next epoch to train, or `None` when the run is over (all epochs, or stopped early).
@@ -320,7 +316,11 @@ impl<'a> Trainer<'a> {
         self.epoch += 1;
         let stats = engine.take_stats()?;
         let seconds = self.started.elapsed().as_secs_f64();
-        let train_loss = stats.mean_loss();
+        let mut train_loss = stats.mean_loss();
+        if let Some(alpha) = self.cfg.alpha {
+            let p = engine.params()?;
+            train_loss += history::l2_term(&p, alpha, self.samples, self.cfg.batch_size);
+        }
         if stats.nonfinite_step.is_some() || !train_loss.is_finite() {
             return Err(Error::Diverged {
                 epoch,
@@ -339,6 +339,10 @@ impl<'a> Trainer<'a> {
                 let (loss, outputs) = engine.loss_and_outputs(v)?;
                 val_loss = Some(loss);
                 values = crate::metrics::value_metrics(&outputs, v);
+                // Several labels per sample (classes with value targets): the exact-match rate.
+                if v.classes > 0 {
+                    val_accuracy = crate::metrics::subset_accuracy(&outputs, v);
+                }
             } else {
                 let e = engine.evaluate(v)?;
                 val_loss = Some(e.loss);
@@ -354,7 +358,9 @@ impl<'a> Trainer<'a> {
             val_mse: values.map(|m| m.mse),
             // R² per pixel of a reconstruction says little (constant border pixels): MSE only.
             val_r2: values
-                .filter(|_| val.is_some_and(|v| v.target != crate::data::Target::Input))
+                .filter(|_| {
+                    val.is_some_and(|v| v.target != crate::data::Target::Input && v.classes == 0)
+                })
                 .map(|m| m.r2),
             seconds,
             samples_per_sec: stats.samples as f64 / seconds.max(1e-9),
@@ -362,7 +368,15 @@ impl<'a> Trainer<'a> {
         observer.epoch_end(&record);
         self.history.epochs.push(record);
         observer.epoch_done(&self.history, engine)?;
-        if self.count_plateau(train_loss) {
+        let record = self.history.epochs.last().expect("just pushed").clone();
+        if self.cfg.stop_on == StopOn::ValScore {
+            if let Some(score) = record.val_score() {
+                if self.best.as_ref().is_none_or(|(b, _, _)| -score < *b) {
+                    self.best = Some((-score, epoch, engine.params()?));
+                }
+            }
+        }
+        if self.count_plateau(&record) {
             self.history.converged = true;
             self.stopped = true;
         }

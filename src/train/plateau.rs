@@ -4,10 +4,56 @@
 //! far by more than `tol`; more than `n_iter_no_change` such epochs in a row stop the run, or
 //! with the adaptive rate divide the rate by 5 (until it is at most 1e-6) and count again.
 
+/// What the plateau watches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StopOn {
+    /// The epoch's training loss (scikit-learn without `early_stopping`).
+    #[default]
+    TrainLoss,
+    /// The validation accuracy (classification) or R² (regression), higher being better:
+    /// scikit-learn's `early_stopping=True`. The run keeps the best-scoring epoch's parameters.
+    ValScore,
+}
+
+impl StopOn {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopOn::TrainLoss => "train-loss",
+            StopOn::ValScore => "val-score",
+        }
+    }
+
+    pub fn is_train_loss(&self) -> bool {
+        *self == StopOn::TrainLoss
+    }
+}
+
+impl std::str::FromStr for StopOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "train-loss" | "loss" => Ok(StopOn::TrainLoss),
+            "val-score" | "score" => Ok(StopOn::ValScore),
+            _ => Err(format!(
+                "unknown stop_on '{s}' (expected train-loss or val-score)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for StopOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+crate::model::serde_as_name!(StopOn);
+
 /// The rate at or below which the adaptive schedule stops instead of dividing again.
 pub const ADAPTIVE_FLOOR: f64 = 1e-6;
 
-/// The plateau's bookkeeping over the epochs so far.
+/// The plateau's bookkeeping over the epochs so far. A validation score is counted as its
+/// negation (lower is better), which is scikit-learn's `score < best + tol` test.
 #[derive(Clone, Debug)]
 pub struct Plateau {
     /// The lowest training loss so far.

@@ -303,6 +303,7 @@ fn initializers_are_seeded_and_scaled() {
         "xavier-uniform",
         "he-normal",
         "normal:0.2",
+        "sklearn",
     ] {
         let init: Init = init.parse().unwrap();
         let a = Params::init(&spec, init, 5).unwrap();
@@ -321,6 +322,7 @@ fn initializers_are_seeded_and_scaled() {
             Init::XavierNormal => (2.0f32 / 150.0).sqrt(),
             Init::HeNormal => (2.0f32 / 100.0).sqrt(),
             Init::Normal(s) => s,
+            Init::Sklearn => (6.0f32 / 150.0).sqrt() / 3f32.sqrt(),
         };
         assert!(
             (std - want).abs() <= 0.1 * want + 1e-4,
@@ -331,6 +333,31 @@ fn initializers_are_seeded_and_scaled() {
         }
     }
     assert!("bogus".parse::<Init>().is_err());
+}
+
+/// scikit-learn's `_init_coef`: weights and biases uniform in ±sqrt(factor/(fan_in+fan_out)),
+/// factor 2 when the hidden layers are logistic, else 6; every layer of one network uses the
+/// hidden activation's factor, the output layer's too.
+#[test]
+fn sklearn_init_draws_weights_and_biases_within_its_bounds() {
+    use Activation::*;
+    for (hidden, factor) in [(Sigmoid, 2.0f32), (Tanh, 6.0), (Relu, 6.0)] {
+        let spec = MlpSpec::new(vec![30, 20, 4], vec![hidden, Softmax], Loss::Ce).unwrap();
+        let p = Params::init(&spec, Init::Sklearn, 3).unwrap();
+        for l in &p.layers {
+            let bound = (factor / (l.inputs + l.outputs) as f32).sqrt();
+            let all: Vec<f32> = l.weights.iter().chain(&l.bias).copied().collect();
+            let max = all.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(max <= bound, "{hidden}: |w| {max} above {bound}");
+            // Uniform draws reach close to the bound, biases included.
+            assert!(
+                max > 0.9 * bound,
+                "{hidden}: |w| at most {max}, bound {bound}"
+            );
+            let bmax = l.bias.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(bmax > 0.3 * bound, "{hidden}: biases not drawn ({bmax})");
+        }
+    }
 }
 
 /// Epoch `epoch` of 10, 100 samples each, power_t 0.5.

@@ -188,3 +188,87 @@ fn plateau_flags_reach_the_run() {
         "{err}"
     );
 }
+
+/// scikit-learn's `early_stopping=True`: the plateau counts the validation score (no
+/// improvement unless above the best by more than tol), and the run ends holding the
+/// best-scoring epoch's parameters (a strictly higher score is a new best).
+#[test]
+fn val_score_plateau_stops_and_keeps_the_best_scoring_epoch() {
+    let data = four();
+    let mut e = script(&[]);
+    // Epoch 3 improves on 2 by less than tol (counted), but is the best; 4 and 5 are worse.
+    e.val_scores = vec![0.5, 0.7, 0.70005, 0.6, 0.65, 0.9, 0.9];
+    let cfg = TrainConfig {
+        stop_on: train::StopOn::ValScore,
+        ..config(7, LrSchedule::Constant, Some(2))
+    };
+    let h = train::train(&mut e, &data, Some(&data), &cfg, &mut train::Quiet).unwrap();
+    assert_eq!(h.epochs.len(), 5, "the count passes 2 at epoch 5");
+    assert!(h.converged);
+    assert_eq!(h.best_epoch, Some(3));
+    let p = gpunn::engine::Engine::params(&mut e).unwrap();
+    assert_eq!(
+        p.layers[0].bias[0], 3.0,
+        "epoch 3's parameters are put back"
+    );
+    // Watching the training loss (constant here) stops at the same count, keeping the last.
+    let mut e = script(&[]);
+    e.val_scores = vec![0.5, 0.7, 0.70005, 0.6, 0.65, 0.9, 0.9];
+    let h = train::train(
+        &mut e,
+        &data,
+        Some(&data),
+        &config(7, LrSchedule::Constant, Some(2)),
+        &mut train::Quiet,
+    )
+    .unwrap();
+    assert_eq!((h.epochs.len(), h.best_epoch), (4, Some(4)));
+}
+
+/// An observer asking to stop ends the run between steps, the epoch under way uncounted.
+#[test]
+fn a_stop_request_ends_the_run_between_steps() {
+    struct StopAt(usize, usize);
+    impl train::Observer for StopAt {
+        fn stop_requested(&mut self) -> bool {
+            self.1 += 1;
+            self.1 >= self.0
+        }
+    }
+    let data = four();
+    let mut e = script(&[]);
+    let mut stop = StopAt(3, 0);
+    let h = train::train(
+        &mut e,
+        &data,
+        None,
+        &config(10, LrSchedule::Constant, None),
+        &mut stop,
+    )
+    .unwrap();
+    assert!(h.interrupted);
+    assert_eq!(h.epochs.len(), 2, "asked after the third epoch's steps");
+    assert_eq!(e.epoch, 3);
+}
+
+/// scikit-learn's L2 term in the reported training loss: α/2·‖W‖²·batches/samples.
+#[test]
+fn alpha_adds_scikit_learns_l2_term_to_the_training_loss() {
+    let data = four();
+    let mut e = script(&[0.25]);
+    let mut p = gpunn::engine::Engine::params(&mut e).unwrap();
+    p.layers[0].weights[0] = 2.0;
+    gpunn::engine::Engine::set_params(&mut e, &p).unwrap();
+    let cfg = TrainConfig {
+        alpha: Some(0.1),
+        batch_size: 3,
+        ..config(1, LrSchedule::Constant, None)
+    };
+    let h = train::train(&mut e, &data, None, &cfg, &mut train::Quiet).unwrap();
+    // 2 batches of 4 samples: 0.1/2 · 4 · 2/4 = 0.1.
+    assert!(
+        (h.epochs[0].train_loss - 0.35).abs() < 1e-6,
+        "{}",
+        h.epochs[0].train_loss
+    );
+}

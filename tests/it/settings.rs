@@ -60,6 +60,8 @@ fn every_field_of_a_run_is_a_declared_setting_and_back() {
     run.train.power_t = 0.25;
     run.train.n_iter_no_change = Some(3);
     run.train.tol = 0.01;
+    run.train.stop_on = gpunn::train::StopOn::ValScore;
+    run.train.alpha = Some(0.001);
     let keys: Vec<String> = table::leaves(&table::to_table(&run))
         .into_iter()
         .map(|(k, _)| k)

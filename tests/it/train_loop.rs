@@ -22,6 +22,8 @@ pub struct Scripted {
     evaluated: Vec<usize>,
     /// The rate of every `train_steps` call.
     pub rates: Vec<f32>,
+    /// Epoch e's validation accuracy is `val_scores[e − 1]` (0.5 when empty).
+    pub val_scores: Vec<f32>,
 }
 
 impl Scripted {
@@ -35,6 +37,7 @@ impl Scripted {
             restored: Vec::new(),
             evaluated: Vec::new(),
             rates: Vec::new(),
+            val_scores: Vec::new(),
         }
     }
 }
@@ -67,8 +70,8 @@ impl Engine for Scripted {
     fn evaluate(&mut self, data: &Dataset) -> gpunn::Result<Evaluation> {
         self.evaluated.push(self.epoch);
         Ok(Evaluation {
-            loss: self.val_losses[self.epoch - 1],
-            accuracy: 0.5,
+            loss: self.val_losses.get(self.epoch - 1).copied().unwrap_or(1.0),
+            accuracy: self.val_scores.get(self.epoch - 1).copied().unwrap_or(0.5),
             predictions: vec![0; data.len()],
         })
     }

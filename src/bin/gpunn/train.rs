@@ -61,7 +61,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let options = run::TrainOptions {
         save: save.clone(),
         resume: resumed,
-        device: None,
+        ..Default::default()
     };
     let mut printer = crate::printer::Printer::default();
     let mut t = run::train_run(&spec, options, &mut printer)?;

@@ -198,7 +198,7 @@ pub const SETTINGS: &[Setting] = &[
     row("model.loss", "loss", Text, Derived("bce with one output, else ce; mse for regression and autoencoders"))
         .help("mse, half-mse, bce or ce."),
     row("model.init", "init", Text, Derived("he-normal for ReLU networks, else xavier-uniform"))
-        .help("zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD]."),
+        .help("zeros, constant[:V], uniform, xavier-normal, xavier-uniform, he-normal, normal[:STD], or sklearn (scikit-learn's MLP initialisation: weights and biases uniform in ±sqrt(6/(fan_in+fan_out)), 2 instead of 6 for sigmoid hidden layers)."),
     row("model.bias", "no-bias", NoSwitch, Value("true"))
         .help("Layers without bias (every bias fixed at zero)."),
     row("train.epochs", "epochs", Int, PerData(EPOCHS))
@@ -222,6 +222,12 @@ pub const SETTINGS: &[Setting] = &[
     row("train.tol", "tol", Float, Value("0.0001"))
         .on_resume()
         .help("The improvement of the training loss that counts for --n-iter-no-change."),
+    row("train.stop_on", "stop-on", Text, Value("\"train-loss\""))
+        .on_resume()
+        .help("What --n-iter-no-change watches: train-loss, or val-score (the validation accuracy or R², as scikit-learn's early_stopping=True; the run ends holding the best-scoring epoch's parameters)."),
+    row("train.alpha", "alpha", Float, Off)
+        .on_resume()
+        .help("scikit-learn's L2 penalty α: each batch of B samples adds α/(2B)·‖W‖² to the loss and α/B·W to the weights' gradients (weight decay α/B; biases are not penalised). The training loss reported includes the term, from the weights at each epoch's end."),
     row("train.early_stopping", "early-stopping", Int, Off)
         .value_name("PATIENCE")
         .on_resume()
