@@ -1,0 +1,216 @@
+"""The estimators as scikit-learn users use them: against scikit-learn's own MLPs on the same
+data and parameters, inside scikit-learn's tools (clone, pickle, Pipeline, GridSearchCV with
+joblib and with a Dask cluster), and their errors and bookkeeping."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn import neural_network as sk
+from sklearn.base import clone
+from sklearn.datasets import load_digits, load_diabetes, make_multilabel_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import gpunn
+from gpunn import MLPClassifier, MLPRegressor
+
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+
+
+def digits(two=None):
+    X, y = load_digits(return_X_y=True)
+    if two is not None:
+        keep = np.isin(y, two)
+        X, y = X[keep], y[keep]
+    return train_test_split(X / 16.0, y, test_size=0.25, random_state=0, stratify=y)
+
+
+def both(cls_name, **params):
+    return getattr(gpunn, cls_name)(device="cpu", **params), getattr(sk, cls_name)(**params)
+
+
+def test_version():
+    assert gpunn.__version__.count(".") == 2
+
+
+@pytest.mark.parametrize("two", [(5, 6), None], ids=["5-vs-6", "ten-classes"])
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_classifier_accuracy_matches_scikit_learn(two, solver):
+    Xtr, Xte, ytr, yte = digits(two)
+    ours, theirs = both("MLPClassifier", hidden_layer_sizes=(32,), activation="tanh", solver=solver,
+                        learning_rate_init=0.01 if solver == "adam" else 0.1, max_iter=40, random_state=1)
+    a, b = ours.fit(Xtr, ytr).score(Xte, yte), theirs.fit(Xtr, ytr).score(Xte, yte)
+    assert a >= b - 0.02, f"gpunn {a:.3f}, scikit-learn {b:.3f}"
+    assert ours.classes_.tolist() == theirs.classes_.tolist()
+    assert [w.shape for w in ours.coefs_] == [w.shape for w in theirs.coefs_]
+    assert ours.out_activation_ == theirs.out_activation_
+    assert ours.n_layers_ == theirs.n_layers_ and ours.n_outputs_ == theirs.n_outputs_
+    # Same loss definition: the final losses are of the same size.
+    assert abs(ours.loss_ - theirs.loss_) < 0.5 * theirs.loss_ + 0.02
+
+
+def test_coefs_run_by_hand_give_predict_proba():
+    Xtr, Xte, ytr, _ = digits()
+    clf = MLPClassifier(hidden_layer_sizes=(20, 10), max_iter=20, random_state=0, device="cpu").fit(Xtr, ytr)
+    a = Xte
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1]):
+        a = np.maximum(a @ W + b, 0)
+    z = a @ clf.coefs_[-1] + clf.intercepts_[-1]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(Xte), p, atol=1e-5)
+
+
+def test_regressor_and_autoencoder_bottleneck_feed_a_classifier():
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, random_state=0)
+    ours, theirs = both("MLPRegressor", hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=300,
+                        random_state=0)
+    a, b = ours.fit(Xtr, ytr).score(Xte, yte), theirs.fit(Xtr, ytr).score(Xte, yte)
+    assert a >= b - 0.05, f"R² gpunn {a:.3f}, scikit-learn {b:.3f}"
+    # An autoencoder X → X whose bottleneck, computed by hand from coefs_, feeds a classifier:
+    # the same recipe through both libraries.
+    Xtr, Xte, ytr, yte = digits()
+
+    def recipe(lib, seed, **device):
+        ae = lib.MLPRegressor(hidden_layer_sizes=(32, 16, 32), max_iter=40, random_state=seed, **device)
+        ae.fit(Xtr, Xtr)
+
+        def code(X):
+            for W, b in zip(ae.coefs_[:2], ae.intercepts_[:2]):
+                X = np.maximum(X @ W + b, 0)
+            return X
+
+        clf = lib.MLPClassifier(max_iter=100, random_state=seed, **device).fit(code(Xtr), ytr)
+        return clf.score(code(Xte), yte)
+
+    # Mean over three seeds: one draw of either library varies by several points.
+    a = np.mean([recipe(gpunn, seed, device="cpu") for seed in range(3)])
+    b = np.mean([recipe(sk, seed) for seed in range(3)])
+    assert a >= b - 0.06, f"bottleneck classifier: gpunn {a:.3f}, scikit-learn {b:.3f}"
+
+
+def test_multilabel_and_multioutput():
+    X, Y = make_multilabel_classification(n_samples=300, n_classes=4, random_state=0)
+    clf = MLPClassifier(max_iter=200, random_state=0, device="cpu").fit(X, Y)
+    assert clf.predict(X).shape == Y.shape and clf.predict_proba(X).shape == Y.shape
+    assert clf.score(X, Y) > 0.5
+    reg = MLPRegressor(max_iter=50, random_state=0, device="cpu").fit(X, Y.astype(float) * 2)
+    assert reg.predict(X).shape == Y.shape
+
+
+def test_string_labels_and_binary():
+    Xtr, Xte, ytr, yte = digits((3, 8))
+    names = np.array(["three", "eight"])[(ytr == 8).astype(int)]
+    clf = MLPClassifier(max_iter=50, random_state=0, device="cpu").fit(Xtr, names)
+    assert set(clf.predict(Xte)) <= {"three", "eight"}
+    assert clf.predict_proba(Xte).shape == (len(Xte), 2)
+    assert clf.coefs_[-1].shape[1] == 1
+
+
+def test_clone_pickle_pipeline_cross_val():
+    Xtr, Xte, ytr, _ = digits()
+    clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=20, random_state=0,
+                        device="cpu")
+    assert clone(clf).get_params() == clf.get_params()
+    clf.fit(Xtr, ytr)
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(Xte), clf.predict_proba(Xte))
+    pipe = make_pipeline(StandardScaler(), clone(clf)).fit(Xtr, ytr)
+    assert pipe.score(Xtr, ytr) > 0.9
+    assert cross_val_score(clone(clf), Xtr, ytr, cv=3).mean() > 0.8
+
+
+def test_grid_search_with_joblib_processes():
+    Xtr, _, ytr, _ = digits()
+    grid = GridSearchCV(MLPClassifier(learning_rate_init=0.01, max_iter=20, random_state=0, device="cpu"),
+                        {"hidden_layer_sizes": [(8,), (32,)], "alpha": [1e-4, 1e-2]}, cv=3, n_jobs=2)
+    grid.fit(Xtr, ytr)
+    assert grid.best_score_ > 0.85
+    assert len(grid.cv_results_["params"]) == 4
+
+
+def test_grid_search_on_a_dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    import joblib
+
+    Xtr, _, ytr, _ = digits()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        grid = GridSearchCV(MLPClassifier(learning_rate_init=0.01, max_iter=20, random_state=0, device="cpu"),
+                            {"hidden_layer_sizes": [(8,), (32,)]}, cv=2, n_jobs=2)
+        with joblib.parallel_backend("dask"):
+            grid.fit(Xtr, ytr)
+    assert grid.best_score_ > 0.85
+
+
+def test_early_stopping_keeps_validation_scores():
+    Xtr, _, ytr, _ = digits()
+    clf = MLPClassifier(early_stopping=True, n_iter_no_change=3, max_iter=200, random_state=0,
+                        device="cpu").fit(Xtr, ytr)
+    assert clf.best_loss_ is None
+    assert len(clf.validation_scores_) == clf.n_iter_ == len(clf.loss_curve_)
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.n_iter_ < 200, "stops on the validation plateau"
+
+
+def test_tol_plateau_stops_without_warning():
+    Xtr, _, ytr, _ = digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = MLPClassifier(tol=0.5, n_iter_no_change=2, max_iter=100, random_state=0, device="cpu").fit(Xtr, ytr)
+    # scikit-learn stops when the count passes 2: after epoch 4 (it does the same here).
+    assert clf.n_iter_ == 4 and clf.best_loss_ == min(clf.loss_curve_)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        MLPClassifier(max_iter=2, random_state=0, device="cpu").fit(Xtr, ytr)
+
+
+def test_warm_start_and_partial_fit_continue():
+    Xtr, Xte, ytr, yte = digits()
+    clf = MLPClassifier(max_iter=3, warm_start=True, random_state=0, device="cpu").fit(Xtr, ytr)
+    first = clf.coefs_[0].copy()
+    clf.fit(Xtr, ytr)
+    assert clf.n_iter_ == 6 and len(clf.loss_curve_) == 6
+    assert not np.array_equal(first, clf.coefs_[0])
+    inc = MLPClassifier(random_state=0, device="cpu")
+    for _ in range(5):
+        inc.partial_fit(Xtr, ytr, classes=np.arange(10))
+    assert inc.n_iter_ == 5 and inc.loss_curve_[-1] < inc.loss_curve_[0]
+    assert inc.score(Xte, yte) > 0.8
+
+
+def test_verbose_prints_scikit_learns_lines(capsys):
+    Xtr, _, ytr, _ = digits()
+    MLPClassifier(max_iter=2, verbose=True, random_state=0, device="cpu").fit(Xtr, ytr)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Iteration 1, loss = ") and lines[1].startswith("Iteration 2, loss = ")
+
+
+def test_float32_input_and_errors():
+    Xtr, _, ytr, _ = digits()
+    clf = MLPClassifier(max_iter=5, random_state=0, device="cpu").fit(Xtr.astype(np.float32), ytr)
+    assert clf.predict_proba(Xtr.astype(np.float32)).dtype == np.float32
+    with pytest.raises(ValueError, match="lbfgs"):
+        MLPClassifier(solver="lbfgs").fit(Xtr, ytr)
+    bad = Xtr.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        MLPClassifier().fit(bad, ytr)
+    with pytest.raises(ValueError, match="2D array"):
+        MLPClassifier().fit(Xtr[:, 0], ytr)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        MLPRegressor(hidden_layer_sizes=(0,)).fit(Xtr, ytr)
+
+
+def test_pandas_frames():
+    pd = pytest.importorskip("pandas")
+    Xtr, _, ytr, _ = digits()
+    frame = pd.DataFrame(Xtr, columns=[f"px{i}" for i in range(Xtr.shape[1])])
+    clf = MLPClassifier(max_iter=5, random_state=0, device="cpu").fit(frame, pd.Series(ytr))
+    assert list(clf.feature_names_in_) == list(frame.columns)
+    assert clf.predict(frame).shape == (len(frame),)
