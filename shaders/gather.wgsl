@@ -3,7 +3,7 @@
 // Shapes:
 //   data    the whole dataset, [n_total][dim]: u8 pixels packed 4 per u32 word (little-endian
 //           byte order, DATA_U8) or f32 bits (otherwise)
-//   labels  [n_total] class ids
+//   labels  [n_total] class ids; with `weighted`, followed by [n_total] f32 sample weights
 //   values  [n_total][OUTPUTS] f32 target values (TARGET_VALUES; else a dummy)
 //   order   [n] sample ids of this run of steps (a shuffled slice of the epoch)
 //   state   [0] = the step within this run, [1] = n
@@ -11,7 +11,9 @@
 //   y       [BATCH][OUTPUTS] f32 targets: TARGET_CLASSES the label with one output, one-hot
 //           with several; TARGET_VALUES the sample's row of values; TARGET_INPUT the row of x
 //           (OUTPUTS == dim)
-//   cls     [BATCH] class ids (for ce and accuracy)
+//   cls     [2·BATCH]: [0, BATCH) class ids (for ce and accuracy); [BATCH, 2·BATCH) each row's
+//           sample weight as f32 bits: the sample's weight (WEIGHTED: `labels[n_total + id]`),
+//           else 1.0; 0.0 past the end of the run
 // Rows past the end of the run (the last, partial batch) are written as zeros and class 0;
 // the loss kernel masks them, so they contribute nothing to any gradient.
 //
@@ -22,6 +24,11 @@ struct Params {
     batch: u32,
     outputs: u32,
     target_kind: u32,
+    // 1: the samples have weights, after the labels.
+    weighted: u32,
+    n_total: u32,
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -68,6 +75,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if k == 0u {
         let c = select(0u, labels[sample], valid);
         cls[row] = c;
+        var w = 1.0;
+        if p.weighted == 1u {
+            w = bitcast<f32>(labels[p.n_total + sample]);
+        }
+        cls[p.batch + row] = bitcast<u32>(select(0.0, w, valid));
         if p.target_kind == TARGET_VALUES {
             for (var j = 0u; j < p.outputs; j++) {
                 y[row * p.outputs + j] = select(0.0, values[sample * p.outputs + j], valid);

@@ -4,7 +4,8 @@
 // Shapes:
 //   z      [BATCH][O] pre-activations of the output layer (its matmul stores logits)
 //   y      [BATCH][O] f32 targets (mse, half-mse, bce)
-//   cls    [BATCH] class ids (ce, and accuracy)
+//   cls    [2·BATCH] class ids (ce, and accuracy), then each row's sample weight as f32 bits
+//          (read when `weighted`)
 //   state  [0] = the step within this run, [1] = n (rows past n are masked)
 //   a      [BATCH][O] output activations (the network's output)
 //   dz     [BATCH][O] ∂L/∂z of the output layer, for the batch mean over the valid rows
@@ -17,6 +18,10 @@
 //   bce       L_row = Σ[max(z,0) − z·y + ln(1+e^−|z|)]/O   ∂L/∂z = (σ(z) − y)/(count·O)
 //   ce        L_row = logsumexp(z) − z[y]                  ∂L/∂z = (softmax(z) − onehot)/count
 // Softmax with mse/half-mse uses its Jacobian-vector product a ⊙ (g − Σ g·a).
+//
+// Weighted (sample weights w, Σw over the batch's rows), as `cpu::loss::weighted_loss_and_grad`:
+// each row's gradient of L_row (the formulas above for a batch of one) times w/Σw, and its
+// loss in `rows` times w·count/Σw, so that the mean of `rows` is the weighted mean.
 
 // LOSS_MSE, LOSS_HALF_MSE, LOSS_BCE and LOSS_CE are generated from `Loss` (src/gpu/ids.rs).
 
@@ -27,7 +32,8 @@ struct Params {
     loss: u32,
     // 1: write dz; 0: evaluation only.
     train: u32,
-    _pad0: u32,
+    // 1: weigh the rows by the weights in cls[BATCH..].
+    weighted: u32,
     _pad1: u32,
     _pad2: u32,
 }
@@ -53,6 +59,20 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let start = state[0] * p.batch;
     let valid = start + r < state[1];
     let count = f32(min(p.batch, state[1] - min(start, state[1])));
+    let weighted = p.weighted == 1u;
+    var w = 1.0;
+    var wsum = 1.0;
+    if weighted {
+        w = bitcast<f32>(cls[p.batch + r]);
+        wsum = 0.0;
+        for (var i = 0u; i < p.batch; i++) {
+            wsum += bitcast<f32>(cls[p.batch + i]);
+        }
+        // All weights 0: the batch contributes nothing (as the reference).
+        if wsum == 0.0 {
+            wsum = 1.0;
+        }
+    }
 
     // ---- output activation
     var zmax = z[base];
@@ -81,7 +101,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if p.loss == LOSS_CE {
         loss = zmax + log(sum) - z[base + min(c, o - 1u)];
         for (var j = 0u; j < o; j++) {
-            let g = (a[base + j] - select(0.0, 1.0, j == c)) / count;
+            var g = (a[base + j] - select(0.0, 1.0, j == c)) / count;
+            if weighted {
+                g = (a[base + j] - select(0.0, 1.0, j == c)) * w / wsum;
+            }
             if p.train == 1u {
                 dz[base + j] = select(0.0, g, valid);
             }
@@ -90,23 +113,44 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         for (var j = 0u; j < o; j++) {
             let zj = z[base + j];
             let yj = y[base + j];
-            loss += max(zj, 0.0) - zj * yj + log(1.0 + exp(-abs(zj)));
+            if weighted {
+                loss += (max(zj, 0.0) - zj * yj + log(1.0 + exp(-abs(zj)))) / f32(o);
+            } else {
+                loss += max(zj, 0.0) - zj * yj + log(1.0 + exp(-abs(zj)));
+            }
+            var g = (a[base + j] - yj) / (count * f32(o));
+            if weighted {
+                g = (a[base + j] - yj) / f32(o) * w / wsum;
+            }
             if p.train == 1u {
-                dz[base + j] = select(0.0, (a[base + j] - yj) / (count * f32(o)), valid);
+                dz[base + j] = select(0.0, g, valid);
             }
         }
-        loss /= f32(o);
+        if !weighted {
+            loss /= f32(o);
+        }
     } else {
         // mse / half-mse: ∂L/∂a first, then through the activation.
         var scale = 2.0 / (count * f32(o));
         if p.loss == LOSS_HALF_MSE {
             scale = 1.0 / count;
         }
+        // Weighted: ∂L_row/∂a = 2(a−y)/O (half-mse: a−y), times w/Σw.
+        var per = f32(o);
+        var half = 1.0;
+        if p.loss == LOSS_HALF_MSE {
+            per = 1.0;
+            half = 0.5;
+        }
         var dot = 0.0;
         for (var j = 0u; j < o; j++) {
             let d = a[base + j] - y[base + j];
             loss += d * d;
-            dot += scale * d * a[base + j];
+            if weighted {
+                dot += 2.0 * half * d / per * w / wsum * a[base + j];
+            } else {
+                dot += scale * d * a[base + j];
+            }
         }
         if p.loss == LOSS_HALF_MSE {
             loss *= 0.5;
@@ -116,7 +160,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         if p.train == 1u {
             for (var j = 0u; j < o; j++) {
                 let aj = a[base + j];
-                let g = scale * (aj - y[base + j]);
+                var g = scale * (aj - y[base + j]);
+                if weighted {
+                    g = 2.0 * half * (aj - y[base + j]) / per * w / wsum;
+                }
                 var d = 0.0;
                 if p.act == ACT_SOFTMAX {
                     d = aj * (g - dot);
@@ -139,6 +186,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
                 k = j;
             }
         }
+    }
+    if weighted {
+        loss *= w * count / wsum;
     }
     rows[2u * r] = select(0.0, loss, valid);
     rows[2u * r + 1u] = select(0.0, 1.0, valid && k == c);

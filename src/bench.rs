@@ -82,6 +82,7 @@ pub fn synthetic_images(n: usize, dim: usize, classes: usize, seed: u64) -> Data
             .collect(),
         classes,
         target: Default::default(),
+        weights: None,
     }
 }
 

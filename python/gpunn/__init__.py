@@ -7,5 +7,6 @@ Vulkan, Metal or DX12 GPU or on its fast CPU path.
 
 from ._core import __version__
 from ._estimators import MLPClassifier, MLPRegressor
+from ._persist import load
 
-__all__ = ["MLPClassifier", "MLPRegressor", "__version__"]
+__all__ = ["MLPClassifier", "MLPRegressor", "load", "__version__"]

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _core
 from ._mapping import ACTIVATIONS, check_params, run_description
@@ -60,10 +60,13 @@ class _BaseMLP(BaseEstimator):
     # The subclasses say how targets become gpunn's: (targets dict, n_outputs, out_activation,
     # gpunn loss, c) with loss_sklearn = c * loss_gpunn (see _mapping).
 
-    def _fit(self, X, y, incremental):
+    def _fit(self, X, y, incremental, sample_weight=None):
         sizes = check_params(self)
         first = not (hasattr(self, "coefs_") and (incremental or self.warm_start))
         X, targets, n_outputs = self._validate_input(X, y, incremental, reset=first)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X)
+            targets["weights"] = np.ascontiguousarray(sample_weight, dtype=np.float32)
         n = X.shape[0]
         out_act, loss, c = self._output(n_outputs)
         if first:
@@ -118,6 +121,7 @@ class _BaseMLP(BaseEstimator):
         self.coefs_ = [np.ascontiguousarray(w.T) for w in out["weights"]]
         self.intercepts_ = list(out["biases"])
         self._state = list(out["state"])
+        self._run = out["run"]
         epochs = out["epochs"]
         losses = [c * loss for _, loss, _ in epochs]
         self.loss_curve_ = list(self.loss_curve_) + losses
@@ -156,9 +160,17 @@ class _BaseMLP(BaseEstimator):
         x32 = np.ascontiguousarray(X, dtype=np.float32)
         return _core.forward(layers, acts, loss, x32, device).astype(X.dtype, copy=False)
 
-    def fit(self, X, y):
-        """Fits the model to X and y (scikit-learn's `fit`)."""
-        return self._fit(X, y, incremental=False)
+    def fit(self, X, y, sample_weight=None):
+        """Fits the model to X and y (scikit-learn's `fit`); `sample_weight` weighs each
+        sample's loss (each batch's loss is the weighted mean)."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+
+    def save(self, path):
+        """Writes the fitted model to `path` as gpunn's safetensors checkpoint (atomically), which
+        `gpunn.load` and the command line's `eval`, `predict`, `features` and `embed` read."""
+        from . import _persist
+
+        _persist.save(self, path)
 
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
@@ -193,7 +205,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return "softmax", "ce", 1.0
         return "logistic", "bce", float(n_outputs)
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over X and y (scikit-learn's `partial_fit`); `classes` on the first call."""
         if self.solver not in ("sgd", "adam"):
             raise AttributeError(f"partial_fit is only available for stochastic optimizers. {self.solver} is not stochastic.")
@@ -203,7 +215,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(self.classes_)
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         y = self._forward(X)
@@ -261,9 +273,9 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
     def _output(self, n_outputs):
         return "identity", "mse", 0.5
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, sample_weight=None):
         """One pass over X and y (scikit-learn's `partial_fit`)."""
-        return self._fit(X, y, incremental=True)
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X):
         y = self._forward(X)

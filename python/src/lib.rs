@@ -4,6 +4,8 @@
 //! the history come back. scikit-learn's names, validation and bookkeeping live in the
 //! pure-Python layer (`python/gpunn/`).
 
+mod checkpoint;
+
 use gpunn::data::table::Task;
 use gpunn::data::{Dataset, Features, Target};
 use gpunn::model::{Layer, Params};
@@ -75,6 +77,7 @@ fn dataset(
         labels,
         classes,
         target,
+        weights: None,
     })
 }
 
@@ -157,13 +160,13 @@ struct Fitted {
     run: String,
 }
 
-/// Trains the run `settings` describes (TOML) on `x` with class `labels` or target `values`,
-/// from fresh parameters or from `start` (`[(W [out][in], b)]` with `activations`, and the
+/// Trains the run `settings` describes (TOML) on `x` with class `labels` or target `values`
+/// (and per-sample `weights` of the loss), from fresh parameters or from `start` (`[(W [out][in], b)]` with `activations`, and the
 /// optimizer state `start_state` of an earlier fit). Returns a dict: `weights`, `biases`,
 /// `state`, `epochs` (`(epoch, train_loss, val_score)`), `best_epoch`, `converged`,
 /// `interrupted`, `engine`, `run` (the resolved description).
 #[pyfunction]
-#[pyo3(signature = (settings, x, labels=None, values=None, classes=0, start=None, activations=None, loss=None, start_state=None, callback=None))]
+#[pyo3(signature = (settings, x, labels=None, values=None, classes=0, weights=None, start=None, activations=None, loss=None, start_state=None, callback=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit<'py>(
     py: Python<'py>,
@@ -172,6 +175,7 @@ fn fit<'py>(
     labels: Option<PyReadonlyArray1<'py, u32>>,
     values: Option<PyReadonlyArray2<'py, f32>>,
     classes: usize,
+    weights: Option<PyReadonlyArray1<'py, f32>>,
     start: Option<Vec<(PyReadonlyArray2<'py, f32>, PyReadonlyArray1<'py, f32>)>>,
     activations: Option<Vec<String>>,
     loss: Option<String>,
@@ -184,7 +188,17 @@ fn fit<'py>(
     } else {
         Task::Regress
     };
-    let train = dataset(&x, labels, values, classes)?;
+    let mut train = dataset(&x, labels, values, classes)?;
+    if let Some(w) = weights {
+        if w.len() != train.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} samples but {} sample weights",
+                train.len(),
+                w.len()
+            )));
+        }
+        train.weights = Some(w.as_array().to_vec());
+    }
     let start = match start {
         Some(layers) => {
             let acts = activations.unwrap_or_default();
@@ -308,5 +322,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(forward, m)?)?;
+    m.add_function(wrap_pyfunction!(checkpoint::save, m)?)?;
+    m.add_function(wrap_pyfunction!(checkpoint::load, m)?)?;
     Ok(())
 }

@@ -214,3 +214,51 @@ def test_pandas_frames():
     clf = MLPClassifier(max_iter=5, random_state=0, device="cpu").fit(frame, pd.Series(ytr))
     assert list(clf.feature_names_in_) == list(frame.columns)
     assert clf.predict(frame).shape == (len(frame),)
+
+
+def test_save_load_and_the_command_line_reads_it(tmp_path):
+    import os
+    import re
+    import subprocess
+    from pathlib import Path
+
+    Xtr, Xte, ytr, yte = digits()
+    clf = MLPClassifier(hidden_layer_sizes=(24,), max_iter=15, random_state=0, device="cpu").fit(Xtr, ytr)
+    path = tmp_path / "digits.safetensors"
+    clf.save(path)
+    again = gpunn.load(path)
+    np.testing.assert_array_equal(again.predict_proba(Xte), clf.predict_proba(Xte))
+    assert again.get_params() == clf.get_params()
+    assert again.loss_curve_ == clf.loss_curve_ and again.n_iter_ == clf.n_iter_
+    reg = MLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0, device="cpu").fit(Xtr, ytr * 1.0)
+    reg.save(tmp_path / "reg.safetensors")
+    np.testing.assert_array_equal(gpunn.load(tmp_path / "reg.safetensors").predict(Xte), reg.predict(Xte))
+    # gpunn eval on the same test set gives the estimator's accuracy.
+    root = Path(__file__).resolve().parents[2]
+    binary = Path(os.environ.get("GPUNN_BIN", root / "target" / "debug" / "gpunn"))
+    assert binary.exists(), f"{binary} is missing: run cargo build (scripts/test.sh does) or set GPUNN_BIN"
+    for name, X, y in [("train.csv", Xtr, ytr), ("test.csv", Xte, yte)]:
+        np.savetxt(tmp_path / name, np.column_stack([X, y]), delimiter=",", fmt="%.6g")
+    out = subprocess.run([str(binary), "eval", "--model", str(path), "--data", str(tmp_path / "train.csv"),
+                          "--test", str(tmp_path / "test.csv"), "--device", "cpu"],
+                         capture_output=True, text=True, check=True).stdout
+    accuracy = float(re.search(r"accuracy ([0-9.]+)%", out).group(1))
+    assert abs(accuracy - 100 * clf.score(Xte, yte)) < 0.006, out
+
+
+def test_trains_on_the_gpu_as_on_the_cpu():
+    """The same fit on the GPU engine (lavapipe in CI) and the CPU path: same start, same
+    batches, so the same losses within f32 rounding."""
+    import os
+
+    Xtr, Xte, ytr, _ = digits()
+    params = dict(hidden_layer_sizes=(32,), max_iter=3, random_state=0, shuffle=True)
+    cpu = MLPClassifier(device="cpu", **params).fit(Xtr, ytr)
+    try:
+        gpu = MLPClassifier(device="software", **params).fit(Xtr, ytr)
+    except (RuntimeError, ValueError) as e:
+        if os.environ.get("GPUNN_REQUIRE_GPU") == "1":
+            raise
+        pytest.skip(f"SKIPPED: no GPU adapter ({e})")
+    np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-3)
+    np.testing.assert_allclose(gpu.predict_proba(Xte), cpu.predict_proba(Xte), atol=1e-3)

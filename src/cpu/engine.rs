@@ -57,7 +57,9 @@ impl Engine for CpuReference {
             let labels: Vec<u32> = idx.iter().map(|&i| data.labels[i as usize]).collect();
             let targets = Targets::for_samples(self.params.loss, data, idx, outputs);
             let trace = net::forward(&self.params, &self.x, idx.len());
-            let mut grads = net::backward(&self.params, &trace, &targets);
+            let weights = data.gather_weights(idx);
+            let mut grads =
+                net::weighted_backward(&self.params, &trace, &targets, weights.as_deref());
             if self.optimizer.is_plain_sgd() {
                 net::sgd(&mut self.params, &grads, lr);
             } else {

@@ -1,4 +1,5 @@
-//! Losses, value and gradient side by side. Every loss is a mean over the batch.
+//! Losses, value and gradient side by side. Every loss is a mean over the batch, weighted by
+//! per-sample weights where a dataset has them.
 //!
 //! The gradient returned is with respect to the output layer's *pre-activation* `z`:
 //! - `bce` (sigmoid output) and `ce` (softmax output) are computed from `z` directly, which
@@ -56,9 +57,8 @@ impl Targets<f32> {
     }
 }
 
-/// The loss of a batch and `∂L/∂z` of the output layer.
-///
-/// `z` and `a` are the output layer's pre-activation and activation, both `[batch][outputs]`.
+/// The loss of a batch and `∂L/∂z` of the output layer: [`weighted_loss_and_grad`] with every
+/// sample weighing the same, the mean over the batch.
 pub fn loss_and_grad<T: Real>(
     loss: Loss,
     act: Activation,
@@ -67,57 +67,83 @@ pub fn loss_and_grad<T: Real>(
     targets: &Targets<T>,
     outputs: usize,
 ) -> (T, Vec<T>) {
+    weighted_loss_and_grad(loss, act, z, a, targets, outputs, None)
+}
+
+/// The loss of a batch and `∂L/∂z` of the output layer, with per-sample `weights` (`[batch]`):
+/// the weighted mean Σ w_r·L_r / Σ w_r of the rows' losses (the plain mean without weights, as
+/// scikit-learn's `sample_weight`).
+///
+/// `z` and `a` are the output layer's pre-activation and activation, both `[batch][outputs]`.
+/// Row r's loss L_r and its gradient, for O outputs:
+/// - mse: Σ (a−y)²/O, ∂L_r/∂a = 2(a−y)/O, then through the output activation;
+/// - half-mse: ½Σ (a−y)², ∂L_r/∂a = (a−y), then through the output activation;
+/// - bce: Σ [max(z,0) − z·y + ln(1+e^−|z|)]/O (softplus form), ∂L_r/∂z = (σ(z) − y)/O;
+/// - ce: logsumexp(z) − z[y], ∂L_r/∂z = softmax(z) − onehot(y).
+///
+/// Each row's gradient is scaled by its share of the batch, 1/B or w_r/Σw.
+pub fn weighted_loss_and_grad<T: Real>(
+    loss: Loss,
+    act: Activation,
+    z: &[T],
+    a: &[T],
+    targets: &Targets<T>,
+    outputs: usize,
+    weights: Option<&[T]>,
+) -> (T, Vec<T>) {
     let batch = z.len() / outputs;
-    let nb = T::c(batch as f64);
-    let count = T::c((batch * outputs) as f64);
+    let o = T::c(outputs as f64);
+    let rows = 0..batch;
+    // (numerator, denominator) of each row's share of the batch.
+    let total = weights.map_or(T::c(batch as f64), |w| w.iter().copied().sum());
+    // A batch whose weights are all 0 contributes nothing (rather than 0/0).
+    let total = if total == T::zero() { T::one() } else { total };
+    let share = |r: usize| (weights.map_or(T::one(), |w| w[r]), total);
+    let mut l = T::zero();
+    let mut g = vec![T::zero(); batch * outputs];
     match (loss, targets) {
         (Loss::Mse | Loss::HalfMse, Targets::Values(y)) => {
-            // mse: L = Σ (a−y)² / (B·O), ∂L/∂a = 2(a−y)/(B·O)
-            // half-mse: L = Σ ½(a−y)² / B, ∂L/∂a = (a−y)/B
-            let (scale, div) = if loss == Loss::Mse {
-                (T::one(), count)
+            let (scale, per) = if loss == Loss::Mse {
+                (T::one(), o)
             } else {
-                (T::c(0.5), nb)
+                (T::c(0.5), T::one())
             };
-            let l = a
-                .iter()
-                .zip(y)
-                .map(|(&a, &y)| scale * (a - y) * (a - y))
-                .sum::<T>()
-                / div;
-            let ga: Vec<T> = a
-                .iter()
-                .zip(y)
-                .map(|(&a, &y)| T::c(2.0) * scale * (a - y) / div)
-                .collect();
-            (l, activation::backward_rows(act, a, &ga, outputs))
+            for r in rows {
+                let (w, sum) = share(r);
+                for j in r * outputs..(r + 1) * outputs {
+                    let d = a[j] - y[j];
+                    l = l + w * (scale * d * d / per) / sum;
+                    g[j] = T::c(2.0) * scale * d / per * w / sum;
+                }
+            }
+            (l, activation::backward_rows(act, a, &g, outputs))
         }
         (Loss::Bce, Targets::Values(y)) => {
-            // Per element: softplus form max(z,0) − z·y + ln(1 + e^−|z|); ∂/∂z = (σ(z) − y).
-            let l = z
-                .iter()
-                .zip(y)
-                .map(|(&z, &y)| z.max(T::zero()) - z * y + (-z.abs()).exp().ln_1p())
-                .sum::<T>()
-                / count;
-            let g = a.iter().zip(y).map(|(&a, &y)| (a - y) / count).collect();
+            for r in rows {
+                let (w, sum) = share(r);
+                for j in r * outputs..(r + 1) * outputs {
+                    let zj = z[j];
+                    let lj = zj.max(T::zero()) - zj * y[j] + (-zj.abs()).exp().ln_1p();
+                    l = l + w * (lj / o) / sum;
+                    g[j] = (a[j] - y[j]) / o * w / sum;
+                }
+            }
             (l, g)
         }
         (Loss::Ce, Targets::Classes(c)) => {
-            // Per row: L = logsumexp(z) − z[y]; ∂/∂z = softmax(z) − onehot(y).
-            let mut l = T::zero();
-            let mut g = a.to_vec();
-            for b in 0..batch {
-                let row = &z[b * outputs..(b + 1) * outputs];
+            for r in rows {
+                let (w, sum) = share(r);
+                let row = &z[r * outputs..(r + 1) * outputs];
                 let max = row.iter().copied().fold(T::neg_infinity(), T::max);
                 let lse = max + row.iter().map(|&v| (v - max).exp()).sum::<T>().ln();
-                let y = c[b] as usize;
-                l = l + lse - row[y.min(outputs - 1)];
-                if y < outputs {
-                    g[b * outputs + y] = g[b * outputs + y] - T::one();
+                let y = c[r] as usize;
+                l = l + w * (lse - row[y.min(outputs - 1)]) / sum;
+                for j in 0..outputs {
+                    let onehot = if j == y { T::one() } else { T::zero() };
+                    g[r * outputs + j] = (a[r * outputs + j] - onehot) * w / sum;
                 }
             }
-            (l / nb, g.into_iter().map(|v| v / nb).collect())
+            (l, g)
         }
         (loss, _) => panic!("loss {loss}: targets of the wrong kind"),
     }

@@ -55,14 +55,25 @@ pub struct Grads<T> {
 
 /// The loss and the backward pass by the chain rule, top layer first.
 pub fn backward<T: Real>(params: &Params<T>, trace: &Trace<T>, targets: &Targets<T>) -> Grads<T> {
+    weighted_backward(params, trace, targets, None)
+}
+
+/// [`backward`] of the weighted mean loss, with per-sample `weights` (`[batch]`).
+pub fn weighted_backward<T: Real>(
+    params: &Params<T>,
+    trace: &Trace<T>,
+    targets: &Targets<T>,
+    weights: Option<&[T]>,
+) -> Grads<T> {
     let top = params.layers.last().expect("at least one layer");
-    let (loss, mut dz) = loss::loss_and_grad(
+    let (loss, mut dz) = loss::weighted_loss_and_grad(
         params.loss,
         top.activation,
         &trace.z_out,
         trace.output(),
         targets,
         top.outputs,
+        weights,
     );
     let mut layers = Vec::with_capacity(params.layers.len());
     for l in (0..params.layers.len()).rev() {

@@ -49,6 +49,9 @@ pub struct Dataset {
     /// The number of classes (0 for regression).
     pub classes: usize,
     pub target: Target,
+    /// Per-sample weights of the training loss (scikit-learn's `sample_weight`): each batch's
+    /// loss is Σ w·L / Σ w over its samples. `None`: every sample weighs 1.
+    pub weights: Option<Vec<f32>>,
 }
 
 impl Dataset {
@@ -75,7 +78,24 @@ impl Dataset {
             labels,
             classes,
             target: Target::Classes,
+            weights: None,
         }
+    }
+
+    /// The mean sample weight (1 without weights).
+    pub fn mean_weight(&self) -> f32 {
+        match &self.weights {
+            Some(w) if !w.is_empty() => {
+                (w.iter().map(|&v| v as f64).sum::<f64>() / w.len() as f64) as f32
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// The weights of samples `idx` (`[idx.len()]`), `None` without weights.
+    pub fn gather_weights(&self, idx: &[u32]) -> Option<Vec<f32>> {
+        let w = self.weights.as_ref()?;
+        Some(idx.iter().map(|&i| w[i as usize]).collect())
     }
 
     /// Values per target row (`None` for classification).
@@ -163,6 +183,7 @@ impl Dataset {
             labels: idx.iter().map(|&i| self.labels[i as usize]).collect(),
             classes: self.classes,
             target,
+            weights: self.gather_weights(idx),
         }
     }
 }

@@ -14,6 +14,7 @@ pub fn xor() -> Dataset {
         labels: vec![0, 1, 1, 0],
         classes: 2,
         target: Default::default(),
+        weights: None,
     }
 }
 
@@ -43,6 +44,7 @@ pub fn linear(n: usize, seed: u64) -> Dataset {
         labels,
         classes: 2,
         target: Default::default(),
+        weights: None,
     }
 }
 
@@ -75,5 +77,6 @@ pub fn circles(n: usize, factor: f32, noise: f32, seed: u64) -> Dataset {
         labels: points.iter().map(|(_, l)| *l).collect(),
         classes: 2,
         target: Default::default(),
+        weights: None,
     }
 }

@@ -26,10 +26,16 @@ pub const SCALER_KEY: &str = "scaler";
 const LEGACY_STATE_KEY: &str = "run_state";
 
 impl Run {
-    /// Opens the engine on the run's device for `params`, with the run's optimizer and `state`
-    /// to continue from (`None`: a fresh one); `auto` without a hardware GPU opens the CPU
-    /// engine and says why in [`Opened::fallback`].
-    pub fn open_engine(&self, params: &Params, state: Option<&OptimizerState>) -> Result<Opened> {
+    /// Opens the engine on the run's device for `params`, with the run's optimizer for a
+    /// training set of mean sample weight `mean_weight` (1 without weights, see
+    /// [`Run::engine_optimizer`]) and `state` to continue from (`None`: a fresh one); `auto`
+    /// without a hardware GPU opens the CPU engine and says why in [`Opened::fallback`].
+    pub fn open_engine(
+        &self,
+        params: &Params,
+        state: Option<&OptimizerState>,
+        mean_weight: f32,
+    ) -> Result<Opened> {
         let params = &if self.model.bias {
             params.clone()
         } else {
@@ -38,7 +44,7 @@ impl Run {
         let mut opened = backend::open(self.device, params, self.train.batch_size)?;
         opened
             .engine
-            .set_optimizer(&self.engine_optimizer(), state)?;
+            .set_optimizer(&self.engine_optimizer(mean_weight), state)?;
         Ok(opened)
     }
 

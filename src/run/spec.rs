@@ -275,11 +275,16 @@ impl Run {
 }
 
 impl Run {
-    /// The optimizer the engines run: the run's, with `train.alpha`'s decay α/B on the weights.
-    pub fn engine_optimizer(&self) -> OptimizerConfig {
+    /// The optimizer the engines run on a training set whose mean sample weight is
+    /// `mean_weight` (1 without weights): the run's, with `train.alpha`'s decay on the weights,
+    /// α/(B·mean_weight). scikit-learn divides α by each batch's weight sum; this is that sum
+    /// for a batch of average weight, and exactly it for full batches and unweighted ones
+    /// (but for a partial last batch).
+    pub fn engine_optimizer(&self, mean_weight: f32) -> OptimizerConfig {
         let mut cfg = self.optimizer;
         if let Some(alpha) = self.train.alpha {
-            cfg.weight_decay = alpha / self.train.batch_size.max(1) as f32;
+            let per = self.train.batch_size.max(1) as f32 * mean_weight;
+            cfg.weight_decay = if per > 0.0 { alpha / per } else { 0.0 };
         }
         cfg
     }

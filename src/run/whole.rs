@@ -87,7 +87,7 @@ pub fn train_run(
         (None, Some((params, state))) => (params, state, Vec::new(), 1),
         (None, None) => (run.init_params()?, None, Vec::new(), 1),
     };
-    let opened = run.open_engine(&params, state.as_ref())?;
+    let opened = run.open_engine(&params, state.as_ref(), sets.train.mean_weight())?;
     let mut engine = opened.engine;
     observer.started(&Started {
         run: &run,

@@ -120,7 +120,7 @@ fn fit_for(
     let params = run.init_params()?;
     let mut engine = GpuEngine::new(ctx.clone(), &params, run.train.batch_size, false)?;
     use crate::engine::Engine;
-    engine.set_optimizer(&run.engine_optimizer(), None)?;
+    engine.set_optimizer(&run.engine_optimizer(1.0), None)?;
     Ok(Fit {
         engine,
         train,

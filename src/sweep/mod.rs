@@ -386,9 +386,9 @@ fn open_engine(
     match threads {
         Some(t) => {
             let mut engine = FastCpu::with_threads(params.clone(), t);
-            engine.set_optimizer(&run.engine_optimizer(), None)?;
+            engine.set_optimizer(&run.engine_optimizer(1.0), None)?;
             Ok(Box::new(engine))
         }
-        None => Ok(run.open_engine(params, None)?.engine),
+        None => Ok(run.open_engine(params, None, 1.0)?.engine),
     }
 }

@@ -64,10 +64,11 @@ pub trait Observer {
 pub struct Quiet;
 impl Observer for Quiet {}
 
-/// scikit-learn's L2 term of an epoch's training loss: α/(2B)·‖W‖² for each batch of B samples,
-/// weighted by B in the epoch's mean over `samples`, i.e. α/2·‖W‖²·batches/samples; ‖W‖² from
-/// `params` (the weights at the epoch's end; biases are not penalised).
-pub fn l2_term(params: &Params, alpha: f32, samples: usize, batch: usize) -> f32 {
+/// scikit-learn's L2 term of an epoch's training loss: α/(2B)·‖W‖² for each batch of B samples
+/// (of mean sample weight `mean_weight`: α/(2B·mean_weight)), weighted by B in the epoch's mean
+/// over `samples`, i.e. α/2·‖W‖²·batches/(samples·mean_weight); ‖W‖² from `params` (the
+/// weights at the epoch's end; biases are not penalised).
+pub fn l2_term(params: &Params, alpha: f32, samples: usize, batch: usize, mean_weight: f32) -> f32 {
     let squares: f64 = params
         .layers
         .iter()
@@ -75,5 +76,9 @@ pub fn l2_term(params: &Params, alpha: f32, samples: usize, batch: usize) -> f32
         .map(|&w| w as f64 * w as f64)
         .sum();
     let batches = samples.div_ceil(batch.max(1));
-    (0.5 * alpha as f64 * squares * batches as f64 / samples.max(1) as f64) as f32
+    let per = samples.max(1) as f64 * mean_weight as f64;
+    if per <= 0.0 {
+        return 0.0;
+    }
+    (0.5 * alpha as f64 * squares * batches as f64 / per) as f32
 }

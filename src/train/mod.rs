@@ -214,6 +214,8 @@ pub struct Trainer<'a> {
     history: History,
     best: Option<(f32, usize, Params)>,
     plateau: plateau::Plateau,
+    /// The training set's mean sample weight (1 without weights).
+    mean_weight: f32,
 }
 
 impl<'a> Trainer<'a> {
@@ -242,6 +244,7 @@ impl<'a> Trainer<'a> {
             history: History::default(),
             best: None,
             plateau: plateau::Plateau::default(),
+            mean_weight: train.mean_weight(),
         })
     }
 
@@ -319,7 +322,8 @@ impl<'a> Trainer<'a> {
         let mut train_loss = stats.mean_loss();
         if let Some(alpha) = self.cfg.alpha {
             let p = engine.params()?;
-            train_loss += history::l2_term(&p, alpha, self.samples, self.cfg.batch_size);
+            let (n, b) = (self.samples, self.cfg.batch_size);
+            train_loss += history::l2_term(&p, alpha, n, b, self.mean_weight);
         }
         if stats.nonfinite_step.is_some() || !train_loss.is_finite() {
             return Err(Error::Diverged {

@@ -56,7 +56,7 @@ fn assert_stats_close(what: &str, got: Stats, want: Stats) {
 /// stats and evaluation (predictions identical, loss close). With several threads, both ways
 /// of sharing a layer are checked: by batch rows (the default on small layers) and by
 /// neurons/inputs (forced on every layer).
-fn compare(
+pub fn compare(
     what: &str,
     params: &Params,
     data: &Dataset,
@@ -139,6 +139,7 @@ pub fn random_data(n: usize, dim: usize, classes: usize, pixels: bool, seed: u64
         labels,
         classes,
         target: Default::default(),
+        weights: None,
     }
 }
 
@@ -184,6 +185,7 @@ fn one_step_every_activation_and_loss() {
             labels,
             classes: classes(k),
             target: Default::default(),
+            weights: None,
         };
         let order: Vec<u32> = (0..batch as u32).collect();
         for threads in [1, 2, 3] {

@@ -16,6 +16,7 @@ fn indexed(labels: &[u32], classes: usize) -> Dataset {
         labels: labels.to_vec(),
         classes,
         target: Default::default(),
+        weights: None,
     }
 }
 

@@ -63,10 +63,15 @@ fn gather_matches_dataset_gather() {
         let targets: Vec<f32> = (0..total * outputs)
             .map(|_| r.random_range(-3.0..3.0))
             .collect();
+        let sample_weights: Vec<f32> = (0..total)
+            .map(|_| [0.0, 0.5, 1.0, 2.5][r.random_range(0..4)])
+            .collect();
         for (u8s, mode) in [true, false]
             .into_iter()
             .flat_map(|u| [0, 1, 2].map(|m| (u, m)))
         {
+            // Sample weights (after the labels) with the f32 features, none with the u8 ones.
+            let weighted = !u8s;
             // 0: classes, 1: values, 2: the input (an autoencoder: outputs = dim)
             let (target, outputs) = match mode {
                 0 => (Target::Classes, outputs),
@@ -98,6 +103,7 @@ fn gather_matches_dataset_gather() {
                 labels: labels.clone(),
                 classes: outputs.max(2),
                 target,
+                weights: None,
             };
             let kernel = GatherKernel::new(&ctx, u8s).unwrap();
             let params = uniform(
@@ -107,16 +113,23 @@ fn gather_matches_dataset_gather() {
                     batch: batch as u32,
                     outputs: outputs as u32,
                     target: gather::target_id(&set.target),
+                    weighted: weighted as u32,
+                    n_total: total as u32,
+                    _pad: [0; 2],
                 },
             );
+            let mut label_words = labels.clone();
+            if weighted {
+                label_words.extend(sample_weights.iter().map(|w| w.to_bits()));
+            }
             let (data, lab, ord) = (
                 words(&ctx, "data", &data_words),
-                words(&ctx, "labels", &labels),
+                words(&ctx, "labels", &label_words),
                 words(&ctx, "order", &order),
             );
             let x = floats(&ctx, "x", &vec![9.0; batch * dim]);
             let y = floats(&ctx, "y", &vec![9.0; batch * outputs]);
-            let cls = words(&ctx, "cls", &vec![99; batch]);
+            let cls = words(&ctx, "cls", &vec![99; 2 * batch]);
             let vals = match &set.target {
                 Target::Values { values, .. } => floats(&ctx, "values", values),
                 _ => floats(&ctx, "no values", &[0.0]),
@@ -178,6 +191,26 @@ fn gather_matches_dataset_gather() {
                     0.0,
                     0.0,
                 );
+                // Each row's weight after the classes: the sample's (1.0 unweighted), 0 past
+                // the end of the run.
+                let mut want_w: Vec<f32> = rows
+                    .iter()
+                    .map(|&i| {
+                        if weighted {
+                            sample_weights[i as usize]
+                        } else {
+                            1.0
+                        }
+                    })
+                    .collect();
+                want_w.resize(batch, 0.0);
+                let got_w: Vec<f32> = ctx
+                    .read_u32(&cls, batch as u64, batch as u64)
+                    .unwrap()
+                    .into_iter()
+                    .map(f32::from_bits)
+                    .collect();
+                assert_close(&format!("{what}: weights"), &got_w, &want_w, 0.0, 0.0);
                 assert_eq!(
                     ctx.read_u32(&cls, 0, batch as u64).unwrap(),
                     want_cls,
@@ -220,8 +253,26 @@ fn loss_matches_reference_for_every_loss_and_output() {
     assert_eq!(pairs.len(), (2 * 5 + 1) + 2 * (2 * 6 + 2));
     for (loss, act, outputs) in pairs {
         // A batch of one, a partial last batch (rows past n masked), a batch past a workgroup.
-        for (batch, n, step) in [(1, 1, 0), (7, 12, 1), (65, 65, 0)] {
+        // Unweighted, and weighted (weights with zeros and fractions; one batch all zero).
+        for (batch, n, step, weighted) in [
+            (1, 1, 0, false),
+            (7, 12, 1, false),
+            (65, 65, 0, false),
+            (1, 1, 0, true),
+            (7, 12, 1, true),
+            (65, 65, 0, true),
+            (3, 3, 0, true),
+        ] {
             let valid = batch.min(n - step * batch);
+            let all_zero = batch == 3;
+            let w: Vec<f32> = (0..batch)
+                .map(|i| match (i < valid, weighted && !all_zero) {
+                    (false, _) => 0.0,
+                    (true, true) => [0.0, 0.5, 1.0, 2.5][r.random_range(0..4)],
+                    (true, false) if all_zero => 0.0,
+                    (true, false) => 1.0,
+                })
+                .collect();
             let z: Vec<f32> = (0..batch * outputs)
                 .map(|_| r.random_range(-4.0..4.0))
                 .collect();
@@ -244,13 +295,19 @@ fn loss_matches_reference_for_every_loss_and_output() {
                     act: act.gpu_id(),
                     loss: loss.gpu_id(),
                     train: 1,
-                    _pad: [0; 3],
+                    weighted: weighted as u32,
+                    _pad: [0; 2],
                 },
             );
+            let cls_and_w: Vec<u32> = cls
+                .iter()
+                .copied()
+                .chain(w.iter().map(|v| v.to_bits()))
+                .collect();
             let (zb, yb, cb) = (
                 floats(&ctx, "z", &z),
                 floats(&ctx, "y", &y),
-                words(&ctx, "cls", &cls),
+                words(&ctx, "cls", &cls_and_w),
             );
             let state = words(&ctx, "state", &[step as u32, n as u32]);
             let a = floats(&ctx, "a", &vec![0.0; batch * outputs]);
@@ -284,12 +341,13 @@ fn loss_matches_reference_for_every_loss_and_output() {
                 Loss::Ce => Targets::Classes(cls[..valid].to_vec()),
                 _ => Targets::Values(y[..valid * outputs].to_vec()),
             };
+            let vw = weighted.then(|| &w[..valid]);
             let (want_loss, mut want_dz) =
-                cpu_loss::loss_and_grad(loss, act, vz, va, &targets, outputs);
+                cpu_loss::weighted_loss_and_grad(loss, act, vz, va, &targets, outputs, vw);
             want_dz.resize(batch * outputs, 0.0);
             let want_pred = cpu_loss::predict(act, va, outputs);
             let what = format!(
-                "{loss} with {act} output, {outputs} outputs, batch {batch}, {valid} valid"
+                "{loss} with {act} output, {outputs} outputs, batch {batch}, {valid} valid, weighted {weighted}"
             );
             let got_a = ctx.read_f32(&a, 0, (batch * outputs) as u64).unwrap();
             assert_close(&format!("{what}: a"), &got_a, &want_a, 1e-6, 1e-5);

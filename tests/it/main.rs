@@ -17,7 +17,10 @@
 //!   path flushing subnormals.
 //! - `run_config`: the run description: defaults, TOML, errors, metrics, checkpoints, resume.
 //! - `shaders`: ids generated into the WGSL, every dumped variant compiles.
-//! - `train_loop`: the loop alone with a scripted engine (early stopping).
+//! - `train_loop`: the loop alone with a scripted engine (early stopping); `plateau`: its
+//!   scikit-learn stopping rules.
+//! - `weights`: per-sample weights of the loss, the reference against repeated rows, the fast
+//!   CPU path and the GPU against the reference.
 //! - `tables`: CSV and NumPy readers, scaling, holdout and folds, regression metrics, engines
 //!   on regression, autoencoders and layers without bias; `tables_cli`: the same through the
 //!   binary, with a corpus of broken files.
@@ -58,3 +61,4 @@ mod sweep;
 mod tables;
 mod tables_cli;
 mod train_loop;
+mod weights;

@@ -368,6 +368,7 @@ fn every_engine_follows_torch_adam_with_tiny_gradients() {
             values: y,
             units: Vec::new(),
         },
+        weights: None,
     };
     let ctx = gpu_or_skip("every_engine_follows_torch_adam_with_tiny_gradients");
     for case in t["cases"].as_array().unwrap() {

@@ -141,6 +141,7 @@ fn linear_set(n: usize, two: bool) -> Dataset {
             values,
             units: Vec::new(),
         },
+        weights: None,
     }
 }
 

@@ -109,6 +109,7 @@ pub fn four_samples() -> Dataset {
         labels: vec![0, 1, 0, 1],
         classes: 2,
         target: Default::default(),
+        weights: None,
     }
 }
 
@@ -269,6 +270,7 @@ fn regression_set(n: usize, seed: u32) -> Dataset {
             values,
             units: vec![(2.0, 1.0), (1.0, 0.0)],
         },
+        weights: None,
     }
 }
 

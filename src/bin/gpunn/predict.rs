@@ -52,6 +52,7 @@ pub fn run(a: PredictArgs) -> Result<()> {
         labels: vec![0; a.files.len()],
         classes: meta.classes.max(2),
         target: Default::default(),
+        weights: None,
     };
     // The scaling the model was trained with (none for image models trained as they are).
     let images = gpunn::run::scaler_of(&a.model, &meta)?.apply(&images)?;

@@ -179,6 +179,9 @@ pub struct OutputRows<'a> {
     pub labels: &'a [u32],
     /// `[rows][outputs]` target values (regression, autoencoders); `None`: from the labels.
     pub values: Option<&'a [f32]>,
+    /// Sample weights: these rows' (`[rows]`) and their sum over the whole batch. The loss is
+    /// then the weighted mean, as `cpu::loss::weighted_loss_and_grad`.
+    pub weights: Option<(&'a [f32], f32)>,
 }
 
 impl OutputRows<'_> {
@@ -222,7 +225,11 @@ impl OutputRows<'_> {
             let a = &self.a[r * o..(r + 1) * o];
             let y = self.labels[r];
             let dzr = dz.as_deref_mut().map(|d| &mut d[r * o..(r + 1) * o]);
-            stats.loss_sum += self.row(r, z, a, y, dzr) as f64;
+            let loss = match self.weights {
+                None => self.row(r, z, a, y, dzr),
+                Some((w, sum)) => self.weighted_row(r, z, a, y, dzr, w[r], sum),
+            };
+            stats.loss_sum += loss as f64;
             let pred = predict(self.act, a);
             stats.correct += u64::from(pred == y);
             if let Some(p) = predictions.as_deref_mut() {
@@ -230,6 +237,78 @@ impl OutputRows<'_> {
             }
         }
         stats
+    }
+
+    /// One row of a weighted batch (weight `w` of the batch's `sum`): returns its loss times
+    /// its share w·B/Σw, so that the rows' mean is the weighted mean, and writes its gradient
+    /// into `dz` if given, in `cpu::loss::weighted_loss_and_grad`'s order of operations.
+    #[allow(clippy::too_many_arguments)]
+    fn weighted_row(
+        &self,
+        r: usize,
+        z: &[f32],
+        a: &[f32],
+        y: u32,
+        dz: Option<&mut [f32]>,
+        w: f32,
+        sum: f32,
+    ) -> f32 {
+        let o = self.outputs as f32;
+        let loss = match self.loss {
+            Loss::Mse | Loss::HalfMse => {
+                let (scale, per) = if self.loss == Loss::Mse {
+                    (1.0f32, o)
+                } else {
+                    (0.5f32, 1.0)
+                };
+                let mut l = 0.0f32;
+                for (j, &aj) in a.iter().enumerate() {
+                    let d = aj - self.target(r, y, j);
+                    l += scale * d * d / per;
+                }
+                if let Some(dz) = dz {
+                    for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
+                        let d = aj - self.target(r, y, j);
+                        *g = 2.0 * scale * d / per * w / sum;
+                    }
+                    if self.act == Activation::Softmax {
+                        let dot: f32 = a.iter().zip(dz.iter()).map(|(&x, &g)| x * g).sum();
+                        for (g, &aj) in dz.iter_mut().zip(a) {
+                            *g = aj * (*g - dot);
+                        }
+                    } else {
+                        activation_backward(self.act, dz, a);
+                    }
+                }
+                l
+            }
+            Loss::Bce => {
+                let mut l = 0.0f32;
+                for (j, &zj) in z.iter().enumerate() {
+                    let t = self.target(r, y, j);
+                    l += (zj.max(0.0) - zj * t + (-zj.abs()).exp().ln_1p()) / o;
+                }
+                if let Some(dz) = dz {
+                    for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
+                        *g = (aj - self.target(r, y, j)) / o * w / sum;
+                    }
+                }
+                l
+            }
+            Loss::Ce => {
+                let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let lse = max + z.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+                let y = y as usize;
+                if let Some(dz) = dz {
+                    for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
+                        let onehot = if j == y { 1.0 } else { 0.0 };
+                        *g = (aj - onehot) * w / sum;
+                    }
+                }
+                lse - z[y.min(self.outputs - 1)]
+            }
+        };
+        loss * (w * self.batch as f32 / sum)
     }
 
     /// One row: returns its per-sample loss and writes its gradient into `dz` if given.

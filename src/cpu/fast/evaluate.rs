@@ -97,6 +97,8 @@ impl Views {
                         Target::Input => Some(self.x.slice(r0 * n_in, r1 * n_in)),
                         Target::Values { dim, values, .. } => Some(&values[s * dim..(s + n) * dim]),
                     },
+                    // Evaluation reports the plain mean loss.
+                    weights: None,
                 };
                 let st = out.run(None, predictions);
                 total.loss_sum += st.loss_sum;

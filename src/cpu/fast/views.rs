@@ -224,6 +224,16 @@ impl Views {
                 Some(&scratch.values[..])
             }
         };
+        let weights = data.weights.as_ref().map(|w| {
+            let sum: f32 = idx.iter().map(|&i| w[i as usize]).sum();
+            // All weights 0: the batch contributes nothing (as the reference).
+            let sum = if sum == 0.0 { 1.0 } else { sum };
+            scratch.weights.clear();
+            scratch
+                .weights
+                .extend(idx[r0..r1].iter().map(|&i| w[i as usize]));
+            sum
+        });
         clock.lap(Phase::Gather);
 
         // Forward. A row-split layer needs only our rows of its input; a column-split one needs
@@ -263,6 +273,7 @@ impl Views {
                 a: self.acts[depth - 1].slice(r0 * outputs, r1 * outputs),
                 labels,
                 values,
+                weights: weights.map(|sum| (&scratch.weights[..], sum)),
             };
             out.run(
                 Some(self.dz[depth - 1].slice_mut(r0 * outputs, r1 * outputs)),

@@ -34,6 +34,8 @@ pub(super) struct Scratch {
     pub(super) labels: Vec<u32>,
     /// The target values of the thread's rows (regression), `[rows][outputs]`.
     pub(super) values: Vec<f32>,
+    /// The sample weights of the thread's rows, where the dataset has weights.
+    pub(super) weights: Vec<f32>,
 }
 
 impl Workspace {
@@ -56,6 +58,7 @@ impl Workspace {
                     sums: vec![0.0; widest],
                     labels: vec![0; rows],
                     values: Vec::new(),
+                    weights: Vec::new(),
                 })
                 .collect(),
             sizes,

@@ -157,6 +157,7 @@ pub fn load_pair(images: &Path, labels: &Path, name: &str) -> Result<Dataset> {
         labels: lab.into_iter().map(u32::from).collect(),
         classes,
         target: Default::default(),
+        weights: None,
     })
 }
 

@@ -224,6 +224,7 @@ pub fn dataset(
         labels,
         classes,
         target,
+        weights: None,
     })
 }
 

@@ -56,7 +56,8 @@ impl GpuEngine {
         let x = f32s("x", b * inputs)?;
         let out = f32s("output", b * outputs)?;
         let y = f32s("targets", b * outputs)?;
-        let cls = f32s("classes", b)?;
+        // Class ids, then the rows' sample weights (gather.wgsl).
+        let cls = f32s("classes and weights", 2 * b)?;
         let rows = f32s("per-sample loss", 2 * b)?;
         let state = f32s("step state", 4)?;
         let totals = f32s("totals", 8)?;
@@ -129,7 +130,8 @@ impl GpuEngine {
                     act: params.layers[depth - 1].activation.gpu_id(),
                     loss: params.loss.gpu_id(),
                     train: train as u32,
-                    _pad: [0; 3],
+                    weighted: 0,
+                    _pad: [0; 2],
                 }),
             )
         };
@@ -250,7 +252,13 @@ impl GpuEngine {
         let what = format!("dataset {}", data.name);
         let as_f32 = |w: &[u32]| -> Vec<f32> { w.iter().map(|&u| f32::from_bits(u)).collect() };
         let data_buf = ctx.storage_buffer_f32(&what, &as_f32(&words))?;
-        let labels = ctx.storage_buffer_f32(&format!("{what} labels"), &as_f32(&data.labels))?;
+        // Training on weighted samples: their weights follow the labels (gather.wgsl).
+        let weights = data.weights.as_ref().filter(|_| train);
+        let mut label_words = as_f32(&data.labels);
+        if let Some(w) = weights {
+            label_words.extend_from_slice(w);
+        }
+        let labels = ctx.storage_buffer_f32(&format!("{what} labels"), &label_words)?;
         let identity: Vec<u32> = (0..n as u32).collect();
         let order = ctx.storage_buffer_f32(&format!("{what} order"), &as_f32(&identity))?;
         let preds =
@@ -268,6 +276,9 @@ impl GpuEngine {
                 batch: self.batch as u32,
                 outputs: self.params_host.outputs() as u32,
                 target: gather::target_id(&data.target),
+                weighted: weights.is_some() as u32,
+                n_total: n as u32,
+                _pad: [0; 2],
             }),
         )?;
         let gather = self.kernels.gather(u8s).bind(
@@ -284,10 +295,28 @@ impl GpuEngine {
                 values: &values,
             },
         )?;
-        let loss_params = if train {
-            &self.loss_train_params
-        } else {
-            &self.loss_eval_params
+        let weighted_params = match weights {
+            Some(_) => {
+                let last = self.params_host.layers.last().expect("layers");
+                Some(ctx.uniform_buffer(
+                    "loss params (weighted)",
+                    bytes(&LossParams {
+                        batch: self.batch as u32,
+                        outputs: self.params_host.outputs() as u32,
+                        act: last.activation.gpu_id(),
+                        loss: self.params_host.loss.gpu_id(),
+                        train: 1,
+                        weighted: 1,
+                        _pad: [0; 2],
+                    }),
+                )?)
+            }
+            None => None,
+        };
+        let loss_params = match (&weighted_params, train) {
+            (Some(w), _) => w,
+            (None, true) => &self.loss_train_params,
+            (None, false) => &self.loss_eval_params,
         };
         let last = self.layers.last().expect("layers");
         let loss = self.kernels.loss.bind(
@@ -316,6 +345,7 @@ impl GpuEngine {
             _labels: labels,
             _values: values,
             _gather_params: gather_params,
+            _loss_params: weighted_params,
         })
     }
 }

@@ -88,6 +88,8 @@ struct GpuData {
     _labels: wgpu::Buffer,
     _values: wgpu::Buffer,
     _gather_params: wgpu::Buffer,
+    /// The weighted loss's params, when the set has sample weights (kept alive with the binding).
+    _loss_params: Option<wgpu::Buffer>,
 }
 
 /// The parameters, activations and prepared kernel calls of one network at one batch size.

@@ -42,6 +42,11 @@ pub struct GatherParams {
     pub outputs: u32,
     /// `TARGET_CLASSES`, `TARGET_VALUES` or `TARGET_INPUT`.
     pub target: u32,
+    /// 1: `labels` holds the samples' weights after their labels (f32 bits).
+    pub weighted: u32,
+    /// Samples in the dataset (where the weights start in `labels`).
+    pub n_total: u32,
+    pub _pad: [u32; 2],
 }
 
 /// The buffers of one gather call site, in binding order.
@@ -50,7 +55,7 @@ pub struct GatherBindings<'a> {
     pub params: &'a wgpu::Buffer,
     /// `[n_total][dim]`, u8 packed 4 per word or f32 bits.
     pub data: &'a wgpu::Buffer,
-    /// `[n_total]` class ids.
+    /// `[n_total]` class ids, then (weighted) `[n_total]` sample weights as f32 bits.
     pub labels: &'a wgpu::Buffer,
     /// `[n]` sample ids of this run of steps.
     pub order: &'a wgpu::Buffer,
@@ -60,7 +65,8 @@ pub struct GatherBindings<'a> {
     pub x: &'a wgpu::Buffer,
     /// Out: `[B][O]` targets.
     pub y: &'a wgpu::Buffer,
-    /// Out: `[B]` class ids.
+    /// Out: `[2B]`: class ids, then each row's weight as f32 bits (1.0 unweighted, 0.0 past
+    /// the end of the run).
     pub cls: &'a wgpu::Buffer,
     /// `[n_total][O]` target values (or a dummy).
     pub values: &'a wgpu::Buffer,

@@ -25,7 +25,9 @@ pub struct LossParams {
     pub loss: u32,
     /// 1: write `dz`; 0: evaluation only.
     pub train: u32,
-    pub _pad: [u32; 3],
+    /// 1: the weighted mean loss, by the row weights in `cls[B..2B]`.
+    pub weighted: u32,
+    pub _pad: [u32; 2],
 }
 
 /// The buffers of one loss call site, in binding order.
@@ -36,7 +38,7 @@ pub struct LossBindings<'a> {
     pub z: &'a wgpu::Buffer,
     /// `[B][O]` f32 targets (mse, half-mse, bce).
     pub y: &'a wgpu::Buffer,
-    /// `[B]` class ids (ce, and accuracy).
+    /// `[2B]` class ids (ce, and accuracy), then row weights as f32 bits.
     pub cls: &'a wgpu::Buffer,
     /// `[0]` step within the run, `[1]` n (rows past n are masked).
     pub state: &'a wgpu::Buffer,
