@@ -262,3 +262,23 @@ def test_trains_on_the_gpu_as_on_the_cpu():
         pytest.skip(f"SKIPPED: no GPU adapter ({e})")
     np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=1e-3)
     np.testing.assert_allclose(gpu.predict_proba(Xte), cpu.predict_proba(Xte), atol=1e-3)
+
+
+def test_ctrl_c_stops_between_steps_and_keeps_the_model():
+    """Ctrl-C (SIGINT) during fit stops training at a step boundary, as scikit-learn does: a
+    warning, the weights as they stand, the epochs done in the curve."""
+    import _thread
+    import threading
+
+    Xtr, Xte, ytr, yte = digits()
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_iter=100000, tol=0.0, n_iter_no_change=100000,
+                        random_state=0, device="cpu")
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.warns(UserWarning, match="interrupted"):
+            clf.fit(Xtr, ytr)
+    finally:
+        timer.cancel()
+    assert 0 < clf.n_iter_ < 100000 and len(clf.loss_curve_) == clf.n_iter_
+    assert clf.score(Xte, yte) > 0.8

@@ -32,6 +32,7 @@
 //! An unknown key or a value of the wrong type is an error naming the key and the file.
 
 mod data;
+mod figures;
 mod fit;
 mod resolve;
 pub mod settings;
@@ -41,9 +42,8 @@ mod whole;
 
 pub use crate::optim::OptimizerConfig;
 pub use data::{DataSource, LoadedData, SYNTHETIC};
-pub use fit::{
-    metrics_json, scaler_of, CheckpointSaver, Resumed, TestFigures, RUN_KEY, SCALER_KEY,
-};
+pub use figures::{metrics_json, TestFigures};
+pub use fit::{scaler_of, CheckpointSaver, Resumed, RUN_KEY, SCALER_KEY};
 pub use resolve::Prepared;
 pub use spec::{
     DataRun, DataSpec, ModelRun, ModelSpec, OptimizerSpec, Run, RunSpec, TrainRun, TrainSpec,

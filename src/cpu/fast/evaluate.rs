@@ -1,9 +1,9 @@
 //! Evaluation on every thread, and one thread's part of it: forward, loss and predictions (or the outputs) for a
 //! block of the samples, without barriers.
 
-use super::elementwise::{OutputRows, OutputStats};
 use super::gather;
 use super::layer::COLUMN_SPLIT_MIN_WEIGHTS;
+use super::output::{OutputRows, OutputStats};
 use super::sync::{on_threads, split, Shared};
 use super::views::Views;
 use super::{FastCpu, MIN_ROWS};

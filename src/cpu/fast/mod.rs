@@ -42,15 +42,16 @@ mod gather;
 mod layer;
 pub mod mathfn;
 mod optim;
+mod output;
 mod products;
 mod sync;
 mod views;
 mod workspace;
 
-use self::elementwise::OutputStats;
 use self::layer::check_shapes;
 use self::layer::{reorder_first, reorder_first_state};
 use self::optim::OptViews;
+use self::output::OutputStats;
 use self::sync::{on_threads, PoisonOnPanic, Shared};
 use self::views::Views;
 use self::workspace::{Clock, Phase, Workspace, PHASES};
@@ -63,13 +64,20 @@ use crate::optim::{OptimizerConfig, OptimizerState};
 use crate::{Error, Result};
 
 /// The threads [`FastCpu::new`] runs on: `GPUNN_THREADS` when set (as `RAYON_NUM_THREADS`
-/// and `OMP_NUM_THREADS` elsewhere), else one per core up to [`DEFAULT_MAX_THREADS`].
+/// elsewhere), else `OMP_NUM_THREADS` when set, else one per core up to
+/// [`DEFAULT_MAX_THREADS`]. joblib's worker processes (scikit-learn's `n_jobs`) set
+/// `OMP_NUM_THREADS` to their share of the cores; following it keeps `GridSearchCV(...,
+/// n_jobs=2)` from running two threads per process on two cores (3.4× slower here).
 pub fn default_threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::env::var("GPUNN_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|&t| t > 0)
+    let var = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&t| t > 0)
+    };
+    var("GPUNN_THREADS")
+        .or_else(|| var("OMP_NUM_THREADS"))
         .unwrap_or(cores.min(DEFAULT_MAX_THREADS))
 }
 

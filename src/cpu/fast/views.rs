@@ -1,10 +1,11 @@
 //! The network as the worker threads see it: per-layer views of the shared buffers, and one
 //! thread's part of a training step (evaluation: `evaluate.rs`).
 
-use super::elementwise::{self, OutputRows, OutputStats};
+use super::elementwise;
 use super::gather;
 use super::layer::{splits, LayerView, Split};
 use super::optim::OptViews;
+use super::output::{OutputRows, OutputStats};
 use super::products;
 use super::sync::{split, Shared, SpinBarrier};
 use super::workspace::{Clock, Phase, Scratch, Workspace};
