@@ -13,7 +13,7 @@ from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classi
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from . import _core
-from ._mapping import ACTIVATIONS, check_params, run_description
+from ._mapping import ACTIVATIONS, check_params, reported, run_description
 
 _OUT = {"softmax": "softmax", "logistic": "sigmoid", "identity": "identity"}
 
@@ -57,8 +57,8 @@ class _BaseMLP(BaseEstimator):
         tags.input_tags.sparse = False
         return tags
 
-    # The subclasses say how targets become gpunn's: (targets dict, n_outputs, out_activation,
-    # gpunn loss, c) with loss_sklearn = c * loss_gpunn (see _mapping).
+    # The subclasses say how targets become gpunn's (targets dict, n_outputs) and how the
+    # output is trained: (out_activation, gpunn loss, c, per), see _mapping.
 
     def _fit(self, X, y, incremental, sample_weight=None):
         sizes = check_params(self)
@@ -68,7 +68,7 @@ class _BaseMLP(BaseEstimator):
             sample_weight = _check_sample_weight(sample_weight, X)
             targets["weights"] = np.ascontiguousarray(sample_weight, dtype=np.float32)
         n = X.shape[0]
-        out_act, loss, c = self._output(n_outputs)
+        out_act, loss, c, per = self._output(n_outputs)
         if first:
             self.n_outputs_ = n_outputs
             self.n_layers_ = len(sizes) + 2
@@ -86,7 +86,7 @@ class _BaseMLP(BaseEstimator):
             batch = int(np.clip(self.batch_size, 1, n))
         early = bool(self.early_stopping and not incremental)
         settings = run_description(
-            self, X.shape[1], sizes, n_outputs, _OUT[out_act], loss, c,
+            self, X.shape[1], sizes, n_outputs, _OUT[out_act], loss, c, per,
             seed=self._seed + (self.n_iter_ if incremental else 0), batch=batch,
             epochs=1 if incremental else self.max_iter, early_stopping=early, incremental=incremental,
         )
@@ -102,28 +102,28 @@ class _BaseMLP(BaseEstimator):
                 start["start_state"] = self._state
         if early:
             self.validation_scores_ = []
-        out = _core.fit(settings, X, callback=self._printer(c, early), **targets, **start)
-        self._read(out, c, early, incremental, n)
+        out = _core.fit(settings, X, callback=self._printer(c, per, early), **targets, **start)
+        self._read(out, c, per, early, incremental, n)
         return self
 
-    def _printer(self, c, early):
+    def _printer(self, c, per, early):
         if not self.verbose:
             return None
         base = self.n_iter_
 
-        def show(epoch, loss, score):
-            print(f"Iteration {base + epoch}, loss = {c * loss:.8f}")
+        def show(epoch, loss, score, l2):
+            print(f"Iteration {base + epoch}, loss = {reported(loss, l2, c, per):.8f}")
             if early and score is not None:
                 print(f"Validation score: {score:f}")
         return show
 
-    def _read(self, out, c, early, incremental, n):
+    def _read(self, out, c, per, early, incremental, n):
         self.coefs_ = [np.ascontiguousarray(w.T) for w in out["weights"]]
         self.intercepts_ = list(out["biases"])
         self._state = list(out["state"])
         self._run = out["run"]
         epochs = out["epochs"]
-        losses = [c * loss for _, loss, _ in epochs]
+        losses = [reported(loss, l2, c, per) for _, loss, _, l2 in epochs]
         self.loss_curve_ = list(self.loss_curve_) + losses
         self.n_iter_ += len(epochs)
         n_train = n - int(round(self.validation_fraction * n)) if early else n
@@ -131,7 +131,7 @@ class _BaseMLP(BaseEstimator):
         if losses:
             self.loss_ = losses[-1]
         if early:
-            self.validation_scores_ = [s for _, _, s in epochs]
+            self.validation_scores_ = [s for _, _, s, _ in epochs]
             self.best_validation_score_ = max(self.validation_scores_)
             self.best_loss_ = None
         else:
@@ -202,8 +202,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _output(self, n_outputs):
         if self._label_binarizer.y_type_ == "multiclass":
-            return "softmax", "ce", 1.0
-        return "logistic", "bce", float(n_outputs)
+            return "softmax", "ce", 1.0, 1.0
+        return "logistic", "bce", float(n_outputs), 1.0
 
     def partial_fit(self, X, y, sample_weight=None, classes=None):
         """One pass over X and y (scikit-learn's `partial_fit`); `classes` on the first call."""
@@ -271,7 +271,7 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
         return np.ascontiguousarray(X, dtype=np.float32), dict(values=Y), Y.shape[1]
 
     def _output(self, n_outputs):
-        return "identity", "mse", 0.5
+        return "identity", "half-mse", 1.0, float(n_outputs)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One pass over X and y (scikit-learn's `partial_fit`)."""

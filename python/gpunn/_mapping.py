@@ -1,15 +1,19 @@
 """scikit-learn's MLP parameters as a gpunn run description (the keys of `gpunn train
 --config`), and the scale between the two libraries' losses.
 
-scikit-learn's losses and gpunn's differ by a constant factor c (loss_sklearn = c * loss_gpunn):
+The updates are scikit-learn's exactly; its losses and gpunn's differ by constant factors:
 - multiclass: cross-entropy over softmax, mean over samples: the same (c = 1);
 - binary (one logistic output): the same (c = 1);
-- multilabel (k logistic outputs): scikit-learn sums over the outputs, gpunn averages (c = k);
-- regression: scikit-learn's squared_error is mean((y - p)^2) / 2, gpunn's mse mean((y - p)^2)
-  (c = 1/2).
-The run is set so that the updates are scikit-learn's: SGD's rate times c, Adam's epsilon
-divided by c (Adam is otherwise invariant to the scale), alpha divided by c (gpunn's alpha is
-relative to its own loss), tol on the training loss divided by c; reported losses are times c.
+- multilabel (k logistic outputs): scikit-learn sums over the outputs, gpunn's bce averages
+  (c = k: loss_sklearn = k * loss_gpunn);
+- regression: scikit-learn's gradient is that of sum((y - p)^2) / 2 over the outputs, mean over
+  samples: gpunn's half-mse (c = 1); but the loss it reports is the mean over the k outputs
+  too (per = k), plus the L2 term.
+So: SGD's rate times c, Adam's epsilon divided by c (Adam is otherwise invariant to the scale),
+alpha divided by c (gpunn's alpha is relative to its own loss); a reported loss is
+c * ((loss - l2) / per + l2), l2 being the L2 term in it; tol on the training loss is
+tol * per / c (exact without alpha; with it gpunn's plateau counts the data loss per output and
+the L2 term in the ratio per : 1 rather than 1 : 1).
 """
 
 import numbers
@@ -93,8 +97,13 @@ def check_params(est):
     return [int(s) for s in sizes]
 
 
-def run_description(est, n_features, sizes, n_outputs, out_activation, loss, c, seed, batch, epochs,
-                    early_stopping, incremental):
+def reported(loss, l2, c, per):
+    """scikit-learn's figure for a gpunn training loss (see the module's documentation)."""
+    return c * ((loss - l2) / per + l2)
+
+
+def run_description(est, n_features, sizes, n_outputs, out_activation, loss, c, per, seed, batch,
+                    epochs, early_stopping, incremental):
     """The gpunn run of one fit (or one partial_fit pass)."""
     sgd = est.solver == "sgd"
     train = {
@@ -108,7 +117,7 @@ def run_description(est, n_features, sizes, n_outputs, out_activation, loss, c, 
     }
     if not incremental:
         train["n_iter_no_change"] = int(est.n_iter_no_change)
-        train["tol"] = float(est.tol) if early_stopping else float(est.tol) / c
+        train["tol"] = float(est.tol) if early_stopping else float(est.tol) * per / c
         train["stop_on"] = "val-score" if early_stopping else "train-loss"
     optimizer = {"kind": est.solver}
     if sgd:

@@ -120,7 +120,7 @@ fn params(
     Ok(params)
 }
 
-/// Tells Python each epoch (`callback(epoch, train_loss, val_score)`, which may print) and
+/// Tells Python each epoch (`callback(epoch, train_loss, val_score, l2)`, which may print) and
 /// asks it for signals between steps: Ctrl-C ends training there.
 struct PyObserver {
     callback: Option<Py<PyAny>>,
@@ -131,7 +131,8 @@ impl Observer for PyObserver {
     fn epoch_end(&mut self, r: &EpochRecord) {
         if let Some(cb) = &self.callback {
             Python::attach(|py| {
-                if let Err(e) = cb.call1(py, (r.epoch, r.train_loss, r.val_score())) {
+                let l2 = r.train_l2.unwrap_or(0.0);
+                if let Err(e) = cb.call1(py, (r.epoch, r.train_loss, r.val_score(), l2)) {
                     self.interrupted |= e.is_instance_of::<PyKeyboardInterrupt>(py);
                 }
             });
@@ -163,7 +164,8 @@ struct Fitted {
 /// Trains the run `settings` describes (TOML) on `x` with class `labels` or target `values`
 /// (and per-sample `weights` of the loss), from fresh parameters or from `start` (`[(W [out][in], b)]` with `activations`, and the
 /// optimizer state `start_state` of an earlier fit). Returns a dict: `weights`, `biases`,
-/// `state`, `epochs` (`(epoch, train_loss, val_score)`), `best_epoch`, `converged`,
+/// `state`, `epochs` (`(epoch, train_loss, val_score, l2)`: the L2 term is part of the loss),
+/// `best_epoch`, `converged`,
 /// `interrupted`, `engine`, `run` (the resolved description).
 #[pyfunction]
 #[pyo3(signature = (settings, x, labels=None, values=None, classes=0, weights=None, start=None, activations=None, loss=None, start_state=None, callback=None))]
@@ -242,10 +244,13 @@ fn fit<'py>(
     out.set_item("weights", weights)?;
     out.set_item("biases", biases)?;
     out.set_item("state", state_to(py, &f.state)?)?;
-    let epochs: Vec<(usize, f32, Option<f32>)> = f
+    let epochs: Vec<(usize, f32, Option<f32>, f32)> = f
         .epochs
         .iter()
-        .map(|r| (r.epoch, r.train_loss, r.val_score()))
+        .map(|r| {
+            let l2 = r.train_l2.unwrap_or(0.0);
+            (r.epoch, r.train_loss, r.val_score(), l2)
+        })
         .collect();
     out.set_item("epochs", epochs)?;
     out.set_item("best_epoch", f.best_epoch)?;

@@ -1,5 +1,5 @@
 """The estimators as scikit-learn users use them: against scikit-learn's own MLPs on the same
-data and parameters, inside scikit-learn's tools (clone, pickle, Pipeline, GridSearchCV with
+data and parameters (the README's recipes: test_readme.py), inside scikit-learn's tools (clone, pickle, Pipeline, GridSearchCV with
 joblib and with a Dask cluster), and their errors and bookkeeping."""
 
 import pickle
@@ -9,24 +9,17 @@ import numpy as np
 import pytest
 from sklearn import neural_network as sk
 from sklearn.base import clone
-from sklearn.datasets import load_digits, load_diabetes, make_multilabel_classification
+from sklearn.datasets import make_multilabel_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
+from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import gpunn
 from gpunn import MLPClassifier, MLPRegressor
+from parity import digits
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-
-
-def digits(two=None):
-    X, y = load_digits(return_X_y=True)
-    if two is not None:
-        keep = np.isin(y, two)
-        X, y = X[keep], y[keep]
-    return train_test_split(X / 16.0, y, test_size=0.25, random_state=0, stratify=y)
 
 
 def both(cls_name, **params):
@@ -63,36 +56,6 @@ def test_coefs_run_by_hand_give_predict_proba():
     p = np.exp(z - z.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(clf.predict_proba(Xte), p, atol=1e-5)
-
-
-def test_regressor_and_autoencoder_bottleneck_feed_a_classifier():
-    X, y = load_diabetes(return_X_y=True)
-    X = StandardScaler().fit_transform(X)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, random_state=0)
-    ours, theirs = both("MLPRegressor", hidden_layer_sizes=(32,), learning_rate_init=0.01, max_iter=300,
-                        random_state=0)
-    a, b = ours.fit(Xtr, ytr).score(Xte, yte), theirs.fit(Xtr, ytr).score(Xte, yte)
-    assert a >= b - 0.05, f"R² gpunn {a:.3f}, scikit-learn {b:.3f}"
-    # An autoencoder X → X whose bottleneck, computed by hand from coefs_, feeds a classifier:
-    # the same recipe through both libraries.
-    Xtr, Xte, ytr, yte = digits()
-
-    def recipe(lib, seed, **device):
-        ae = lib.MLPRegressor(hidden_layer_sizes=(32, 16, 32), max_iter=40, random_state=seed, **device)
-        ae.fit(Xtr, Xtr)
-
-        def code(X):
-            for W, b in zip(ae.coefs_[:2], ae.intercepts_[:2]):
-                X = np.maximum(X @ W + b, 0)
-            return X
-
-        clf = lib.MLPClassifier(max_iter=100, random_state=seed, **device).fit(code(Xtr), ytr)
-        return clf.score(code(Xte), yte)
-
-    # Mean over three seeds: one draw of either library varies by several points.
-    a = np.mean([recipe(gpunn, seed, device="cpu") for seed in range(3)])
-    b = np.mean([recipe(sk, seed) for seed in range(3)])
-    assert a >= b - 0.06, f"bottleneck classifier: gpunn {a:.3f}, scikit-learn {b:.3f}"
 
 
 def test_multilabel_and_multioutput():

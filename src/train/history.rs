@@ -10,6 +10,9 @@ use crate::Result;
 pub struct EpochRecord {
     pub epoch: usize,
     pub train_loss: f32,
+    /// The L2 term (`train.alpha`) included in `train_loss`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_l2: Option<f32>,
     pub train_accuracy: f32,
     pub val_loss: Option<f32>,
     pub val_accuracy: Option<f32>,

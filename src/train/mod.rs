@@ -202,10 +202,13 @@ impl<'a> Trainer<'a> {
         let stats = engine.take_stats()?;
         let seconds = self.started.elapsed().as_secs_f64();
         let mut train_loss = stats.mean_loss();
+        let mut train_l2 = None;
         if let Some(alpha) = self.cfg.alpha {
             let p = engine.params()?;
             let (n, b) = (self.samples, self.cfg.batch_size);
-            train_loss += history::l2_term(&p, alpha, n, b, self.mean_weight);
+            let l2 = history::l2_term(&p, alpha, n, b, self.mean_weight);
+            train_loss += l2;
+            train_l2 = Some(l2);
         }
         if stats.nonfinite_step.is_some() || !train_loss.is_finite() {
             return Err(Error::Diverged {
@@ -238,6 +241,7 @@ impl<'a> Trainer<'a> {
         let record = EpochRecord {
             epoch,
             train_loss,
+            train_l2,
             train_accuracy: stats.accuracy(),
             val_loss,
             val_accuracy,

@@ -26,6 +26,7 @@ fn history(epochs: usize, with_val: bool) -> Vec<EpochRecord> {
             EpochRecord {
                 epoch: e,
                 train_loss,
+                train_l2: None,
                 train_accuracy: 1.0 - train_loss * 0.35,
                 val_loss: with_val.then_some(val_loss),
                 val_accuracy: with_val.then_some(1.0 - val_loss * 0.4),
