@@ -79,7 +79,7 @@ pub fn loss_and_grad<T: Real>(
 /// - mse: Σ (a−y)²/O, ∂L_r/∂a = 2(a−y)/O, then through the output activation;
 /// - half-mse: ½Σ (a−y)², ∂L_r/∂a = (a−y), then through the output activation;
 /// - bce: Σ [max(z,0) − z·y + ln(1+e^−|z|)]/O (softplus form), ∂L_r/∂z = (σ(z) − y)/O;
-/// - ce: logsumexp(z) − z[y], ∂L_r/∂z = softmax(z) − onehot(y).
+/// - ce: logsumexp(z) − z\[y\], ∂L_r/∂z = softmax(z) − onehot(y).
 ///
 /// Each row's gradient is scaled by its share of the batch, 1/B or w_r/Σw.
 pub fn weighted_loss_and_grad<T: Real>(

@@ -14,7 +14,7 @@ pub struct TrainConfig {
     /// The exponent of [`LrSchedule::InvScaling`].
     pub power_t: f32,
     /// Stop (or, with [`LrSchedule::Adaptive`], divide the rate by 5) when the training loss
-    /// has not improved by more than `tol` for more than this many epochs ([`plateau`]).
+    /// has not improved by more than `tol` for more than this many epochs ([`super::plateau`]).
     pub n_iter_no_change: Option<usize>,
     pub tol: f32,
     /// What `n_iter_no_change` watches: the training loss, or the validation score (then the

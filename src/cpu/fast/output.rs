@@ -146,8 +146,7 @@ impl OutputRows<'_> {
                 l
             }
             Loss::Ce => {
-                let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let lse = max + z.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+                let lse = log_sum_exp(z);
                 let y = y as usize;
                 if let Some(dz) = dz {
                     for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
@@ -211,8 +210,7 @@ impl OutputRows<'_> {
             }
             Loss::Ce => {
                 // L = logsumexp(z) − z[y]; ∂/∂z = (softmax(z) − onehot(y)) / B.
-                let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let lse = max + z.iter().map(|&v| (v - max).exp()).sum::<f32>().ln();
+                let lse = log_sum_exp(z);
                 let y = y as usize;
                 if let Some(dz) = dz {
                     for (j, (g, &aj)) in dz.iter_mut().zip(a).enumerate() {
@@ -224,6 +222,12 @@ impl OutputRows<'_> {
             }
         }
     }
+}
+
+/// ln Σ e^z of one row, stably: max + ln Σ e^(z − max), as the reference.
+fn log_sum_exp(z: &[f32]) -> f32 {
+    let max = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + z.iter().map(|&v| (v - max).exp()).sum::<f32>().ln()
 }
 
 /// The predicted class of one output row, as [`crate::cpu::loss::predict`]: the first argmax
