@@ -41,5 +41,7 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check maturin numpy scikit-learn pytest pandas distributed
-VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --quiet
+# maturin lists every requirement pip finds installed: keep its output for a failure.
+log="$(mktemp)"
+VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --quiet >"$log" 2>&1 || { cat "$log"; exit 1; }
 .venv/bin/python -m pytest -q -p no:cacheprovider python/tests
