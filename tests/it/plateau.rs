@@ -10,6 +10,14 @@ fn script(losses: &[f32]) -> Scripted {
     Scripted::new(&[], losses)
 }
 
+/// Trains the scripted engine `e` with `cfg` on the four samples, validating on them too when
+/// `validate`.
+fn fit(e: &mut Scripted, cfg: &TrainConfig, validate: bool) -> train::History {
+    let data = four();
+    let val = validate.then_some(&data);
+    train::train(e, &data, val, cfg, &mut train::Quiet).unwrap()
+}
+
 /// A loop of `epochs` at rate 0.1 (one step of 4 samples an epoch), `n_iter_no_change` 2,
 /// tol 1e-4.
 fn config(epochs: usize, schedule: LrSchedule, n: Option<usize>) -> TrainConfig {
@@ -28,28 +36,13 @@ const LOSSES: [f32; 10] = [1.0, 0.9, 0.89995, 0.8999, 0.9, 0.95, 0.5, 0.5, 0.5, 
 
 #[test]
 fn plateau_stops_where_scikit_learn_does() {
-    let data = four();
     let mut e = script(&LOSSES);
-    let h = train::train(
-        &mut e,
-        &data,
-        None,
-        &config(10, LrSchedule::Constant, Some(2)),
-        &mut train::Quiet,
-    )
-    .unwrap();
+    let h = fit(&mut e, &config(10, LrSchedule::Constant, Some(2)), false);
     assert_eq!(h.epochs.len(), 5, "stops after epoch 5");
     assert!(h.converged && !h.stopped_early);
     // Without n_iter_no_change every epoch runs.
     let mut e = script(&LOSSES);
-    let h = train::train(
-        &mut e,
-        &data,
-        None,
-        &config(10, LrSchedule::Constant, None),
-        &mut train::Quiet,
-    )
-    .unwrap();
+    let h = fit(&mut e, &config(10, LrSchedule::Constant, None), false);
     assert_eq!((h.epochs.len(), h.converged), (10, false));
 }
 
@@ -57,29 +50,20 @@ fn plateau_stops_where_scikit_learn_does() {
 /// `loss > best − tol`). Values exact in binary, tol 0.5, n_iter_no_change 0.
 #[test]
 fn an_improvement_of_exactly_tol_counts() {
-    let data = four();
     let cfg = TrainConfig {
         tol: 0.5,
         ..config(5, LrSchedule::Constant, Some(0))
     };
     let mut e = script(&[1.0, 0.5, 0.5, 0.5, 0.5]);
-    let h = train::train(&mut e, &data, None, &cfg, &mut train::Quiet).unwrap();
+    let h = fit(&mut e, &cfg, false);
     // Epoch 2 improves by exactly 0.5; epoch 3 does not improve: the count passes 0 there.
     assert_eq!((h.epochs.len(), h.converged), (3, true));
 }
 
 #[test]
 fn adaptive_divides_the_rate_by_five_and_counts_again() {
-    let data = four();
     let mut e = script(&LOSSES);
-    let h = train::train(
-        &mut e,
-        &data,
-        None,
-        &config(10, LrSchedule::Adaptive, Some(2)),
-        &mut train::Quiet,
-    )
-    .unwrap();
+    let h = fit(&mut e, &config(10, LrSchedule::Adaptive, Some(2)), false);
     // Epoch 5 passes the count: the rate divides by 5 from epoch 6 on and the count restarts;
     // epochs 6 (0.95) and 7 (0.5, a new best) then 8, 9, 10 (no improvement): the count
     // passes 2 again at epoch 10, and the rate divides again, for no further epoch.
@@ -96,7 +80,7 @@ fn adaptive_divides_the_rate_by_five_and_counts_again() {
         ..config(10, LrSchedule::Adaptive, Some(2))
     };
     let mut e = script(&LOSSES);
-    let h = train::train(&mut e, &data, None, &tiny, &mut train::Quiet).unwrap();
+    let h = fit(&mut e, &tiny, false);
     assert_eq!((h.epochs.len(), h.converged), (5, true));
     // Adaptive without a count to trigger it is an error naming the schedule.
     let bad = config(10, LrSchedule::Adaptive, None);
@@ -114,19 +98,16 @@ fn a_resumed_run_counts_the_earlier_epochs() {
     ];
     let cfg = config(12, LrSchedule::Adaptive, Some(2));
     let mut whole = script(&losses);
-    let hw = train::train(&mut whole, &data, None, &cfg, &mut train::Quiet).unwrap();
+    let hw = fit(&mut whole, &cfg, false);
     let mut first = script(&losses);
-    let h4 = train::train(
+    let h4 = fit(
         &mut first,
-        &data,
-        None,
         &TrainConfig {
             epochs: 4,
             ..cfg.clone()
         },
-        &mut train::Quiet,
-    )
-    .unwrap();
+        false,
+    );
     let earlier: Vec<EpochRecord> = h4.epochs.clone();
     let mut rest = script(&losses);
     rest.epoch = 4;
@@ -194,7 +175,6 @@ fn plateau_flags_reach_the_run() {
 /// best-scoring epoch's parameters (a strictly higher score is a new best).
 #[test]
 fn val_score_plateau_stops_and_keeps_the_best_scoring_epoch() {
-    let data = four();
     let mut e = script(&[]);
     // Epoch 3 improves on 2 by less than tol (counted), but is the best; 4 and 5 are worse.
     e.val_scores = vec![0.5, 0.7, 0.70005, 0.6, 0.65, 0.9, 0.9];
@@ -202,7 +182,7 @@ fn val_score_plateau_stops_and_keeps_the_best_scoring_epoch() {
         stop_on: train::StopOn::ValScore,
         ..config(7, LrSchedule::Constant, Some(2))
     };
-    let h = train::train(&mut e, &data, Some(&data), &cfg, &mut train::Quiet).unwrap();
+    let h = fit(&mut e, &cfg, true);
     assert_eq!(h.epochs.len(), 5, "the count passes 2 at epoch 5");
     assert!(h.converged);
     assert_eq!(h.best_epoch, Some(3));
@@ -214,14 +194,7 @@ fn val_score_plateau_stops_and_keeps_the_best_scoring_epoch() {
     // Watching the training loss (constant here) stops at the same count, keeping the last.
     let mut e = script(&[]);
     e.val_scores = vec![0.5, 0.7, 0.70005, 0.6, 0.65, 0.9, 0.9];
-    let h = train::train(
-        &mut e,
-        &data,
-        Some(&data),
-        &config(7, LrSchedule::Constant, Some(2)),
-        &mut train::Quiet,
-    )
-    .unwrap();
+    let h = fit(&mut e, &config(7, LrSchedule::Constant, Some(2)), true);
     assert_eq!((h.epochs.len(), h.best_epoch), (4, Some(4)));
 }
 
@@ -254,7 +227,6 @@ fn a_stop_request_ends_the_run_between_steps() {
 /// scikit-learn's L2 term in the reported training loss: α/2·‖W‖²·batches/samples.
 #[test]
 fn alpha_adds_scikit_learns_l2_term_to_the_training_loss() {
-    let data = four();
     let mut e = script(&[0.25]);
     let mut p = gpunn::engine::Engine::params(&mut e).unwrap();
     p.layers[0].weights[0] = 2.0;
@@ -264,7 +236,7 @@ fn alpha_adds_scikit_learns_l2_term_to_the_training_loss() {
         batch_size: 3,
         ..config(1, LrSchedule::Constant, None)
     };
-    let h = train::train(&mut e, &data, None, &cfg, &mut train::Quiet).unwrap();
+    let h = fit(&mut e, &cfg, false);
     // 2 batches of 4 samples: 0.1/2 · 4 · 2/4 = 0.1.
     assert!(
         (h.epochs[0].train_loss - 0.35).abs() < 1e-6,
