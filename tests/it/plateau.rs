@@ -224,23 +224,33 @@ fn a_stop_request_ends_the_run_between_steps() {
     assert_eq!(e.epoch, 3);
 }
 
-/// scikit-learn's L2 term in the reported training loss: α/2·‖W‖²·batches/samples.
+/// scikit-learn's L2 term in the reported training loss: α/2·‖W‖²·batches/(samples·mean
+/// sample weight), recorded apart in `train_l2` too.
 #[test]
 fn alpha_adds_scikit_learns_l2_term_to_the_training_loss() {
-    let mut e = script(&[0.25]);
-    let mut p = gpunn::engine::Engine::params(&mut e).unwrap();
-    p.layers[0].weights[0] = 2.0;
-    gpunn::engine::Engine::set_params(&mut e, &p).unwrap();
     let cfg = TrainConfig {
         alpha: Some(0.1),
         batch_size: 3,
         ..config(1, LrSchedule::Constant, None)
     };
-    let h = fit(&mut e, &cfg, false);
-    // 2 batches of 4 samples: 0.1/2 · 4 · 2/4 = 0.1.
-    assert!(
-        (h.epochs[0].train_loss - 0.35).abs() < 1e-6,
-        "{}",
-        h.epochs[0].train_loss
-    );
+    for (weights, want_l2) in [(None, 0.225), (Some(vec![2.0; 4]), 0.1125)] {
+        let mut e = script(&[0.25]);
+        let mut p = gpunn::engine::Engine::params(&mut e).unwrap();
+        p.layers[0].weights[0] = 3.0;
+        gpunn::engine::Engine::set_params(&mut e, &p).unwrap();
+        let data = gpunn::data::Dataset { weights, ..four() };
+        let h = train::train(&mut e, &data, None, &cfg, &mut train::Quiet).unwrap();
+        // 2 batches of 4 samples: 0.1/2 · 9 · 2/4 = 0.225, halved with weights of mean 2.
+        let r = &h.epochs[0];
+        assert!(
+            (r.train_l2.unwrap() - want_l2).abs() < 1e-6,
+            "{:?}",
+            r.train_l2
+        );
+        assert!(
+            (r.train_loss - 0.25 - want_l2).abs() < 1e-6,
+            "{}",
+            r.train_loss
+        );
+    }
 }
