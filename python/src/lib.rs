@@ -7,7 +7,7 @@
 mod checkpoint;
 
 use gpunn::data::table::Task;
-use gpunn::data::{Dataset, Features, Target};
+use gpunn::data::{Dataset, Features, Floats, Target};
 use gpunn::model::{Layer, Params};
 use gpunn::optim::OptimizerState;
 use gpunn::run::{self, LoadedData, RunSpec, TrainOptions};
@@ -18,6 +18,7 @@ use numpy::{
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use std::sync::Arc;
 
 /// A library error as Python's: bad settings and data are `ValueError`, the rest
 /// `RuntimeError`; the message is the library's one line.
@@ -31,6 +32,41 @@ fn py_err(e: gpunn::Error) -> PyErr {
     }
 }
 
+/// The values of a C-contiguous f32 NumPy array, read in place by the library
+/// ([`Floats::shared`]) rather than copied.
+///
+/// It holds a bare pointer: [`fit`] keeps the array borrowed (`PyReadonlyArray2`) until it
+/// returns, and every dataset that reads it is dropped before then (training runs inside
+/// `fit`, and what comes back out of it holds parameters, never the data). As with
+/// scikit-learn's own compiled loops, Python code that writes into the array from another
+/// thread while it trains sees its writes read.
+struct ArrayView {
+    ptr: *const f32,
+    len: usize,
+}
+
+// SAFETY: the array outlives every reader (see above) and the library only reads it.
+unsafe impl Send for ArrayView {}
+unsafe impl Sync for ArrayView {}
+
+impl AsRef<[f32]> for ArrayView {
+    fn as_ref(&self) -> &[f32] {
+        // SAFETY: `ptr` and `len` came from a live, C-contiguous array (see the type's notes).
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+/// The array's values: read in place when C-contiguous, copied otherwise.
+fn floats(a: &PyReadonlyArray2<'_, f32>) -> Floats {
+    match a.as_slice() {
+        Ok(s) => Floats::shared(Arc::new(ArrayView {
+            ptr: s.as_ptr(),
+            len: s.len(),
+        })),
+        _ => a.as_array().iter().copied().collect(),
+    }
+}
+
 /// Samples `[n][dim]` as the library's dataset: class labels (`labels`, with `classes`) or value
 /// targets `[n][k]` (regression; multi-label classification when `classes > 0`).
 fn dataset(
@@ -40,15 +76,12 @@ fn dataset(
     classes: usize,
 ) -> PyResult<Dataset> {
     let (n, dim) = (x.shape()[0], x.shape()[1]);
-    let features = match x.as_slice() {
-        Ok(s) => s.to_vec(),
-        Err(_) => x.as_array().iter().copied().collect(),
-    };
+    let features = floats(x);
     let (labels, target) = match (labels, values) {
         (Some(l), None) => (l.as_array().to_vec(), Target::Classes),
         (None, Some(v)) => {
             let k = v.shape()[1];
-            let values = v.as_array().iter().copied().collect();
+            let values = floats(&v);
             (
                 vec![0; n],
                 Target::Values {

@@ -3,6 +3,8 @@ data and parameters (the README's recipes: test_readme.py), inside scikit-learn'
 joblib and with a Dask cluster), and their errors and bookkeeping."""
 
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -245,3 +247,32 @@ def test_ctrl_c_stops_between_steps_and_keeps_the_model():
         timer.cancel()
     assert 0 < clf.n_iter_ < 100000 and len(clf.loss_curve_) == clf.n_iter_
     assert clf.score(Xte, yte) > 0.8
+
+
+_PEAK = """
+import resource, sys, numpy as np, gpunn
+X = np.random.default_rng(0).random((400_000, 50), dtype=getattr(np, sys.argv[1]))  # 80/160 MB
+y = (X[:, 0] > 0.5).astype(np.int64)
+small = gpunn.MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, device="cpu")
+small.fit(X[:2000], y[:2000])  # the library loaded, its threads started
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+clf = gpunn.MLPClassifier(hidden_layer_sizes=(4,), max_iter=1, batch_size=1000, device="cpu")
+clf.fit(X, y)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's")
+def test_float32_arrays_train_in_place():
+    """A C-contiguous float32 X is read where it lies: fitting 80 MB of it raises the process's
+    peak memory by well under the array's size, where a float64 X (which has to become float32)
+    raises it by at least the converted copy."""
+
+    def growth(dtype):
+        out = subprocess.run([sys.executable, "-c", _PEAK, dtype], capture_output=True,
+                             text=True, check=True)
+        return float(out.stdout.split()[-1])
+
+    f32 = growth("float32")
+    assert f32 < 30, f"fitting 80 MB of float32 raised the peak by {f32:.0f} MB: a copy?"
+    assert growth("float64") > 75, "the float64 control copies 80 MB; the measure saw less"

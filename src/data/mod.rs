@@ -6,6 +6,7 @@
 //! when a batch is built.
 
 pub mod fetch;
+pub mod floats;
 pub mod idx;
 pub mod mnist;
 pub mod scale;
@@ -13,13 +14,15 @@ pub mod split;
 pub mod synth;
 pub mod table;
 
+pub use floats::Floats;
+
 /// Sample features, row-major `[n][dim]`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Features {
     /// Pixels 0..=255, scaled to [0, 1] by dividing by 255.
     U8(Vec<u8>),
-    /// Values used as they are.
-    F32(Vec<f32>),
+    /// Values used as they are (shared, not copied, when the dataset is cloned).
+    F32(Floats),
 }
 
 /// What the network learns to output for a sample.
@@ -32,7 +35,7 @@ pub enum Target {
     /// units, `value·scale + shift` per target (empty: they are in the original units).
     Values {
         dim: usize,
-        values: Vec<f32>,
+        values: Floats,
         units: Vec<(f32, f32)>,
     },
     /// Its own features, as a batch gathers them (autoencoders).
@@ -170,7 +173,7 @@ impl Dataset {
                 self.gather_targets(idx, &mut values);
                 Target::Values {
                     dim: *dim,
-                    values,
+                    values: values.into(),
                     units: units.clone(),
                 }
             }

@@ -133,7 +133,7 @@ impl Scaler {
             t => t.clone(),
         };
         Ok(Dataset {
-            features: Features::F32(values),
+            features: Features::F32(values.into()),
             target,
             ..data.clone()
         })

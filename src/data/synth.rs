@@ -10,7 +10,7 @@ pub fn xor() -> Dataset {
     Dataset {
         name: "xor".into(),
         dim: 2,
-        features: Features::F32(vec![0., 0., 0., 1., 1., 0., 1., 1.]),
+        features: Features::F32(vec![0., 0., 0., 1., 1., 0., 1., 1.].into()),
         labels: vec![0, 1, 1, 0],
         classes: 2,
         target: Default::default(),
@@ -40,7 +40,7 @@ pub fn linear(n: usize, seed: u64) -> Dataset {
     Dataset {
         name: "linear".into(),
         dim: 2,
-        features: Features::F32(x),
+        features: Features::F32(x.into()),
         labels,
         classes: 2,
         target: Default::default(),

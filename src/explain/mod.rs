@@ -171,7 +171,7 @@ pub fn boundary_field(
     let grid = Dataset::classes(
         "grid",
         2,
-        Features::F32(pts),
+        Features::F32(pts.into()),
         vec![0; res * res],
         data.classes.max(2),
     );

@@ -627,11 +627,11 @@ fn outputs_match_the_reference() {
     let values: Vec<f32> = (0..301 * 7)
         .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
         .collect();
-    let mut data = Dataset::classes("o", 7, Features::F32(values), vec![0; 301], 3);
+    let mut data = Dataset::classes("o", 7, Features::F32(values.into()), vec![0; 301], 3);
     // A regression target of another width must not matter to the outputs.
     data.target = gpunn::data::Target::Values {
         dim: 1,
-        values: vec![0.0; 301],
+        values: vec![0.0; 301].into(),
         units: Vec::new(),
     };
     let want = CpuReference::new(params.clone()).outputs(&data).unwrap();

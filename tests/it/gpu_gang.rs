@@ -160,7 +160,7 @@ fn a_run_that_fails_drops_out_and_the_others_go_on() {
     // Run 1 gets a NaN feature: its first epoch diverges.
     let mut bad = good.clone();
     if let gpunn::data::Features::F32(x) = &mut bad.features {
-        x[3] = f32::NAN;
+        x.make_mut()[3] = f32::NAN;
     }
     let mut runs = fits(vec![good.clone(), bad, good.clone(), good]);
     let out = fit_together(&mut runs);

@@ -78,7 +78,7 @@ fn gather_matches_dataset_gather() {
                 1 => (
                     Target::Values {
                         dim: outputs,
-                        values: targets.clone(),
+                        values: targets.clone().into(),
                         units: Vec::new(),
                     },
                     outputs,
@@ -92,7 +92,7 @@ fn gather_matches_dataset_gather() {
                 (Features::U8(pixels.clone()), w)
             } else {
                 (
-                    Features::F32(values.clone()),
+                    Features::F32(values.clone().into()),
                     values.iter().map(|v| v.to_bits()).collect(),
                 )
             };

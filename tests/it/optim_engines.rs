@@ -275,6 +275,7 @@ fn fast_path_flushes_subnormal_state_and_restores_the_callers_flags() {
     let set = |first: f32| {
         let mut d = crate::cpu_fast::random_data(4, 3, 2, false, 21);
         if let gpunn::data::Features::F32(x) = &mut d.features {
+            let x = x.make_mut();
             for r in 0..4 {
                 x[r * 3] = first;
             }
@@ -360,12 +361,12 @@ fn every_engine_follows_torch_adam_with_tiny_gradients() {
     let data = Dataset {
         name: "tiny".into(),
         dim: 3,
-        features: gpunn::data::Features::F32(x),
+        features: gpunn::data::Features::F32(x.into()),
         labels: vec![0; 5],
         classes: 0,
         target: gpunn::data::Target::Values {
             dim: 2,
-            values: y,
+            values: y.into(),
             units: Vec::new(),
         },
         weights: None,

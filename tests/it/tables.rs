@@ -133,12 +133,12 @@ fn linear_set(n: usize, two: bool) -> Dataset {
     Dataset {
         name: "linear".into(),
         dim: 2,
-        features: Features::F32(x),
+        features: Features::F32(x.into()),
         labels: vec![0; n],
         classes: 0,
         target: Target::Values {
             dim: k,
-            values,
+            values: values.into(),
             units: Vec::new(),
         },
         weights: None,
@@ -181,7 +181,7 @@ fn scaling_is_fitted_on_the_training_part_and_maps_back() {
         panic!("values")
     };
     assert_eq!(units.len(), 2);
-    let mut outputs = values.clone();
+    let mut outputs = values.to_vec();
     outputs[0] += 0.1; // one prediction off by 0.1 scaled units
     let m = value_metrics(&outputs, &t).unwrap();
     let err = 0.1 * units[0].0 as f64;
@@ -192,7 +192,11 @@ fn scaling_is_fitted_on_the_training_part_and_maps_back() {
     // Min-max: into [0, 1] on the training part; a constant column keeps scale 1.
     let mut c = train.clone();
     if let Features::F32(v) = &mut c.features {
-        v.iter_mut().skip(1).step_by(2).for_each(|x| *x = 4.0);
+        v.make_mut()
+            .iter_mut()
+            .skip(1)
+            .step_by(2)
+            .for_each(|x| *x = 4.0);
     }
     let mm = Scaler::fit(ScaleKind::MinMax, &c);
     assert_eq!(mm.scale[1], 1.0);
@@ -208,7 +212,7 @@ fn value_metrics_by_hand() {
     let mut d = linear_set(4, false);
     d.target = Target::Values {
         dim: 1,
-        values: vec![1.0, 2.0, 3.0, 4.0],
+        values: vec![1.0, 2.0, 3.0, 4.0].into(),
         units: Vec::new(),
     };
     let m = value_metrics(&[1.0, 2.0, 4.0, 4.0], &d).unwrap();
@@ -217,7 +221,7 @@ fn value_metrics_by_hand() {
     // In units: values stored as (v − 10)/2 come back as v.
     d.target = Target::Values {
         dim: 1,
-        values: vec![-4.5, -4.0, -3.5, -3.0],
+        values: vec![-4.5, -4.0, -3.5, -3.0].into(),
         units: vec![(2.0, 10.0)],
     };
     let m = value_metrics(&[-4.5, -4.0, -3.0, -3.0], &d).unwrap();

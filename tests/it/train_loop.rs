@@ -105,7 +105,7 @@ pub fn four_samples() -> Dataset {
     Dataset {
         name: "four".into(),
         dim: 1,
-        features: Features::F32(vec![0.0, 1.0, 2.0, 3.0]),
+        features: Features::F32(vec![0.0, 1.0, 2.0, 3.0].into()),
         labels: vec![0, 1, 0, 1],
         classes: 2,
         target: Default::default(),
@@ -262,12 +262,12 @@ fn regression_set(n: usize, seed: u32) -> Dataset {
     Dataset {
         name: "regression".into(),
         dim: 3,
-        features: Features::F32(x),
+        features: Features::F32(x.into()),
         labels: vec![0; n],
         classes: 0,
         target: gpunn::data::Target::Values {
             dim: 2,
-            values,
+            values: values.into(),
             units: vec![(2.0, 1.0), (1.0, 0.0)],
         },
         weights: None,

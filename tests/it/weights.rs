@@ -120,7 +120,7 @@ fn weighted_set(loss: Loss, k: usize, n: usize, weights: Vec<f32>, seed: u64) ->
     Dataset {
         name: "weighted".into(),
         dim: 3,
-        features: Features::F32(features),
+        features: Features::F32(features.into()),
         labels,
         classes,
         target,

@@ -140,7 +140,7 @@ pub fn dataset(
                 }
                 out.push(v as f32);
             }
-            Features::F32(out)
+            Features::F32(out.into())
         }
     };
     let (rows, cols) = match y {
@@ -206,7 +206,7 @@ pub fn dataset(
                 0,
                 Target::Values {
                     dim: cols,
-                    values,
+                    values: values.into(),
                     units,
                 },
             )

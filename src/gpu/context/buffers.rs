@@ -21,6 +21,15 @@ impl GpuContext {
     /// A storage buffer (STORAGE | COPY_SRC | COPY_DST) holding `data`. Refuses data larger than
     /// one storage binding may be. Empty data gives a 4-byte buffer so it can still be bound.
     pub fn storage_buffer_f32(&self, label: &str, data: &[f32]) -> Result<wgpu::Buffer> {
+        self.storage_buffer_of(label, data)
+    }
+
+    /// [`GpuContext::storage_buffer_f32`] for 4-byte words of any plain type (u32, packed u8).
+    pub fn storage_buffer_of<T: bytemuck::Pod>(
+        &self,
+        label: &str,
+        data: &[T],
+    ) -> Result<wgpu::Buffer> {
         let bytes = std::mem::size_of_val(data) as u64;
         self.check_storage_size(label, bytes)?;
         let contents: &[u8] = if data.is_empty() {

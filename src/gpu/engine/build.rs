@@ -241,17 +241,17 @@ impl GpuEngine {
     pub(super) fn upload(&self, data: &Dataset, train: bool) -> Result<GpuData> {
         let ctx = &self.ctx;
         let n = data.len();
-        let (words, u8s): (Vec<u32>, bool) = match &data.features {
+        let what = format!("dataset {}", data.name);
+        // Uploaded straight from the dataset's memory (f32), or packed four pixels a word.
+        let (data_buf, u8s) = match &data.features {
             Features::U8(v) => {
                 let mut w = vec![0u32; v.len().div_ceil(4)];
                 bytemuck::cast_slice_mut::<u32, u8>(&mut w)[..v.len()].copy_from_slice(v);
-                (w, true)
+                (ctx.storage_buffer_of(&what, &w)?, true)
             }
-            Features::F32(v) => (v.iter().map(|f| f.to_bits()).collect(), false),
+            Features::F32(v) => (ctx.storage_buffer_f32(&what, v)?, false),
         };
-        let what = format!("dataset {}", data.name);
         let as_f32 = |w: &[u32]| -> Vec<f32> { w.iter().map(|&u| f32::from_bits(u)).collect() };
-        let data_buf = ctx.storage_buffer_f32(&what, &as_f32(&words))?;
         // Training on weighted samples: their weights follow the labels (gather.wgsl).
         let weights = data.weights.as_ref().filter(|_| train);
         let mut label_words = as_f32(&data.labels);
