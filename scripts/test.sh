@@ -40,7 +40,8 @@ cargo run --quiet --example train_mnist
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/pip install -q --disable-pip-version-check maturin numpy scikit-learn pytest pandas distributed
+.venv/bin/pip install -q --disable-pip-version-check maturin numpy scikit-learn pytest pandas distributed \
+  onnx onnxruntime tensorboard
 # maturin lists every requirement pip finds installed: keep its output for a failure.
 log="$(mktemp)"
 VIRTUAL_ENV="$PWD/.venv" .venv/bin/maturin develop --quiet >"$log" 2>&1 || { cat "$log"; exit 1; }

@@ -62,6 +62,7 @@ pub mod digit;
 pub mod engine;
 pub mod error;
 pub mod explain;
+pub mod export;
 pub mod features;
 pub mod gpu;
 pub mod io;

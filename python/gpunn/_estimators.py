@@ -172,6 +172,19 @@ class _BaseMLP(BaseEstimator):
 
         _persist.save(self, path)
 
+    def to_onnx(self, path):
+        """Writes the fitted network to `path` as an ONNX model (opset 13, input `input`
+        `[batch, n_features_in_]`, output `output`): ONNX Runtime's `output` is
+        `predict_proba`'s probabilities (the positive class's alone for a binary classifier)
+        or `predict`'s values."""
+        import os
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as d:
+            checkpoint = os.path.join(d, "model.safetensors")
+            self.save(checkpoint)
+            _core.export_onnx(checkpoint, os.fspath(path))
+
 
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """scikit-learn's `MLPClassifier`, trained by gpunn (one more parameter: `device`)."""

@@ -5,7 +5,9 @@
 use super::{params, py_err};
 use gpunn::checkpoint::{self, ModelMeta};
 use gpunn::run::RUN_KEY;
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{
+    PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::collections::BTreeMap;
@@ -66,4 +68,35 @@ pub fn load(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyDict>> {
     out.set_item("epoch", meta.epoch)?;
     out.set_item("extra", meta.extra)?;
     Ok(out)
+}
+
+/// Writes the model saved at `path` as an ONNX model at `out` (`gpunn export`).
+#[pyfunction]
+pub fn export_onnx(py: Python<'_>, path: PathBuf, out: PathBuf) -> PyResult<()> {
+    py.detach(move || gpunn::export::export_onnx(&path, &out).map(|_| ()))
+        .map_err(py_err)
+}
+
+/// The outputs `[n][outputs]` of the model saved at `path` for raw inputs `x` (`[n][inputs]`):
+/// its stored input scaling applied, regression outputs in the targets' units, as `gpunn
+/// predict` gives them and an exported ONNX model computes them.
+#[pyfunction]
+pub fn predict_raw<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    x: PyReadonlyArray2<'py, f32>,
+) -> PyResult<Bound<'py, PyArray2<f32>>> {
+    let n = x.shape()[0];
+    let raw: Vec<f32> = x.as_array().iter().copied().collect();
+    let (out, width) = py
+        .detach(move || -> gpunn::Result<(Vec<f32>, usize)> {
+            let (params, meta) = checkpoint::load(&path)?;
+            let io = gpunn::export::io_of(&path, &meta)?;
+            Ok((
+                gpunn::export::raw_outputs(&params, &io, raw)?,
+                params.outputs(),
+            ))
+        })
+        .map_err(py_err)?;
+    PyArray1::from_vec(py, out).reshape([n, width])
 }

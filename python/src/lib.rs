@@ -362,5 +362,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(forward, m)?)?;
     m.add_function(wrap_pyfunction!(checkpoint::save, m)?)?;
     m.add_function(wrap_pyfunction!(checkpoint::load, m)?)?;
+    m.add_function(wrap_pyfunction!(checkpoint::export_onnx, m)?)?;
+    m.add_function(wrap_pyfunction!(checkpoint::predict_raw, m)?)?;
     Ok(())
 }

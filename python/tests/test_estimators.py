@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 import gpunn
 from gpunn import MLPClassifier, MLPRegressor
+from cli import command
 from parity import digits
 
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
@@ -182,10 +183,7 @@ def test_pandas_frames():
 
 
 def test_save_load_and_the_command_line_reads_it(tmp_path):
-    import os
     import re
-    import subprocess
-    from pathlib import Path
 
     Xtr, Xte, ytr, yte = digits()
     clf = MLPClassifier(hidden_layer_sizes=(24,), max_iter=15, random_state=0, device="cpu").fit(Xtr, ytr)
@@ -199,14 +197,10 @@ def test_save_load_and_the_command_line_reads_it(tmp_path):
     reg.save(tmp_path / "reg.safetensors")
     np.testing.assert_array_equal(gpunn.load(tmp_path / "reg.safetensors").predict(Xte), reg.predict(Xte))
     # gpunn eval on the same test set gives the estimator's accuracy.
-    root = Path(__file__).resolve().parents[2]
-    binary = Path(os.environ.get("GPUNN_BIN", root / "target" / "debug" / "gpunn"))
-    assert binary.exists(), f"{binary} is missing: run cargo build (scripts/test.sh does) or set GPUNN_BIN"
     for name, X, y in [("train.csv", Xtr, ytr), ("test.csv", Xte, yte)]:
         np.savetxt(tmp_path / name, np.column_stack([X, y]), delimiter=",", fmt="%.6g")
-    out = subprocess.run([str(binary), "eval", "--model", str(path), "--data", str(tmp_path / "train.csv"),
-                          "--test", str(tmp_path / "test.csv"), "--device", "cpu"],
-                         capture_output=True, text=True, check=True).stdout
+    out = command("eval", "--model", path, "--data", tmp_path / "train.csv", "--test", tmp_path / "test.csv",
+                "--device", "cpu").stdout
     accuracy = float(re.search(r"accuracy ([0-9.]+)%", out).group(1))
     assert abs(accuracy - 100 * clf.score(Xte, yte)) < 0.006, out
 

@@ -5,7 +5,7 @@ use super::{DataSpec, LoadedData, Run, RunSpec, TrainSpec};
 use crate::backend::{self, Opened};
 use crate::checkpoint::{self, ModelMeta};
 use crate::data::scale::{ScaleKind, Scaler};
-use crate::data::Dataset;
+use crate::data::{Dataset, Features};
 use crate::engine::Engine;
 use crate::model::Params;
 use crate::optim::OptimizerState;
@@ -74,6 +74,11 @@ impl Run {
         let mut extra = std::collections::BTreeMap::new();
         extra.insert("class_names".to_string(), data.class_names.join(","));
         extra.insert(RUN_KEY.to_string(), self.to_toml());
+        let input = match data.train.features {
+            Features::U8(_) => "pixels",
+            Features::F32(_) => "values",
+        };
+        extra.insert(crate::export::INPUT_KEY.to_string(), input.to_string());
         if scaler.kind != ScaleKind::None {
             extra.insert(
                 SCALER_KEY.to_string(),

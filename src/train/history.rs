@@ -23,6 +23,9 @@ pub struct EpochRecord {
     pub val_r2: Option<f32>,
     pub seconds: f64,
     pub samples_per_sec: f64,
+    /// The learning rate the epoch trained at (its schedule's; absent from older histories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f32>,
 }
 
 impl EpochRecord {

@@ -92,6 +92,8 @@ pub struct Trainer<'a> {
     /// The next epoch to run.
     epoch: usize,
     started: Instant,
+    /// The rate of the epoch under way.
+    lr: f32,
     stopped: bool,
     history: History,
     best: Option<(f32, usize, Params)>,
@@ -122,6 +124,7 @@ impl<'a> Trainer<'a> {
             samples: train.len(),
             epoch: cfg.start_epoch.max(1),
             started: Instant::now(),
+            lr: cfg.lr,
             stopped: false,
             history: History::default(),
             best: None,
@@ -169,6 +172,16 @@ impl<'a> Trainer<'a> {
             return None;
         }
         self.started = Instant::now();
+        self.lr = cfg.schedule.rate(
+            cfg.lr,
+            ScheduleAt {
+                epoch: self.epoch,
+                epochs: cfg.epochs,
+                samples: self.samples,
+                power_t: cfg.power_t,
+                divisions: self.plateau.divisions(),
+            },
+        );
         Some(EpochPlan {
             epoch: self.epoch,
             order: if cfg.shuffle {
@@ -176,16 +189,7 @@ impl<'a> Trainer<'a> {
             } else {
                 (0..self.samples as u32).collect()
             },
-            lr: cfg.schedule.rate(
-                cfg.lr,
-                ScheduleAt {
-                    epoch: self.epoch,
-                    epochs: cfg.epochs,
-                    samples: self.samples,
-                    power_t: cfg.power_t,
-                    divisions: self.plateau.divisions(),
-                },
-            ),
+            lr: self.lr,
         })
     }
 
@@ -254,6 +258,7 @@ impl<'a> Trainer<'a> {
                 .map(|m| m.r2),
             seconds,
             samples_per_sec: stats.samples as f64 / seconds.max(1e-9),
+            lr: Some(self.lr),
         };
         observer.epoch_end(&record);
         self.history.epochs.push(record);

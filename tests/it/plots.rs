@@ -34,6 +34,7 @@ fn history(epochs: usize, with_val: bool) -> Vec<EpochRecord> {
                 val_r2: None,
                 seconds: 1.5,
                 samples_per_sec: 40_000.0,
+                lr: Some(0.1),
             }
         })
         .collect()

@@ -7,6 +7,7 @@ mod bench;
 mod data;
 mod embed;
 mod eval;
+mod export;
 mod features;
 mod pictures;
 mod predict;
@@ -43,6 +44,9 @@ enum Command {
     /// Accuracy, confusion matrix and per-class precision/recall/F1 (or MSE, MAE, R²) of a
     /// saved model.
     Eval(eval::EvalArgs),
+    /// Write a saved model as an ONNX model (input scaling and output units included) for
+    /// ONNX Runtime and other tools without gpunn.
+    Export(export::ExportArgs),
     /// Classify digit images (PNG or JPEG) with a saved model.
     Predict(predict::PredictArgs),
     /// Write the activations of one hidden layer of a saved model for its training and test
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         Command::Sweep(a) => sweep::run(*a),
         Command::Features(a) => features::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Export(a) => export::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Devices => devices(),
         Command::Data(c) => data::run(c),
