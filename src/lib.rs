@@ -73,6 +73,7 @@ pub mod plots;
 pub mod run;
 pub mod step;
 pub mod sweep;
+pub mod tensorboard;
 pub mod train;
 
 pub use error::{Dims, Error, Result};

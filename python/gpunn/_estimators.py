@@ -2,6 +2,7 @@
 parameters, attributes and checks, trained by the gpunn library (`gpunn._core.fit`, one call
 per fit, the GIL released). This layer adds scikit-learn's validation and bookkeeping only."""
 
+import os
 import warnings
 
 import numpy as np
@@ -26,7 +27,7 @@ class _BaseMLP(BaseEstimator):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, max_fun=15000, device="auto"):
+                 n_iter_no_change=10, max_fun=15000, device="auto", tensorboard=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -51,6 +52,10 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.device = device
+        # A directory: each fit writes a TensorBoard event file there, as `gpunn train
+        # --tensorboard` does (gpunn's own loss, before the scaling to scikit-learn's in
+        # `loss_curve_`; a partial_fit call is a run of one epoch).
+        self.tensorboard = tensorboard
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -102,7 +107,9 @@ class _BaseMLP(BaseEstimator):
                 start["start_state"] = self._state
         if early:
             self.validation_scores_ = []
-        out = _core.fit(settings, X, callback=self._printer(c, per, early), **targets, **start)
+        log = None if self.tensorboard is None else os.fspath(self.tensorboard)
+        out = _core.fit(settings, X, callback=self._printer(c, per, early), tensorboard=log, **targets,
+                        **start)
         self._read(out, c, per, early, incremental, n)
         return self
 
@@ -261,14 +268,15 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
                  power_t=0.5, max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 max_fun=15000, device="auto"):
+                 max_fun=15000, device="auto", tensorboard=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver, alpha=alpha,
             batch_size=batch_size, learning_rate=learning_rate, learning_rate_init=learning_rate_init,
             power_t=power_t, max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
             verbose=verbose, warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction, beta_1=beta_1,
-            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, device=device)
+            beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun, device=device,
+            tensorboard=tensorboard)
         self.loss = loss
 
     def _validate_input(self, X, y, incremental, reset):

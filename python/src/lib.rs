@@ -199,9 +199,10 @@ struct Fitted {
 /// optimizer state `start_state` of an earlier fit). Returns a dict: `weights`, `biases`,
 /// `state`, `epochs` (`(epoch, train_loss, val_score, l2)`: the L2 term is part of the loss),
 /// `best_epoch`, `converged`,
-/// `interrupted`, `engine`, `run` (the resolved description).
+/// `interrupted`, `engine`, `run` (the resolved description). `tensorboard`: a directory to
+/// write a TensorBoard log of the fit into.
 #[pyfunction]
-#[pyo3(signature = (settings, x, labels=None, values=None, classes=0, weights=None, start=None, activations=None, loss=None, start_state=None, callback=None))]
+#[pyo3(signature = (settings, x, labels=None, values=None, classes=0, weights=None, start=None, activations=None, loss=None, start_state=None, callback=None, tensorboard=None))]
 #[allow(clippy::too_many_arguments)]
 fn fit<'py>(
     py: Python<'py>,
@@ -216,6 +217,7 @@ fn fit<'py>(
     loss: Option<String>,
     start_state: Option<Vec<PyReadonlyArray1<'py, f32>>>,
     callback: Option<Py<PyAny>>,
+    tensorboard: Option<std::path::PathBuf>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let spec = RunSpec::from_toml_str(settings).map_err(py_err)?;
     let task = if classes > 0 && values.is_none() {
@@ -247,6 +249,7 @@ fn fit<'py>(
         let options = TrainOptions {
             data: Some(LoadedData::in_memory(train, task)),
             start,
+            tensorboard,
             ..Default::default()
         };
         let mut observer = PyObserver {

@@ -267,6 +267,9 @@ def test_float32_arrays_train_in_place():
                              text=True, check=True)
         return float(out.stdout.split()[-1])
 
+    # Measured: 22 MB for float32; 70 to 86 MB for float64 (the allocator reuses some freed memory)
+    # and for float32 when the library copied it.
     f32 = growth("float32")
-    assert f32 < 30, f"fitting 80 MB of float32 raised the peak by {f32:.0f} MB: a copy?"
-    assert growth("float64") > 75, "the float64 control copies 80 MB; the measure saw less"
+    assert f32 < 40, f"fitting 80 MB of float32 raised the peak by {f32:.0f} MB: a copy?"
+    f64 = growth("float64")
+    assert f64 > 55, f"the float64 control copies 80 MB; the measure saw {f64:.0f} MB"

@@ -8,6 +8,7 @@ use crate::engine::Engine;
 use crate::gpu::DeviceKind;
 use crate::model::Params;
 use crate::optim::OptimizerState;
+use crate::tensorboard::{Logged, TensorBoard};
 use crate::train::{History, Observer, Quiet};
 use crate::Result;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub struct TrainOptions {
     /// Start from these parameters, and optimizer state where given, rather than fresh ones
     /// (scikit-learn's `warm_start` and `partial_fit`); the epochs count from 1.
     pub start: Option<(Params, Option<OptimizerState>)>,
+    /// Write a TensorBoard log of every epoch into this directory (see [`crate::tensorboard`]).
+    pub tensorboard: Option<PathBuf>,
 }
 
 /// What a run is about to train, told to [`RunObserver::started`] before the first epoch.
@@ -86,6 +89,18 @@ pub fn train_run(
         }
         (None, Some((params, state))) => (params, state, Vec::new(), 1),
         (None, None) => (run.init_params()?, None, Vec::new(), 1),
+    };
+    let mut logged;
+    let observer: &mut dyn RunObserver = match &options.tensorboard {
+        Some(dir) => {
+            let log = TensorBoard::create(dir, data.train.classes > 0)?;
+            logged = Logged {
+                inner: observer,
+                log,
+            };
+            &mut logged
+        }
+        None => observer,
     };
     let opened = run.open_engine(&params, state.as_ref(), sets.train.mean_weight())?;
     let mut engine = opened.engine;

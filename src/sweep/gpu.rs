@@ -69,7 +69,12 @@ impl Sweep {
                 let ctx = ctx.as_ref().map_err(|e| Error::Gpu(e.to_string()))?;
                 self.fold_parts(&run, &data, cache)?
                     .iter()
-                    .map(|(train, val)| fit_for(&run, ctx, train.clone(), val.clone()))
+                    .enumerate()
+                    .map(|(k, (train, val))| {
+                        let mut fit = fit_for(&run, ctx, train.clone(), val.clone())?;
+                        fit.log = self.fold_log(&outcome.label, k, train)?;
+                        Ok(fit)
+                    })
                     .collect::<Result<Vec<Fit>>>()
             });
             match made {
@@ -126,5 +131,6 @@ fn fit_for(
         train,
         val: Some(val),
         cfg: run.train_config(1),
+        log: None,
     })
 }

@@ -136,6 +136,34 @@ fn split_axes(table: &toml::Table, prefix: &str, grid: &mut Grid) -> Result<()> 
     Ok(())
 }
 
+/// A label as a directory name: `lr=0.0001,layers=784-64-10` (`run` for the only
+/// configuration); characters other than letters, digits and `.=-_+` dropped.
+pub fn label_dir(label: &[(String, toml::Value)]) -> String {
+    if label.is_empty() {
+        return "run".into();
+    }
+    label
+        .iter()
+        .map(|(k, v)| {
+            let short = k.rsplit('.').next().unwrap_or(k);
+            let value = match v {
+                toml::Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join("-"),
+                v => v.to_string(),
+            };
+            let keep = |c: &char| c.is_ascii_alphanumeric() || ".=-_+".contains(*c);
+            format!("{short}={value}")
+                .chars()
+                .filter(keep)
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A label as `lr=0.0001 layers=[784, 64, 10]`.
 pub fn label_text(label: &[(String, toml::Value)]) -> String {
     if label.is_empty() {

@@ -25,7 +25,8 @@ use crate::data::Dataset;
 use crate::engine::Engine;
 use crate::gpu::DeviceKind;
 use crate::run::{LoadedData, Run, RunSpec};
-use crate::train::{EpochRecord, History, Quiet};
+use crate::tensorboard::TensorBoard;
+use crate::train::{EpochRecord, History, Observer, Quiet};
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::fmt;
@@ -123,6 +124,9 @@ pub struct Sweep {
     pub shard: Option<(usize, usize)>,
     /// Where each finished configuration is written (`runs/<id>.json`) and read back from.
     pub out: Option<PathBuf>,
+    /// A TensorBoard log per configuration and fold in this directory: `<settings>/fold<k>`
+    /// (`<settings>` with the validation split), named by the grid's settings of it.
+    pub tensorboard: Option<PathBuf>,
 }
 
 /// What a sweep reports while it runs.
@@ -288,13 +292,36 @@ impl Sweep {
         outcome: &mut Outcome,
         cache: &FoldCache,
     ) -> Result<()> {
-        for (train, val) in self.fold_parts(run, data, cache)?.iter() {
+        for (k, (train, val)) in self.fold_parts(run, data, cache)?.iter().enumerate() {
             let params = run.init_params()?;
             let mut engine = open_engine(run, &params, threads)?;
-            let history = run.fit(engine.as_mut(), train, Some(val), &[], &mut Quiet)?;
+            let mut log = self.fold_log(&outcome.label, k, train)?;
+            let observer: &mut dyn Observer = match &mut log {
+                Some(log) => log,
+                None => &mut Quiet,
+            };
+            let history = run.fit(engine.as_mut(), train, Some(val), &[], observer)?;
             self.add_fold(outcome, &history)?;
         }
         Ok(())
+    }
+
+    /// The TensorBoard log of fold `k` (0-based) of the configuration `label`, when the sweep
+    /// writes them.
+    pub(crate) fn fold_log(
+        &self,
+        label: &Label,
+        k: usize,
+        train: &Dataset,
+    ) -> Result<Option<TensorBoard>> {
+        let Some(root) = &self.tensorboard else {
+            return Ok(None);
+        };
+        let mut dir = root.join(grid::label_dir(label));
+        if self.folds.is_some() {
+            dir = dir.join(format!("fold{}", k + 1));
+        }
+        Ok(Some(TensorBoard::create(&dir, train.classes > 0)?))
     }
 
     /// The training and validation sets of each fold (or the validation split), scaled as the

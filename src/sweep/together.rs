@@ -5,6 +5,7 @@
 
 use crate::data::Dataset;
 use crate::gpu::{train_together, GangRun, GpuEngine};
+use crate::tensorboard::TensorBoard;
 use crate::train::{History, Quiet, TrainConfig, Trainer};
 use crate::{Error, Result};
 
@@ -14,6 +15,8 @@ pub struct Fit {
     pub train: Dataset,
     pub val: Option<Dataset>,
     pub cfg: TrainConfig,
+    /// Its TensorBoard log, if the sweep writes them.
+    pub log: Option<TensorBoard>,
 }
 
 /// Trains every run to its end as [`crate::train::train`] trains one, epoch by epoch: each
@@ -23,6 +26,7 @@ pub struct Fit {
 pub fn fit_together(fits: &mut [Fit]) -> Vec<Result<History>> {
     let mut engines = Vec::with_capacity(fits.len());
     let mut trainers = Vec::with_capacity(fits.len());
+    let mut logs = Vec::with_capacity(fits.len());
     let mut results: Vec<Option<Result<History>>> = Vec::with_capacity(fits.len());
     for f in fits.iter_mut() {
         let Fit {
@@ -30,7 +34,9 @@ pub fn fit_together(fits: &mut [Fit]) -> Vec<Result<History>> {
             train,
             val,
             cfg,
+            log,
         } = f;
+        logs.push(log);
         match Trainer::new(engine, train, val.as_ref(), cfg) {
             Ok(t) => {
                 trainers.push(Some(t));
@@ -74,11 +80,18 @@ pub fn fit_together(fits: &mut [Fit]) -> Vec<Result<History>> {
             train_together(&mut runs)
         };
         for (i, _) in &plans {
+            let mut quiet = Quiet;
             let ended = match &trained {
                 Ok(()) => trainers[*i]
                     .as_mut()
                     .expect("a planned run has its trainer")
-                    .end_epoch(&mut *engines[*i], &mut Quiet),
+                    .end_epoch(
+                        &mut *engines[*i],
+                        match &mut *logs[*i] {
+                            Some(log) => log,
+                            None => &mut quiet,
+                        },
+                    ),
                 Err(e) => Err(Error::Gpu(e.to_string())),
             };
             if let Err(e) = ended {

@@ -118,6 +118,7 @@ fn runs_trained_together_match_each_alone_bit_for_bit() {
             train: train_set.clone(),
             val: Some(val.clone()),
             cfg: loop_config(case.batch),
+            log: None,
         })
         .collect();
     let together = fit_together(&mut fits);
@@ -154,6 +155,7 @@ fn a_run_that_fails_drops_out_and_the_others_go_on() {
                 train: t,
                 val: None,
                 cfg: loop_config(case.batch),
+                log: None,
             })
             .collect()
     };
@@ -207,6 +209,7 @@ fn check_sweep_against_alone(ctx: &Arc<GpuContext>, text: &str, configs: usize) 
         threads: None,
         shard: None,
         out: None,
+        tensorboard: None,
     };
     let out = sweep.run(|_| {}).unwrap();
     assert_eq!(out.len(), configs);

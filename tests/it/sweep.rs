@@ -27,6 +27,7 @@ fn sweep(grid: Grid, out: Option<&std::path::Path>) -> Sweep {
         threads: Some(1),
         shard: None,
         out: out.map(|p| p.to_path_buf()),
+        tensorboard: None,
     }
 }
 

@@ -47,6 +47,10 @@ pub struct SweepArgs {
     /// CPU threads per configuration [default: the cores shared among the jobs].
     #[arg(long)]
     threads: Option<usize>,
+    /// Write a TensorBoard log per configuration and fold into this directory as they train:
+    /// DIR/<settings>/fold<k> (view them with `tensorboard --logdir DIR`).
+    #[arg(long, value_name = "DIR")]
+    tensorboard: Option<PathBuf>,
     /// Skip retraining the best configuration on the whole training set.
     #[arg(long)]
     no_retrain: bool,
@@ -87,6 +91,7 @@ pub fn run(a: SweepArgs) -> Result<()> {
         threads: a.threads,
         shard,
         out: a.out.clone(),
+        tensorboard: a.tensorboard.clone(),
     };
     let planned = sweep.planned()?.len();
     println!(

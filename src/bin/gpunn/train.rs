@@ -34,6 +34,11 @@ pub struct TrainArgs {
     /// (autoencoders of images).
     #[arg(long, value_name = "DIR")]
     plots: Option<PathBuf>,
+    /// Write a TensorBoard log into this directory as training goes: per epoch the train and
+    /// validation loss, accuracy or R², the learning rate and samples/s, and histograms of each
+    /// layer's weights and biases (view it with `tensorboard --logdir DIR`).
+    #[arg(long, value_name = "DIR")]
+    tensorboard: Option<PathBuf>,
     #[command(flatten)]
     settings: crate::setting_flags::SettingFlags<crate::setting_flags::Train>,
 }
@@ -61,6 +66,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
     let options = run::TrainOptions {
         save: save.clone(),
         resume: resumed,
+        tensorboard: a.tensorboard.clone(),
         ..Default::default()
     };
     let mut printer = crate::printer::Printer::default();
@@ -82,6 +88,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
     }
     if let Some(path) = &save {
         println!("saved model to {}", path.display());
+    }
+    if let Some(dir) = &a.tensorboard {
+        println!(
+            "wrote a TensorBoard log to {} (tensorboard --logdir {0})",
+            dir.display()
+        );
     }
     if let (Some(figures), Some(test)) = (&t.test, &t.sets.test) {
         print_test(figures, test.len(), run.data.task);
