@@ -137,3 +137,50 @@ pub fn json_as_written<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::V
         .and_then(|text| serde_json::from_str(&text))
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// Files smaller than this read in well under a second: no progress bar.
+const PROGRESS_FROM_BYTES: u64 = 64 << 20;
+
+/// A progress bar over `size` bytes being `what` (`reading`), drawn on stderr when it is a
+/// terminal and the file is large enough to take a while; hidden otherwise.
+pub fn byte_progress(size: u64, what: &str) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    use std::io::IsTerminal;
+    let target = if size >= PROGRESS_FROM_BYTES && io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(size), target);
+    let template = "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, eta {eta}";
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// The memory the system can give this process without swapping (`MemAvailable` of
+/// /proc/meminfo), where it says.
+pub fn memory_available() -> Option<u64> {
+    let text = fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses to hold `bytes` of `what` read from `path` when the system has less memory
+/// available, before anything is allocated (rather than being killed half-way).
+pub fn check_fits_in_memory(path: &Path, what: &str, bytes: u64) -> Result<()> {
+    match memory_available() {
+        Some(free) if bytes > free => Err(Error::bad_file(
+            path,
+            format!(
+                "{what} need {:.1} GiB in memory, but {:.1} GiB are available",
+                bytes as f64 / (1u64 << 30) as f64,
+                free as f64 / (1u64 << 30) as f64
+            ),
+        )),
+        _ => Ok(()),
+    }
+}

@@ -7,6 +7,7 @@
 mod checkpoint;
 
 use gpunn::data::table::Task;
+use gpunn::data::floats::Storage;
 use gpunn::data::{Dataset, Features, Floats, Target};
 use gpunn::model::{Layer, Params};
 use gpunn::optim::OptimizerState;
@@ -49,11 +50,18 @@ struct ArrayView {
 unsafe impl Send for ArrayView {}
 unsafe impl Sync for ArrayView {}
 
-impl AsRef<[f32]> for ArrayView {
-    fn as_ref(&self) -> &[f32] {
+impl Storage for ArrayView {
+    fn values(&self) -> &[f32] {
         // SAFETY: `ptr` and `len` came from a live, C-contiguous array (see the type's notes).
         unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
+
+    /// The caller's array is never written: a write copies it.
+    fn values_mut(&mut self) -> Option<&mut [f32]> {
+        None
+    }
+
+    fn truncate(&mut self, _len: usize) {}
 }
 
 /// The array's values: read in place when C-contiguous, copied otherwise.

@@ -25,31 +25,73 @@ fn tables(name: &str) -> PathBuf {
 
 #[test]
 fn csv_header_is_detected_and_values_read() {
-    let t = csv::parse("x,y,label\n1,2.5,0\n\n-3e-1,4,1\n").unwrap();
+    let (h, t) = csv::parse("x,y,label\n1,2.5,0\n\n-3e-1,4,1\n", None).unwrap();
     assert_eq!(
-        t.header.as_deref(),
+        h.names.as_deref(),
         Some(&["x", "y", "label"].map(String::from)[..])
     );
-    assert_eq!(t.array.shape, vec![2, 3]);
-    assert_eq!(t.lines, vec![2, 4], "line numbers skip the blank line");
-    assert_eq!(t.array.data.get(3), -0.3);
+    assert_eq!((t.rows, h.cols), (2, 3), "the blank line is skipped");
+    assert_eq!(t.features[3], -0.3);
     // One non-numeric cell makes a header, even beside numeric-looking names.
     for (text, names) in [
         ("x,2,label\n1,2.5,0\n3,4,1\n", ["x", "2", "label"]),
         ("1,y,3\n1,2.5,0\n3,4,1\n", ["1", "y", "3"]),
+        ("\u{feff}\"1\",y,3\n1,2.5,0\n3,4,1\n", ["1", "y", "3"]),
     ] {
-        let t = csv::parse(text).unwrap();
+        let (h, t) = csv::parse(text, None).unwrap();
         assert_eq!(
-            t.header.as_deref(),
+            h.names.as_deref(),
             Some(&names.map(String::from)[..]),
             "{text}"
         );
-        assert_eq!(t.array.shape, vec![2, 3], "{text}");
+        assert_eq!((t.rows, h.cols), (2, 3), "{text}");
     }
-    let t = csv::parse("1,2\r\n3,4\r\n").unwrap();
-    assert_eq!(t.header, None, "a first row of numbers is data");
-    assert_eq!(t.array.shape, vec![2, 2]);
-    assert!(csv::parse("1,2\n3\n").unwrap_err().contains("line 2"));
+    let (h, t) = csv::parse("1,2\r\n3,4\r\n", None).unwrap();
+    assert_eq!(h.names, None, "a first row of numbers is data");
+    assert_eq!((t.rows, t.features.clone()), (2, vec![1.0, 2.0, 3.0, 4.0]));
+    assert!(csv::parse("1,2\n3\n", None).unwrap_err().contains("line 2"));
+    // Roles: labels and values are checked where they are read, naming line and column.
+    let roles = [csv::Role::Feature, csv::Role::Label];
+    let (_, t) = csv::parse("a,b\n1.5,2\n\n  \n3,0\n", Some(&roles)).unwrap();
+    assert_eq!((t.features, t.targets), (vec![1.5, 3.0], vec![2.0, 0.0]));
+    let e = csv::parse("a,b\n1,2\n\n3,0.5\n", Some(&roles)).unwrap_err();
+    assert!(e.starts_with("line 4, column 2 ('b'): class label 0.5"), "{e}");
+    let e = csv::parse("1,2\nnan,0\n", Some(&roles)).unwrap_err();
+    assert_eq!(e, "line 2, column 1: NaN is not a finite number");
+}
+
+/// A CSV file bigger than one block of the parallel reader reads as the same table, with line
+/// numbers counted across blocks.
+#[test]
+fn csv_reads_across_blocks() {
+    let dir = std::env::temp_dir().join(format!("gpunn-csv-blocks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("big.csv");
+    let rows = 700_000;
+    let mut text = String::from("a,b,label\n");
+    for r in 0..rows {
+        text.push_str(&format!("{},{}.25,{}\n", r, r % 7, r % 3));
+    }
+    std::fs::write(&path, &text).unwrap();
+    let sets = table::read(&path, None, &[], Task::Classify).unwrap();
+    let d = &sets.train;
+    assert_eq!((d.len(), d.dim, d.classes), (rows, 2, 3));
+    let Features::F32(x) = &d.features else {
+        panic!("f32 features")
+    };
+    for r in [0, 1, 349_999, 500_001, rows - 1] {
+        assert_eq!((x[2 * r], x[2 * r + 1]), (r as f32, (r % 7) as f32 + 0.25));
+        assert_eq!(d.labels[r], (r % 3) as u32);
+    }
+    // An error far into the file names its line.
+    text.push_str("1,2,x\n");
+    std::fs::write(&path, &text).unwrap();
+    let e = table::read(&path, None, &[], Task::Classify)
+        .unwrap_err()
+        .to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let want = format!("line {}, column 3 ('label'): 'x' is not a number", rows + 2);
+    assert!(e.contains(&want), "{e}");
 }
 
 #[test]

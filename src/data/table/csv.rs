@@ -1,111 +1,316 @@
 //! CSV tables: comma-separated numbers, one sample per line, with an optional header row
 //! (taken as one when its first line is not all numbers). Strict: every row has the header's
-//! number of columns, every cell is a number; errors name the file, the line and the column.
+//! number of columns, every cell is a number, every feature finite, every label a class; errors
+//! name the file, the line and the column.
+//!
+//! The file is read in blocks of whole lines and each round of blocks is parsed on every core
+//! (the `csv` crate splits records, `fast-float2` reads the numbers), straight into the f32
+//! columns a run needs: features `[rows][features]` and targets `[rows][targets]`. Nothing of
+//! the whole file is held but those (no text, no f64 copy), and the first error in the file's
+//! order is the one reported.
 
-use super::{Array, Numbers};
+use super::MAX_CLASSES;
 use crate::{Error, Result};
+use rayon::prelude::*;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
-/// The largest CSV file read (a table of a few million numbers).
-pub const MAX_BYTES: u64 = 2 << 30;
+/// Bytes of whole lines parsed as one block.
+const BLOCK: usize = 4 << 20;
 
-/// A CSV file's numbers, `[rows][cols]`, and its header's column names (if it has one).
+/// What a column holds for the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An input of the network: a finite number.
+    Feature,
+    /// A class label: a non-negative integer below [`MAX_CLASSES`].
+    Label,
+    /// A value to regress: a finite number.
+    Value,
+    /// Not read.
+    Skip,
+}
+
+/// A CSV file's first line: the column names if it is a header, and the number of columns.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CsvTable {
-    pub header: Option<Vec<String>>,
-    pub array: Array,
-    /// The file's line number (1-based) of each row.
-    pub lines: Vec<usize>,
+pub struct Header {
+    pub names: Option<Vec<String>>,
+    pub cols: usize,
 }
 
-/// Reads a CSV file (see the module docs).
-pub fn read(path: &Path) -> Result<CsvTable> {
-    let text = crate::io::read_text_capped(path, MAX_BYTES, "CSV file")?;
-    parse(&text).map_err(|msg| Error::bad_file(path, msg))
+impl Header {
+    /// How errors name column `c` (0-based) where a number was expected: `'b'` or `index 1`.
+    fn quoted(&self, c: usize) -> String {
+        match self.names.as_ref().and_then(|h| h.get(c)) {
+            Some(name) => format!("'{name}'"),
+            None => format!("index {c}"),
+        }
+    }
+
+    /// How errors name column `c` (0-based) whose value is wrong: `column 2 ('b')` or `column 2`.
+    pub fn column(&self, c: usize) -> String {
+        match self.names.as_ref().and_then(|h| h.get(c)) {
+            Some(name) => format!("column {} ('{name}')", c + 1),
+            None => format!("column {}", c + 1),
+        }
+    }
 }
 
-/// Parses CSV text; the error is the message without the file name.
-pub fn parse(text: &str) -> std::result::Result<CsvTable, String> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((first_no, first)) = lines.next() else {
-        return Err("empty file: no rows".into());
-    };
-    let cells: Vec<&str> = first.split(',').map(str::trim).collect();
-    let header = cells.iter().any(|c| number(c).is_none());
-    let cols = cells.len();
-    let mut values = Vec::new();
-    let mut line_of = Vec::new();
-    let mut push_row = |line_no: usize, cells: &[&str]| -> std::result::Result<(), String> {
-        if cells.len() != cols {
-            return Err(format!(
-                "line {line_no}: {} columns, but the {} has {cols}",
-                cells.len(),
-                if header { "header" } else { "first row" }
-            ));
+/// The columns read: features and targets of every row, in the file's order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Columns {
+    pub rows: usize,
+    /// `[rows][Feature columns]`
+    pub features: Vec<f32>,
+    /// `[rows][Label and Value columns]`, in column order.
+    pub targets: Vec<f32>,
+}
+
+/// The first non-empty line of `text` (after a byte-order mark): header or first row.
+pub fn header_of(text: &[u8]) -> std::result::Result<Header, String> {
+    let text = text.strip_prefix("\u{feff}".as_bytes()).unwrap_or(text);
+    let mut reader = reader(text);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) if blank(&record) => continue,
+            Ok(true) => break,
+            Ok(false) => return Err("empty file: no rows".into()),
+            Err(e) => return Err(e.to_string()),
         }
-        for (c, cell) in cells.iter().enumerate() {
-            match number(cell) {
-                Some(v) => values.push(v),
-                None => {
-                    return Err(format!(
-                        "line {line_no}, column {} ({}): '{cell}' is not a number",
-                        c + 1,
-                        column_name(header.then_some(&cells_of_header(first)), c)
-                    ))
-                }
-            }
-        }
-        line_of.push(line_no);
-        Ok(())
-    };
-    if !header {
-        push_row(first_no, &cells)?;
     }
-    for (no, line) in lines {
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        push_row(no, &cells)?;
-    }
-    let rows = line_of.len();
-    if rows == 0 {
-        return Err("no data rows after the header".into());
-    }
-    Ok(CsvTable {
-        header: header.then(|| cells.iter().map(|c| unquote(c).to_string()).collect()),
-        array: Array {
-            shape: vec![rows, cols],
-            data: Numbers::F64(values),
-        },
-        lines: line_of,
+    let cells: Vec<&[u8]> = record.iter().collect();
+    let is_header = cells.iter().any(|c| number(c).is_none());
+    Ok(Header {
+        names: is_header.then(|| {
+            cells
+                .iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect()
+        }),
+        cols: cells.len(),
     })
 }
 
-fn cells_of_header(first: &str) -> Vec<String> {
-    first
-        .split(',')
-        .map(|c| unquote(c.trim()).to_string())
-        .collect()
+/// Reads the header of the CSV file at `path` (its first 64 KiB at most).
+pub fn read_header(path: &Path) -> Result<Header> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::new();
+    let mut r = BufReader::new(file).take(64 << 10);
+    // Whole lines only: up to the last line break of what was read (or all of a short file).
+    r.read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+    header_of(&head).map_err(|m| Error::bad_file(path, m))
 }
 
-fn column_name(header: Option<&Vec<String>>, c: usize) -> String {
-    match header.and_then(|h| h.get(c)) {
-        Some(name) => format!("'{name}'"),
-        None => format!("index {c}"),
+/// Reads the columns `roles` (one per column of `header`) of the file at `path`, with a
+/// progress bar on a terminal for files that take a while.
+pub fn read(path: &Path, header: &Header, roles: &[Role]) -> Result<Columns> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let bar = crate::io::byte_progress(size, "reading");
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let threads = rayon::current_num_threads().max(1);
+    let mut out = Columns::default();
+    let mut line = 1usize;
+    let mut first = true;
+    let mut header_pending = header.names.is_some();
+    loop {
+        // One round: a block of whole lines per thread.
+        let mut blocks = Vec::with_capacity(threads);
+        let mut done = false;
+        while blocks.len() < threads && !done {
+            let mut block = Vec::with_capacity(BLOCK + (64 << 10));
+            (&mut input)
+                .take(BLOCK as u64)
+                .read_to_end(&mut block)
+                .map_err(|e| Error::io(path, e))?;
+            // Complete the last line, so that blocks split between lines.
+            input
+                .read_until(b'\n', &mut block)
+                .map_err(|e| Error::io(path, e))?;
+            done = input.fill_buf().map_err(|e| Error::io(path, e))?.is_empty();
+            if first {
+                first = false;
+                if let Some(rest) = block.strip_prefix("\u{feff}".as_bytes()) {
+                    block = rest.to_vec();
+                }
+                // Refuse a file whose numbers will not fit, from its first block's rows.
+                let lines = memchr::memchr_iter(b'\n', &block).count().max(1);
+                let rows = (size as f64 * lines as f64 / block.len().max(1) as f64) as u64;
+                let width = roles.iter().filter(|r| **r != Role::Skip).count() as u64;
+                let what = format!("its ~{rows} rows of {width} numbers as f32");
+                crate::io::check_fits_in_memory(path, &what, rows * width * 4)?;
+                let n_features = roles.iter().filter(|r| **r == Role::Feature).count();
+                let rows = (rows as usize).saturating_add(rows as usize / 16);
+                out.features.reserve(rows * n_features);
+                out.targets.reserve(rows * (width as usize - n_features));
+            }
+            if block.is_empty() {
+                break;
+            }
+            bar.inc(block.len() as u64);
+            let lines = memchr::memchr_iter(b'\n', &block).count();
+            blocks.push((line, block));
+            line += lines;
+        }
+        if blocks.is_empty() {
+            break;
+        }
+        let skip_header = std::mem::take(&mut header_pending);
+        let parts: Vec<std::result::Result<Columns, String>> = blocks
+            .par_iter()
+            .enumerate()
+            .map(|(i, (at, block))| parse_block(block, *at, header, roles, skip_header && i == 0))
+            .collect();
+        for part in parts {
+            let part = part.map_err(|m| Error::bad_file(path, m))?;
+            out.rows += part.rows;
+            out.features.extend_from_slice(&part.features);
+            out.targets.extend_from_slice(&part.targets);
+        }
+        if done {
+            break;
+        }
     }
+    bar.finish_and_clear();
+    if out.rows == 0 {
+        return Err(Error::bad_file(path, "no data rows after the header"));
+    }
+    Ok(out)
 }
 
-fn unquote(s: &str) -> &str {
-    s.strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(s)
+/// Parses CSV text with the columns `roles` (all features when `None`): the header and the
+/// columns; the error is the message without the file name.
+pub fn parse(
+    text: &str,
+    roles: Option<&[Role]>,
+) -> std::result::Result<(Header, Columns), String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let header = header_of(text.as_bytes())?;
+    let all = vec![Role::Feature; header.cols];
+    let roles = roles.unwrap_or(&all);
+    let cols = parse_block(text.as_bytes(), 1, &header, roles, header.names.is_some())?;
+    if cols.rows == 0 {
+        return Err("no data rows after the header".into());
+    }
+    Ok((header, cols))
 }
 
-/// A cell as a number: Rust's float syntax (which also reads `nan` and `inf`: they are
-/// rejected later, naming the column, where the column is a feature or a label).
-fn number(cell: &str) -> Option<f64> {
-    unquote(cell).trim().parse::<f64>().ok()
+fn reader(block: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(block)
+}
+
+/// An empty line, or one of spaces.
+fn blank(record: &csv::ByteRecord) -> bool {
+    record.len() == 1 && record[0].is_empty()
+}
+
+/// The rows of `block`, whose first line is line `first_line` of the file; `skip_header`:
+/// its first non-empty line is the header.
+fn parse_block(
+    block: &[u8],
+    first_line: usize,
+    header: &Header,
+    roles: &[Role],
+    mut skip_header: bool,
+) -> std::result::Result<Columns, String> {
+    let n_features = roles.iter().filter(|r| **r == Role::Feature).count();
+    let n_targets = roles
+        .iter()
+        .filter(|r| matches!(r, Role::Label | Role::Value))
+        .count();
+    // Rows of about 8 bytes a number: room for the block's rows without growing.
+    let guess = block.len() / (8 * header.cols.max(1)) + 1;
+    let mut out = Columns {
+        rows: 0,
+        features: Vec::with_capacity(guess * n_features),
+        targets: Vec::with_capacity(guess * n_targets),
+    };
+    let mut reader = reader(block);
+    let mut record = csv::ByteRecord::new();
+    let (mut line, mut counted) = (first_line, 0);
+    loop {
+        let more = reader
+            .read_byte_record(&mut record)
+            .map_err(|e| format!("line {}: {e}", first_line))?;
+        if !more {
+            break;
+        }
+        if blank(&record) {
+            continue;
+        }
+        // The csv crate's line count leaves out blank lines: count the line breaks before the
+        // record instead.
+        let mut at = record.position().map_or(counted, |p| p.byte() as usize);
+        // Its position can be that of blank lines before it: the record starts at its first
+        // non-blank byte.
+        while block.get(at).is_some_and(|b| b.is_ascii_whitespace()) {
+            at += 1;
+        }
+        line += memchr::memchr_iter(b'\n', &block[counted..at.max(counted)]).count();
+        counted = at.max(counted);
+        if skip_header {
+            skip_header = false;
+            continue;
+        }
+        if record.len() != header.cols {
+            return Err(format!(
+                "line {line}: {} columns, but the {} has {}",
+                record.len(),
+                if header.names.is_some() {
+                    "header"
+                } else {
+                    "first row"
+                },
+                header.cols
+            ));
+        }
+        for (c, (cell, role)) in record.iter().zip(roles).enumerate() {
+            if *role == Role::Skip {
+                continue;
+            }
+            let Some(v) = number(cell) else {
+                return Err(format!(
+                    "line {line}, column {} ({}): '{}' is not a number",
+                    c + 1,
+                    header.quoted(c),
+                    String::from_utf8_lossy(cell)
+                ));
+            };
+            let at = || format!("line {line}, {}", header.column(c));
+            match role {
+                Role::Feature if !v.is_finite() => {
+                    return Err(format!("{}: {v} is not a finite number", at()))
+                }
+                Role::Value if !v.is_finite() => {
+                    return Err(format!("{}: target {v} is not a finite number", at()))
+                }
+                Role::Label if !(v >= 0.0 && v.fract() == 0.0 && v < MAX_CLASSES as f64) => {
+                    return Err(format!(
+                        "{}: class label {v} is not a non-negative integer below {MAX_CLASSES}",
+                        at()
+                    ))
+                }
+                Role::Feature => out.features.push(v as f32),
+                _ => out.targets.push(v as f32),
+            }
+        }
+        out.rows += 1;
+    }
+    Ok(out)
+}
+
+/// A cell as a number (`nan` and `inf` included: they are refused where the column is a
+/// feature, a label or a value, naming it).
+fn number(cell: &[u8]) -> Option<f64> {
+    let cell = cell
+        .strip_prefix(b"\"")
+        .and_then(|t| t.strip_suffix(b"\""))
+        .unwrap_or(cell)
+        .trim_ascii();
+    fast_float2::parse::<f64, _>(cell).ok()
 }

@@ -263,20 +263,20 @@ pub fn read(path: &Path, labels: Option<&Path>, target: &[String], task: Task) -
 }
 
 fn read_csv(path: &Path, target: &[String], task: Task) -> Result<FileSets> {
-    let table = csv::read(path)?;
+    let header = csv::read_header(path)?;
     let bad = |msg: String| Error::bad_file(path, msg);
-    let (rows, cols) = (table.array.shape[0], table.array.shape[1]);
+    let cols = header.cols;
     let mut targets = Vec::new();
     for t in target {
         let t = t.trim();
-        let by_name = table
-            .header
+        let by_name = header
+            .names
             .as_ref()
             .and_then(|h| h.iter().position(|c| c == t));
         let col = by_name
             .or_else(|| t.parse::<usize>().ok().filter(|&i| i < cols))
             .ok_or_else(|| {
-                bad(match &table.header {
+                bad(match &header.names {
                     Some(h) => format!(
                         "no column '{t}' (the columns are {}; or give a 0-based index below {cols})",
                         h.join(", ")
@@ -292,30 +292,82 @@ fn read_csv(path: &Path, target: &[String], task: Task) -> Result<FileSets> {
     if targets.len() >= cols {
         return Err(bad("no feature columns left besides the targets".into()));
     }
-    let feature_cols: Vec<usize> = (0..cols).filter(|c| !targets.contains(c)).collect();
-    let all = &table.array.data;
-    let pick = |which: &[usize]| Array {
-        shape: vec![rows, which.len()],
-        data: Numbers::F64(
-            (0..rows)
-                .flat_map(|r| which.iter().map(move |&c| all.get(r * cols + c)))
-                .collect(),
+    if task == Task::Classify && targets.len() != 1 {
+        return Err(bad(format!(
+            "class labels must be one column, not {} (regress several values with --task regress)",
+            targets.len()
+        )));
+    }
+    let target_role = match task {
+        Task::Classify => csv::Role::Label,
+        _ => csv::Role::Value,
+    };
+    let roles: Vec<csv::Role> = (0..cols)
+        .map(|c| match targets.contains(&c) {
+            true => target_role,
+            false => csv::Role::Feature,
+        })
+        .collect();
+    let read = csv::read(path, &header, &roles)?;
+    let (rows, dim, k) = (read.rows, cols - targets.len(), targets.len());
+    // The parser gives targets in column order; the run wants them in the order asked for.
+    let mut by_column = targets.clone();
+    by_column.sort_unstable();
+    let mut values = read.targets;
+    if by_column != targets {
+        let at: Vec<usize> = targets
+            .iter()
+            .map(|t| by_column.iter().position(|c| c == t).expect("a target"))
+            .collect();
+        let mut row = vec![0.0; k];
+        for r in values.chunks_exact_mut(k) {
+            for (j, &from) in at.iter().enumerate() {
+                row[j] = r[from];
+            }
+            r.copy_from_slice(&row);
+        }
+    }
+    let features = Features::F32(read.features.into());
+    let (labels, classes, target) = match task {
+        Task::Classify => {
+            let labels: Vec<u32> = values.iter().map(|&v| v as u32).collect();
+            let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+            (labels, classes, Target::Classes)
+        }
+        Task::Regress => (
+            vec![0; rows],
+            0,
+            Target::Values {
+                dim: k,
+                values: values.into(),
+                units: Vec::new(),
+            },
         ),
+        Task::Autoencode => {
+            // A target column of classes colours the pictures; anything else is ignored.
+            let is_label = |v: &f32| *v >= 0.0 && v.fract() == 0.0 && (*v as usize) < MAX_CLASSES;
+            match k == 1 && values.iter().all(is_label) {
+                true => {
+                    let labels: Vec<u32> = values.iter().map(|&v| v as u32).collect();
+                    let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+                    (labels, classes, Target::Input)
+                }
+                false => (vec![0; rows], 0, Target::Input),
+            }
+        }
     };
-    let name_of = |c: usize| match &table.header {
-        Some(h) => format!("column {} ('{}')", c + 1, h[c]),
-        None => format!("column {}", c + 1),
+    let train = Dataset {
+        name: path.display().to_string(),
+        dim,
+        features,
+        labels,
+        classes,
+        target,
+        weights: None,
     };
-    let x_at =
-        |r: usize, c: usize| format!("line {}, {}", table.lines[r], name_of(feature_cols[c]));
-    let y_at = |r: usize, c: usize| format!("line {}, {}", table.lines[r], name_of(targets[c]));
-    let y = (!targets.is_empty()).then(|| pick(&targets[..]));
-    let name = path.display().to_string();
-    let train =
-        dataset(&name, task, &pick(&feature_cols), &x_at, y.as_ref(), &y_at).map_err(bad)?;
     let target_names = targets
         .iter()
-        .map(|&c| match &table.header {
+        .map(|&c| match &header.names {
             Some(h) => h[c].clone(),
             None => format!("column {c}"),
         })
