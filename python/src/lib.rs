@@ -6,8 +6,8 @@
 
 mod checkpoint;
 
-use gpunn::data::table::Task;
 use gpunn::data::floats::Storage;
+use gpunn::data::table::Task;
 use gpunn::data::{Dataset, Features, Floats, Target};
 use gpunn::model::{Layer, Params};
 use gpunn::optim::OptimizerState;

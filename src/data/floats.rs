@@ -130,7 +130,11 @@ mod tests {
         let mut b = a.clone();
         assert_eq!(a.as_ptr(), b.as_ptr(), "a clone shares the values");
         b.make_mut()[0] = 9.0;
-        assert_eq!(&a[..], &[1.0, 2.0, 3.0], "writing a clone leaves the original");
+        assert_eq!(
+            &a[..],
+            &[1.0, 2.0, 3.0],
+            "writing a clone leaves the original"
+        );
         assert_eq!(&b[..], &[9.0, 2.0, 3.0]);
         let mut only = Floats::from(vec![4.0, 5.0]);
         let before = only.as_ptr();
@@ -163,7 +167,11 @@ mod tests {
         assert!(!f.writable_in_place());
         f.make_mut()[1] = 7.0;
         assert!(f.writable_in_place());
-        assert_eq!(&source.0[..], &[1.0, 2.0, 3.0], "the source is never written");
+        assert_eq!(
+            &source.0[..],
+            &[1.0, 2.0, 3.0],
+            "the source is never written"
+        );
         assert_eq!(format!("{f:?}"), "Floats(2 values: [1.0, 7.0])");
     }
 }

@@ -85,6 +85,30 @@ impl Dataset {
         }
     }
 
+    /// This set without its samples: its name, sizes, classes and kinds of features and
+    /// targets (what is said of a set after its samples moved on).
+    pub fn shell(&self) -> Dataset {
+        Dataset {
+            name: self.name.clone(),
+            dim: self.dim,
+            features: match &self.features {
+                Features::U8(_) => Features::U8(Vec::new()),
+                Features::F32(_) => Features::F32(Floats::from(Vec::new())),
+            },
+            labels: Vec::new(),
+            classes: self.classes,
+            target: match &self.target {
+                Target::Values { dim, units, .. } => Target::Values {
+                    dim: *dim,
+                    values: Floats::from(Vec::new()),
+                    units: units.clone(),
+                },
+                t => t.clone(),
+            },
+            weights: None,
+        }
+    }
+
     /// The mean sample weight (1 without weights).
     pub fn mean_weight(&self) -> f32 {
         match &self.weights {
@@ -151,6 +175,64 @@ impl Dataset {
         }
     }
 
+    /// Reorders the samples in place: sample `i` becomes the one at `order[i]` (`order` a
+    /// permutation of `0..len`). Features are written in place where they are this set's own
+    /// ([`Floats::make_mut`]), so a split needs no second copy of the data.
+    pub fn permute(&mut self, order: &[u32]) {
+        assert_eq!(order.len(), self.len(), "a permutation of every sample");
+        let dim = self.dim;
+        match &mut self.features {
+            Features::U8(v) => permute_rows(v, dim, order),
+            Features::F32(v) => permute_rows(v.make_mut(), dim, order),
+        }
+        permute_rows(&mut self.labels, 1, order);
+        if let Target::Values { dim, values, .. } = &mut self.target {
+            permute_rows(values.make_mut(), *dim, order);
+        }
+        if let Some(w) = &mut self.weights {
+            permute_rows(w, 1, order);
+        }
+    }
+
+    /// Splits off the samples from `at` on as a new set (a copy of those); this one keeps the
+    /// first `at`, releasing the rest where it can.
+    pub fn split_off(&mut self, at: usize) -> Dataset {
+        let dim = self.dim;
+        let features = match &mut self.features {
+            Features::U8(v) => {
+                let tail = v.split_off(at * dim);
+                v.shrink_to_fit();
+                Features::U8(tail)
+            }
+            Features::F32(v) => {
+                let tail = Floats::from(v[at * dim..].to_vec());
+                v.truncate(at * dim);
+                Features::F32(tail)
+            }
+        };
+        let target = match &mut self.target {
+            Target::Values { dim, values, units } => {
+                let tail = Floats::from(values[at * *dim..].to_vec());
+                values.truncate(at * *dim);
+                Target::Values {
+                    dim: *dim,
+                    values: tail,
+                    units: units.clone(),
+                }
+            }
+            t => t.clone(),
+        };
+        Dataset {
+            name: self.name.clone(),
+            dim,
+            features,
+            labels: self.labels.split_off(at),
+            classes: self.classes,
+            target,
+            weights: self.weights.as_mut().map(|w| w.split_off(at)),
+        }
+    }
+
     /// The subset at `idx`, in that order.
     pub fn subset(&self, idx: &[u32]) -> Dataset {
         let features = match &self.features {
@@ -187,6 +269,34 @@ impl Dataset {
             classes: self.classes,
             target,
             weights: self.gather_weights(idx),
+        }
+    }
+}
+
+/// Reorders rows of `width` values in place: row `i` becomes row `order[i]`, following each
+/// cycle of the permutation with one row held aside.
+fn permute_rows<T: Copy>(v: &mut [T], width: usize, order: &[u32]) {
+    if width == 0 {
+        return;
+    }
+    let mut done = vec![false; order.len()];
+    let mut held = Vec::with_capacity(width);
+    for start in 0..order.len() {
+        if done[start] || order[start] as usize == start {
+            continue;
+        }
+        held.clear();
+        held.extend_from_slice(&v[start * width..(start + 1) * width]);
+        let mut i = start;
+        loop {
+            done[i] = true;
+            let from = order[i] as usize;
+            if from == start {
+                v[i * width..(i + 1) * width].copy_from_slice(&held);
+                break;
+            }
+            v.copy_within(from * width..(from + 1) * width, i * width);
+            i = from;
         }
     }
 }

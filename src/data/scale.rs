@@ -96,8 +96,14 @@ impl Scaler {
     /// `data` scaled: features (and regression targets, where fitted) mapped by this scaler.
     /// Errors when the feature count differs from the fitted one.
     pub fn apply(&self, data: &Dataset) -> crate::Result<Dataset> {
+        self.apply_owned(data.clone())
+    }
+
+    /// [`Scaler::apply`] on a set the caller gives up: its values are scaled in place where
+    /// they are its own (pixels become f32 values).
+    pub fn apply_owned(&self, mut data: Dataset) -> crate::Result<Dataset> {
         if self.kind == ScaleKind::None {
-            return Ok(data.clone());
+            return Ok(data);
         }
         if data.dim != self.shift.len() {
             return Err(crate::Error::invalid(
@@ -111,32 +117,49 @@ impl Scaler {
             ));
         }
         let d = data.dim;
-        let values: Vec<f32> = (0..data.len() * d)
-            .map(|i| (data.value(i / d, i % d) - self.shift[i % d]) / self.scale[i % d])
-            .collect();
-        let target = match &data.target {
-            Target::Values { dim, values, .. } if self.target_shift.len() == *dim => {
-                Target::Values {
-                    dim: *dim,
-                    values: values
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &v)| {
-                            (v - self.target_shift[i % dim]) / self.target_scale[i % dim]
-                        })
-                        .collect(),
-                    units: (0..*dim)
-                        .map(|j| (self.target_scale[j], self.target_shift[j]))
-                        .collect(),
-                }
+        let scale_row = |row: &mut [f32]| {
+            for ((x, &shift), &scale) in row.iter_mut().zip(&self.shift).zip(&self.scale) {
+                *x = (*x - shift) / scale;
             }
-            t => t.clone(),
         };
-        Ok(Dataset {
+        match &mut data.features {
+            Features::F32(v) => v.make_mut().chunks_exact_mut(d).for_each(scale_row),
+            Features::U8(pixels) => {
+                let mut values: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
+                values.chunks_exact_mut(d).for_each(scale_row);
+                data.features = Features::F32(values.into());
+            }
+        }
+        if let Target::Values { dim, values, units } = &mut data.target {
+            let k = *dim;
+            if self.target_shift.len() == k {
+                for row in values.make_mut().chunks_exact_mut(k) {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = (*v - self.target_shift[j]) / self.target_scale[j];
+                    }
+                }
+                *units = (0..k)
+                    .map(|j| (self.target_scale[j], self.target_shift[j]))
+                    .collect();
+            }
+        }
+        Ok(data)
+    }
+
+    /// The features of `data` (scaled by this scaler) back in their own units, for pictures:
+    /// `x·scale + shift`, as f32 (equal to the original up to rounding).
+    pub fn unapply(&self, data: &Dataset) -> Dataset {
+        if self.kind == ScaleKind::None || data.dim != self.shift.len() {
+            return data.clone();
+        }
+        let d = data.dim;
+        let values: Vec<f32> = (0..data.len() * d)
+            .map(|i| data.value(i / d, i % d) * self.scale[i % d] + self.shift[i % d])
+            .collect();
+        Dataset {
             features: Features::F32(values.into()),
-            target,
             ..data.clone()
-        })
+        }
     }
 
     /// Network outputs `[n][k]` of a regression back in the targets' original units.

@@ -24,9 +24,10 @@ fn shuffled_groups(data: &Dataset, seed: u64) -> Vec<Vec<u32>> {
 }
 
 /// Holds out `fraction` of `data` (rounded per class), seeded: `(rest, held_out)`, each in
-/// the original sample order. `field` names the setting in errors.
+/// the original sample order; the rest is `data` itself, reordered in place, and only the held
+/// out part is copied. `field` names the setting in errors.
 pub fn holdout(
-    data: &Dataset,
+    mut data: Dataset,
     fraction: f32,
     seed: u64,
     field: &str,
@@ -38,7 +39,7 @@ pub fn holdout(
         ));
     }
     let (mut keep, mut out) = (Vec::new(), Vec::new());
-    for g in shuffled_groups(data, seed) {
+    for g in shuffled_groups(&data, seed) {
         let k = (f64::from(fraction) * g.len() as f64).round() as usize;
         out.extend_from_slice(&g[..k]);
         keep.extend_from_slice(&g[k..]);
@@ -51,7 +52,11 @@ pub fn holdout(
     }
     keep.sort_unstable();
     out.sort_unstable();
-    Ok((data.subset(&keep), data.subset(&out)))
+    let at = keep.len();
+    keep.extend_from_slice(&out);
+    data.permute(&keep);
+    let held_out = data.split_off(at);
+    Ok((data, held_out))
 }
 
 /// `k` disjoint folds covering `data`, stratified by class, seeded: the sample indices of
@@ -85,12 +90,13 @@ pub fn folds(data: &Dataset, k: usize, seed: u64) -> Result<Vec<Vec<u32>>> {
 
 /// Shuffles `data` with `seed` (rand's `StdRng`) and holds out the last `round(fraction * n)`
 /// samples as a validation set named `<name>-val`; the rest, in shuffled order, is the
-/// training set. `fraction == 0` gives no validation set and `data` unchanged.
+/// training set: `data` itself, reordered in place (only the validation part is copied).
+/// `fraction == 0` gives no validation set and `data` unchanged.
 ///
 /// Errors (naming `--val-split`): a fraction outside [0, 1), one that holds out no sample of a
 /// non-empty set, or one that leaves no training sample.
 pub fn split_validation(
-    data: &Dataset,
+    mut data: Dataset,
     fraction: f32,
     seed: u64,
 ) -> Result<(Dataset, Option<Dataset>)> {
@@ -101,7 +107,7 @@ pub fn split_validation(
         ));
     }
     if fraction == 0.0 {
-        return Ok((data.clone(), None));
+        return Ok((data, None));
     }
     let n = data.len();
     // f64 so that the rounding of e.g. 0.1 * 60000 is exact.
@@ -120,9 +126,8 @@ pub fn split_validation(
     }
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
-    let (train_idx, val_idx) = order.split_at(n - n_val);
-    let train = data.subset(train_idx);
-    let mut val = data.subset(val_idx);
+    data.permute(&order);
+    let mut val = data.split_off(n - n_val);
     val.name = format!("{}-val", data.name);
-    Ok((train, Some(val)))
+    Ok((data, Some(val)))
 }

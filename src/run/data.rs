@@ -156,8 +156,9 @@ impl DataSpec {
                 let f = self
                     .test_split
                     .unwrap_or_else(|| at_load("data.test_split"));
-                let (train, mut test) = split::holdout(&sets.train, f, seed, "data.test_split")?;
-                test.name = format!("{}-test", sets.train.name);
+                let name = sets.train.name.clone();
+                let (train, mut test) = split::holdout(sets.train, f, seed, "data.test_split")?;
+                test.name = format!("{name}-test");
                 (train, test, Some(f))
             }
         };

@@ -227,18 +227,41 @@ impl Run {
 
     /// The training and validation sets: the seeded split of `data.train`, unscaled.
     pub fn split(&self, data: &LoadedData) -> Result<(Dataset, Option<Dataset>)> {
-        split::split_validation(&data.train, self.data.val_split, self.seed)
+        split::split_validation(data.train.clone(), self.data.val_split, self.seed)
     }
 
     /// The sets a run trains, validates and tests on: the seeded validation split, then the
     /// run's scaling fitted on the training part and applied to all three.
     pub fn prepare(&self, data: &LoadedData) -> Result<Prepared> {
         let (train, val) = self.split(data)?;
+        self.scale(train, val, data.test.clone())
+    }
+
+    /// [`Run::prepare`] that takes `data`'s samples rather than copying them: the split and the
+    /// scaling happen in place, so the data are held once. `data` keeps its description and a
+    /// [`Dataset::shell`] of each set (their sizes of one sample, no samples).
+    pub fn prepare_owned(&self, data: &mut LoadedData) -> Result<Prepared> {
+        let shell = data.train.shell();
+        let train = std::mem::replace(&mut data.train, shell);
+        let test = data.test.as_mut().map(|t| {
+            let shell = t.shell();
+            std::mem::replace(t, shell)
+        });
+        let (train, val) = split::split_validation(train, self.data.val_split, self.seed)?;
+        self.scale(train, val, test)
+    }
+
+    fn scale(
+        &self,
+        train: Dataset,
+        val: Option<Dataset>,
+        test: Option<Dataset>,
+    ) -> Result<Prepared> {
         let scaler = Scaler::fit(self.data.scale, &train);
         Ok(Prepared {
-            train: scaler.apply(&train)?,
-            val: val.as_ref().map(|v| scaler.apply(v)).transpose()?,
-            test: data.test.as_ref().map(|t| scaler.apply(t)).transpose()?,
+            train: scaler.apply_owned(train)?,
+            val: val.map(|v| scaler.apply_owned(v)).transpose()?,
+            test: test.map(|t| scaler.apply_owned(t)).transpose()?,
             scaler,
         })
     }

@@ -53,8 +53,9 @@ pub trait RunObserver: Observer {
 
 impl RunObserver for Quiet {}
 
-/// A trained run: the resolved run, its data and sets, the engine holding the parameters (the
-/// best epoch's with early stopping), every epoch's figures and the test figures.
+/// A trained run: the resolved run, its data (described; its samples are in `sets`) and sets,
+/// the engine holding the parameters (the best epoch's with early stopping), every epoch's
+/// figures and the test figures.
 pub struct Trained {
     pub run: Run,
     pub data: LoadedData,
@@ -72,7 +73,7 @@ pub fn train_run(
     options: TrainOptions,
     observer: &mut dyn RunObserver,
 ) -> Result<Trained> {
-    let data = match options.data {
+    let mut data = match options.data {
         Some(data) => data,
         None => spec.load_data()?,
     };
@@ -80,7 +81,8 @@ pub fn train_run(
     if let Some(device) = options.device {
         run.device = device;
     }
-    let sets = run.prepare(&data)?;
+    // The samples move into the prepared sets (split and scaled in place): held once.
+    let sets = run.prepare_owned(&mut data)?;
     let resumed_from = options.resume.as_ref().map(|r| r.path.clone());
     let (params, state, earlier, start) = match (options.resume, options.start) {
         (Some(r), _) => {

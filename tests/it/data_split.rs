@@ -58,7 +58,7 @@ fn keep_digits_errors_name_the_field() {
 #[test]
 fn split_validation_holds_out_the_rounded_fraction() {
     let d = indexed(&[0; 10], 1);
-    let (train, val) = split::split_validation(&d, 0.25, 7).unwrap();
+    let (train, val) = split::split_validation(d.clone(), 0.25, 7).unwrap();
     let val = val.unwrap();
     // round(2.5) = 3.
     assert_eq!((train.len(), val.len()), (7, 3));
@@ -73,16 +73,16 @@ fn split_validation_holds_out_the_rounded_fraction() {
     );
 
     let big = indexed(&vec![0; 60000], 1);
-    let (t, v) = split::split_validation(&big, 0.1, 1).unwrap();
+    let (t, v) = split::split_validation(big.clone(), 0.1, 1).unwrap();
     assert_eq!((t.len(), v.unwrap().len()), (54000, 6000));
 }
 
 #[test]
 fn split_validation_is_seeded() {
     let d = indexed(&[0; 50], 1);
-    let (a, av) = split::split_validation(&d, 0.2, 42).unwrap();
-    let (b, bv) = split::split_validation(&d, 0.2, 42).unwrap();
-    let (_, cv) = split::split_validation(&d, 0.2, 43).unwrap();
+    let (a, av) = split::split_validation(d.clone(), 0.2, 42).unwrap();
+    let (b, bv) = split::split_validation(d.clone(), 0.2, 42).unwrap();
+    let (_, cv) = split::split_validation(d.clone(), 0.2, 43).unwrap();
     assert_eq!(a, b);
     assert_eq!(av, bv);
     assert_ne!(ids(&av.unwrap()), ids(&cv.unwrap()));
@@ -91,7 +91,7 @@ fn split_validation_is_seeded() {
 #[test]
 fn split_validation_zero_keeps_everything() {
     let d = indexed(&[1, 0, 1], 2);
-    let (t, v) = split::split_validation(&d, 0.0, 1).unwrap();
+    let (t, v) = split::split_validation(d.clone(), 0.0, 1).unwrap();
     assert_eq!(t, d);
     assert!(v.is_none());
 }
@@ -106,8 +106,68 @@ fn split_validation_errors_name_the_field() {
         (0.01, "no validation sample"),
         (0.97, "no training sample"),
     ] {
-        let msg = split::split_validation(&d, f, 1).unwrap_err().to_string();
+        let msg = split::split_validation(d.clone(), f, 1)
+            .unwrap_err()
+            .to_string();
         assert!(msg.starts_with("data.val_split"), "{msg}");
         assert!(msg.contains(want), "{f}: lacks {want:?}: {msg}");
+    }
+}
+
+/// The splits reorder the set in place and copy only the part held out: the same sets as
+/// gathering each part by index, for f32 and pixel features, value targets and weights.
+#[test]
+fn splits_in_place_equal_gathered_subsets() {
+    use gpunn::data::Target;
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let n = 257;
+    let labels: Vec<u32> = (0..n).map(|i| (i * 7 % 3) as u32).collect();
+    let mut f32s = indexed(&labels, 3);
+    f32s.dim = 2;
+    f32s.features = Features::F32((0..2 * n).map(|i| i as f32 * 0.5).collect());
+    f32s.target = Target::Values {
+        dim: 3,
+        values: (0..3 * n).map(|i| -(i as f32)).collect(),
+        units: vec![(2.0, 1.0); 3],
+    };
+    f32s.weights = Some((0..n).map(|i| 1.0 + i as f32).collect());
+    let mut pixels = f32s.clone();
+    pixels.features = Features::U8((0..2 * n).map(|i| (i % 251) as u8).collect());
+    for d in [f32s, pixels] {
+        let (train, val) = split::split_validation(d.clone(), 0.2, 9).unwrap();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(9));
+        let n_val = (0.2f64 * n as f64).round() as usize;
+        assert_eq!(train, d.subset(&order[..n - n_val]));
+        let mut want_val = d.subset(&order[n - n_val..]);
+        want_val.name = format!("{}-val", d.name);
+        assert_eq!(val.unwrap(), want_val);
+        let (rest, out) = split::holdout(d.clone(), 0.3, 4, "t").unwrap();
+        let mut all: Vec<u32> = rest.labels.iter().chain(&out.labels).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all.len(), n);
+        // Both parts keep the original order: their weights (1 + index) increase.
+        for part in [&rest, &out] {
+            let w = part.weights.as_ref().unwrap();
+            assert!(w.windows(2).all(|p| p[0] < p[1]));
+            let idx: Vec<u32> = w.iter().map(|&w| w as u32 - 1).collect();
+            assert_eq!(*part, {
+                let mut s = d.subset(&idx);
+                s.name = part.name.clone();
+                s
+            });
+        }
+    }
+    // A set that is the sole owner of its features is split without copying them.
+    let d = indexed(&labels, 3);
+    let before = match &d.features {
+        Features::F32(v) => v.as_ptr(),
+        Features::U8(_) => unreachable!(),
+    };
+    let (train, _) = split::split_validation(d, 0.1, 1).unwrap();
+    match &train.features {
+        Features::F32(v) => assert_eq!(v.as_ptr(), before, "reordered in place"),
+        Features::U8(_) => unreachable!(),
     }
 }

@@ -42,6 +42,7 @@ mod data_split;
 mod digit;
 mod explain;
 mod faults;
+mod gpu_big_table;
 mod gpu_gang;
 mod gpu_kernels;
 mod gpu_matmul;

@@ -55,7 +55,10 @@ fn csv_header_is_detected_and_values_read() {
     let (_, t) = csv::parse("a,b\n1.5,2\n\n  \n3,0\n", Some(&roles)).unwrap();
     assert_eq!((t.features, t.targets), (vec![1.5, 3.0], vec![2.0, 0.0]));
     let e = csv::parse("a,b\n1,2\n\n3,0.5\n", Some(&roles)).unwrap_err();
-    assert!(e.starts_with("line 4, column 2 ('b'): class label 0.5"), "{e}");
+    assert!(
+        e.starts_with("line 4, column 2 ('b'): class label 0.5"),
+        "{e}"
+    );
     let e = csv::parse("1,2\nnan,0\n", Some(&roles)).unwrap_err();
     assert_eq!(e, "line 2, column 1: NaN is not a finite number");
 }
@@ -190,7 +193,7 @@ fn linear_set(n: usize, two: bool) -> Dataset {
 #[test]
 fn scaling_is_fitted_on_the_training_part_and_maps_back() {
     let data = linear_set(200, true);
-    let (train, test) = split::holdout(&data, 0.25, 3, "data.test_split").unwrap();
+    let (train, test) = split::holdout(data.clone(), 0.25, 3, "data.test_split").unwrap();
     let s = Scaler::fit(ScaleKind::Standard, &train);
     let scaled = s.apply(&train).unwrap();
     // Mean 0 and variance 1, to f32's precision.
@@ -291,7 +294,7 @@ fn holdout_and_folds_are_stratified_disjoint_and_seeded() {
         labels,
         3,
     );
-    let (rest, out) = split::holdout(&data, 0.2, 9, "data.test_split").unwrap();
+    let (rest, out) = split::holdout(data.clone(), 0.2, 9, "data.test_split").unwrap();
     let count = |d: &Dataset, c: u32| d.labels.iter().filter(|&&l| l == c).count();
     assert_eq!([count(&out, 0), count(&out, 1), count(&out, 2)], [6, 12, 2]);
     assert_eq!(rest.len() + out.len(), 100);
@@ -300,8 +303,12 @@ fn holdout_and_folds_are_stratified_disjoint_and_seeded() {
     all.extend(ids(&out));
     all.sort_unstable();
     assert_eq!(all, (0..100).collect::<Vec<_>>(), "disjoint and covering");
-    assert_eq!(split::holdout(&data, 0.2, 9, "f").unwrap().1, out, "seeded");
-    assert_ne!(split::holdout(&data, 0.2, 10, "f").unwrap().1, out);
+    assert_eq!(
+        split::holdout(data.clone(), 0.2, 9, "f").unwrap().1,
+        out,
+        "seeded"
+    );
+    assert_ne!(split::holdout(data.clone(), 0.2, 10, "f").unwrap().1, out);
     let folds = split::folds(&data, 3, 1).unwrap();
     let mut seen: Vec<u32> = folds.iter().flatten().copied().collect();
     seen.sort_unstable();

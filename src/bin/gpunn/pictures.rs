@@ -114,7 +114,8 @@ fn boundary(
     data: &LoadedData,
     prepared: &Prepared,
 ) -> Result<PathBuf> {
-    let train = &data.train;
+    // The training part in the data's own units (the prepared one is scaled).
+    let train = &prepared.scaler.unapply(&prepared.train);
     let field = explain::boundary_field(engine, &prepared.scaler, train, 200)?;
     // At most 1,500 points, a stratified sample, so that the field shows between them.
     let idx = explain::stratified_sample(train, 1500, 0);

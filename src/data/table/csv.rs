@@ -181,10 +181,7 @@ pub fn read(path: &Path, header: &Header, roles: &[Role]) -> Result<Columns> {
 
 /// Parses CSV text with the columns `roles` (all features when `None`): the header and the
 /// columns; the error is the message without the file name.
-pub fn parse(
-    text: &str,
-    roles: Option<&[Role]>,
-) -> std::result::Result<(Header, Columns), String> {
+pub fn parse(text: &str, roles: Option<&[Role]>) -> std::result::Result<(Header, Columns), String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let header = header_of(text.as_bytes())?;
     let all = vec![Role::Feature; header.cols];

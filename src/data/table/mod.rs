@@ -7,7 +7,7 @@ pub mod csv;
 pub mod npy;
 pub mod npz;
 
-use super::{Dataset, Features, Target};
+use super::{Dataset, Features, Floats, Target};
 use crate::model::serde_as_name;
 use crate::{Error, Result};
 use std::fmt;
@@ -63,6 +63,8 @@ pub enum Numbers {
     F32(Vec<f32>),
     F64(Vec<f64>),
     I64(Vec<i64>),
+    /// f32 values read in place (a memory-mapped `.npy`).
+    Mapped(Floats),
 }
 
 impl Numbers {
@@ -72,6 +74,7 @@ impl Numbers {
             Numbers::F32(v) => v.len(),
             Numbers::F64(v) => v.len(),
             Numbers::I64(v) => v.len(),
+            Numbers::Mapped(v) => v.len(),
         }
     }
 
@@ -86,6 +89,7 @@ impl Numbers {
             Numbers::F32(v) => v[i] as f64,
             Numbers::F64(v) => v[i],
             Numbers::I64(v) => v[i] as f64,
+            Numbers::Mapped(v) => v[i] as f64,
         }
     }
 }
@@ -128,6 +132,16 @@ pub fn dataset(
     }
     let features = match &x.data {
         Numbers::U8(v) => Features::U8(v.clone()),
+        Numbers::Mapped(v) => {
+            if let Some(i) = v.iter().position(|f| !f.is_finite()) {
+                return Err(format!(
+                    "{}: {} is not a finite number",
+                    x_at(i / dim, i % dim),
+                    v[i] as f64
+                ));
+            }
+            Features::F32(v.clone())
+        }
         data => {
             let mut out = Vec::with_capacity(data.len());
             for i in 0..data.len() {
@@ -381,7 +395,14 @@ fn read_csv(path: &Path, target: &[String], task: Task) -> Result<FileSets> {
 }
 
 fn read_npy_pair(path: &Path, labels: Option<&Path>, task: Task) -> Result<FileSets> {
-    let x = read_npy(path)?;
+    // A float32 array is mapped, not read: the features are the file's pages.
+    let x = match npy::map_f32(path)? {
+        Some((shape, values)) => Array {
+            shape,
+            data: Numbers::Mapped(values),
+        },
+        None => read_npy(path)?,
+    };
     let y = match labels {
         Some(l) => Some(read_npy(l)?),
         None if task == Task::Autoencode => None,

@@ -4,11 +4,98 @@
 //! the size the header's shape implies: nothing is allocated from the header's claim alone.
 
 use super::{Array, Numbers};
+use crate::data::floats::Storage;
+use crate::data::Floats;
 
 const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// Parses one `.npy` image; the error is the message without the file (or array) name.
 pub fn parse(bytes: &[u8]) -> Result<Array, String> {
+    let (shape, descr, end) = layout(bytes)?;
+    let data = &bytes[end..];
+    let chunks = |w: usize| data.chunks_exact(w);
+    let numbers = match descr {
+        "<f4" => Numbers::F32(
+            chunks(4)
+                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        "<f8" => Numbers::F64(
+            chunks(8)
+                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        "<i4" => Numbers::I64(
+            chunks(4)
+                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
+                .collect(),
+        ),
+        "<i8" => Numbers::I64(
+            chunks(8)
+                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        _ => Numbers::U8(data.to_vec()),
+    };
+    Ok(Array {
+        shape,
+        data: numbers,
+    })
+}
+
+/// A float32 `.npy` file's values in a copy-on-write memory map: read from the file as they
+/// are touched, and written in place (a page written becomes this process's own; the file is
+/// never changed). Holds the map: see [`map_f32`].
+pub struct MappedF32 {
+    map: memmap2::MmapMut,
+    start: usize,
+    len: usize,
+}
+
+impl Storage for MappedF32 {
+    fn values(&self) -> &[f32] {
+        bytemuck::cast_slice(&self.map[self.start..self.start + 4 * self.len])
+    }
+
+    fn values_mut(&mut self) -> Option<&mut [f32]> {
+        let (start, len) = (self.start, self.len);
+        Some(bytemuck::cast_slice_mut(
+            &mut self.map[start..start + 4 * len],
+        ))
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+}
+
+/// The shape and values of the `.npy` file at `path` when it is a little-endian float32 array
+/// in C order (on a little-endian machine), memory-mapped rather than read; `None` for other
+/// arrays, which [`parse`] reads.
+///
+/// The map is private to this process: a program that changes the file while it is read is
+/// the one hazard, as with any memory-mapped reader (NumPy's `mmap_mode` included).
+pub fn map_f32(path: &std::path::Path) -> crate::Result<Option<(Vec<usize>, Floats)>> {
+    use crate::Error;
+    if cfg!(target_endian = "big") {
+        return Ok(None);
+    }
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: a copy-on-write map of a regular file; see the function's notes.
+    let map =
+        unsafe { memmap2::MmapOptions::new().map_copy(&file) }.map_err(|e| Error::io(path, e))?;
+    let (shape, descr, start) = layout(&map).map_err(|m| Error::bad_file(path, m))?;
+    if descr != "<f4" || start % 4 != 0 {
+        return Ok(None);
+    }
+    let len = (map.len() - start) / 4;
+    let storage = MappedF32 { map, start, len };
+    Ok(Some((shape, Floats::shared(std::sync::Arc::new(storage)))))
+}
+
+/// A `.npy` image's shape, dtype and the offset of its data, the data checked to be exactly
+/// the size the shape implies.
+fn layout(bytes: &[u8]) -> Result<(Vec<usize>, &str, usize), String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a .npy array (no \\x93NUMPY magic)".into());
     }
@@ -61,34 +148,7 @@ pub fn parse(bytes: &[u8]) -> Result<Array, String> {
             data.len() - needed
         ));
     }
-    let chunks = |w: usize| data.chunks_exact(w);
-    let numbers = match descr {
-        "<f4" => Numbers::F32(
-            chunks(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-        ),
-        "<f8" => Numbers::F64(
-            chunks(8)
-                .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-        ),
-        "<i4" => Numbers::I64(
-            chunks(4)
-                .map(|c| i32::from_le_bytes(c.try_into().unwrap()) as i64)
-                .collect(),
-        ),
-        "<i8" => Numbers::I64(
-            chunks(8)
-                .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-                .collect(),
-        ),
-        _ => Numbers::U8(data.to_vec()),
-    };
-    Ok(Array {
-        shape,
-        data: numbers,
-    })
+    Ok((shape, descr, end))
 }
 
 /// The `.npy` image of a float32 array of `shape` (C order).

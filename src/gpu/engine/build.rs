@@ -228,6 +228,7 @@ impl GpuEngine {
             lr,
             step,
             train_set: None,
+            streamed: None,
             eval_set: None,
             pending: Stats::default(),
             last_submission: None,

@@ -20,6 +20,7 @@ pub mod gang;
 mod layer;
 mod optim;
 mod run;
+mod stream;
 
 use super::context::GpuContext;
 use super::kernels::StepKernels;
@@ -135,6 +136,8 @@ pub struct GpuEngine {
     /// Whether to fuse the optimizer into the weight products (`None`: by adapter).
     fuse: Option<bool>,
     train_set: Option<GpuData>,
+    /// A training set too large for one storage binding, kept on the host ([`stream`]).
+    streamed: Option<Dataset>,
     eval_set: Option<GpuData>,
     /// Totals read back early (before an evaluation) and not yet taken.
     pending: Stats,
@@ -181,7 +184,13 @@ impl Engine for GpuEngine {
 
     fn load_train_set(&mut self, data: &Dataset) -> Result<()> {
         check_fits(&self.params_host, data)?;
-        self.train_set = Some(self.upload(data, true)?);
+        self.train_set = None;
+        self.streamed = None;
+        if self.fits_one_binding(data) {
+            self.train_set = Some(self.upload(data, true)?);
+        } else {
+            self.streamed = Some(data.clone());
+        }
         Ok(())
     }
 
@@ -194,6 +203,20 @@ impl Engine for GpuEngine {
                     self.batch
                 ),
             ));
+        }
+        if let Some(host) = self.streamed.take() {
+            self.set_lr(lr);
+            let result = match order.iter().all(|&i| (i as usize) < host.len()) {
+                true => self.train_streamed(&host, order),
+                false => Err(Error::shape(
+                    "train_steps",
+                    "sample ids below the training set's size",
+                    [host.len()],
+                    [order.iter().max().map_or(0, |&m| m as usize + 1)],
+                )),
+            };
+            self.streamed = Some(host);
+            return result;
         }
         let set = self
             .train_set
@@ -229,6 +252,9 @@ impl Engine for GpuEngine {
         // Keep the training totals apart from the evaluation's.
         let pending = self.read_totals()?;
         self.pending = std::mem::take(&mut self.pending).merge(pending);
+        if !self.fits_one_binding(data) {
+            return self.evaluate_streamed(data);
+        }
         let key = (data.labels.as_ptr() as usize, data.len());
         let set = match self.eval_set.take() {
             Some(s) if s.key == key => s,
@@ -260,6 +286,10 @@ impl Engine for GpuEngine {
         // Keep the training totals apart from these forward passes'.
         let pending = self.read_totals()?;
         self.pending = std::mem::take(&mut self.pending).merge(pending);
+        if !self.fits_one_binding(data) {
+            let (stats, out) = self.outputs_streamed(data)?;
+            return Ok((stats.mean_loss(), out));
+        }
         let set = self.upload(data, false)?;
         let (b, outputs) = (self.batch, self.params_host.outputs());
         self.reset_state(set.n);
