@@ -194,6 +194,55 @@ impl Dataset {
         }
     }
 
+    /// Moves the samples `i` with `out[i]` into a new set and keeps the others, both in their
+    /// order: one forward pass, writing this set's values in place where they are its own.
+    pub fn partition(&mut self, out: &[bool]) -> Dataset {
+        assert_eq!(out.len(), self.len(), "a flag per sample");
+        let keep = out.iter().filter(|o| !**o).count();
+        let dim = self.dim;
+        let features = match &mut self.features {
+            Features::U8(v) => {
+                let moved = partition_rows(v, dim, out);
+                v.truncate(keep * dim);
+                v.shrink_to_fit();
+                Features::U8(moved)
+            }
+            Features::F32(v) => {
+                let moved = partition_rows(v.make_mut(), dim, out);
+                v.truncate(keep * dim);
+                Features::F32(moved.into())
+            }
+        };
+        let labels = partition_rows(&mut self.labels, 1, out);
+        self.labels.truncate(keep);
+        let target = match &mut self.target {
+            Target::Values { dim, values, units } => {
+                let moved = partition_rows(values.make_mut(), *dim, out);
+                values.truncate(keep * *dim);
+                Target::Values {
+                    dim: *dim,
+                    values: moved.into(),
+                    units: units.clone(),
+                }
+            }
+            t => t.clone(),
+        };
+        let weights = self.weights.as_mut().map(|w| {
+            let moved = partition_rows(w, 1, out);
+            w.truncate(keep);
+            moved
+        });
+        Dataset {
+            name: self.name.clone(),
+            dim,
+            features,
+            labels,
+            classes: self.classes,
+            target,
+            weights,
+        }
+    }
+
     /// Splits off the samples from `at` on as a new set (a copy of those); this one keeps the
     /// first `at`, releasing the rest where it can.
     pub fn split_off(&mut self, at: usize) -> Dataset {
@@ -299,4 +348,23 @@ fn permute_rows<T: Copy>(v: &mut [T], width: usize, order: &[u32]) {
             i = from;
         }
     }
+}
+
+/// Moves the rows of `width` values not flagged in `out` to the front, in their order (in
+/// place), and returns the flagged ones, in theirs; the caller truncates `v`.
+fn partition_rows<T: Copy>(v: &mut [T], width: usize, out: &[bool]) -> Vec<T> {
+    let mut moved = Vec::with_capacity(out.iter().filter(|o| **o).count() * width);
+    let mut write = 0;
+    for (i, &o) in out.iter().enumerate() {
+        let row = i * width..(i + 1) * width;
+        if o {
+            moved.extend_from_slice(&v[row]);
+        } else {
+            if write != i {
+                v.copy_within(row, write * width);
+            }
+            write += 1;
+        }
+    }
+    moved
 }

@@ -50,12 +50,11 @@ pub fn holdout(
             format!("{fraction} of {} samples leaves one part empty", data.len()),
         ));
     }
-    keep.sort_unstable();
-    out.sort_unstable();
-    let at = keep.len();
-    keep.extend_from_slice(&out);
-    data.permute(&keep);
-    let held_out = data.split_off(at);
+    let mut held = vec![false; data.len()];
+    for &i in &out {
+        held[i as usize] = true;
+    }
+    let held_out = data.partition(&held);
     Ok((data, held_out))
 }
 

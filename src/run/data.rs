@@ -157,7 +157,12 @@ impl DataSpec {
                     .test_split
                     .unwrap_or_else(|| at_load("data.test_split"));
                 let name = sets.train.name.clone();
+                let started = std::time::Instant::now();
                 let (train, mut test) = split::holdout(sets.train, f, seed, "data.test_split")?;
+                log::debug!(
+                    "held out the test set in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
                 test.name = format!("{name}-test");
                 (train, test, Some(f))
             }

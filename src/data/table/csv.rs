@@ -14,6 +14,7 @@ use crate::{Error, Result};
 use rayon::prelude::*;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
+use std::sync::mpsc;
 
 /// Bytes of whole lines parsed as one block.
 const BLOCK: usize = 4 << 20;
@@ -85,7 +86,7 @@ pub fn header_of(text: &[u8]) -> std::result::Result<Header, String> {
         names: is_header.then(|| {
             cells
                 .iter()
-                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .map(|c| String::from_utf8_lossy(c.trim_ascii()).into_owned())
                 .collect()
         }),
         cols: cells.len(),
@@ -103,73 +104,107 @@ pub fn read_header(path: &Path) -> Result<Header> {
 }
 
 /// Reads the columns `roles` (one per column of `header`) of the file at `path`, with a
-/// progress bar on a terminal for files that take a while.
+/// progress bar on a terminal for files that take a while. A thread reads blocks of whole
+/// lines while the cores parse the blocks read before, into buffers reused from round to round.
 pub fn read(path: &Path, header: &Header, roles: &[Role]) -> Result<Columns> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bar = crate::io::byte_progress(size, "reading");
-    let mut input = BufReader::with_capacity(1 << 20, file);
     let threads = rayon::current_num_threads().max(1);
-    let mut out = Columns::default();
-    let mut line = 1usize;
+    let (full_tx, full_rx) = mpsc::sync_channel::<Result<(usize, Vec<u8>)>>(threads);
+    let (empty_tx, empty_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        scope.spawn(move || read_blocks(path, file, &full_tx, &empty_rx));
+        // `full_rx` is dropped when this returns, which ends the reader, on errors too.
+        parse_blocks(path, size, header, roles, full_rx, empty_tx, threads)
+    })
+}
+
+/// The reader: blocks of about [`BLOCK`] bytes ending at a line break, each with the line
+/// number of its first line, until the end of the file or of the consumer.
+fn read_blocks(
+    path: &Path,
+    file: std::fs::File,
+    full: &mpsc::SyncSender<Result<(usize, Vec<u8>)>>,
+    empty: &mpsc::Receiver<Vec<u8>>,
+) {
+    let mut input = BufReader::with_capacity(1 << 20, file);
+    let mut line = 1;
     let mut first = true;
-    let mut header_pending = header.names.is_some();
     loop {
-        // One round: a block of whole lines per thread.
-        let mut blocks = Vec::with_capacity(threads);
-        let mut done = false;
-        while blocks.len() < threads && !done {
-            let mut block = Vec::with_capacity(BLOCK + (64 << 10));
-            (&mut input)
-                .take(BLOCK as u64)
-                .read_to_end(&mut block)
-                .map_err(|e| Error::io(path, e))?;
+        let mut block = empty
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(BLOCK + (64 << 10)));
+        block.clear();
+        let read = (&mut input)
+            .take(BLOCK as u64)
+            .read_to_end(&mut block)
             // Complete the last line, so that blocks split between lines.
-            input
-                .read_until(b'\n', &mut block)
-                .map_err(|e| Error::io(path, e))?;
-            done = input.fill_buf().map_err(|e| Error::io(path, e))?.is_empty();
-            if first {
-                first = false;
-                if let Some(rest) = block.strip_prefix("\u{feff}".as_bytes()) {
-                    block = rest.to_vec();
-                }
-                // Refuse a file whose numbers will not fit, from its first block's rows.
-                let lines = memchr::memchr_iter(b'\n', &block).count().max(1);
-                let rows = (size as f64 * lines as f64 / block.len().max(1) as f64) as u64;
-                let width = roles.iter().filter(|r| **r != Role::Skip).count() as u64;
-                let what = format!("its ~{rows} rows of {width} numbers as f32");
-                crate::io::check_fits_in_memory(path, &what, rows * width * 4)?;
-                let n_features = roles.iter().filter(|r| **r == Role::Feature).count();
-                let rows = (rows as usize).saturating_add(rows as usize / 16);
-                out.features.reserve(rows * n_features);
-                out.targets.reserve(rows * (width as usize - n_features));
-            }
-            if block.is_empty() {
-                break;
-            }
-            bar.inc(block.len() as u64);
-            let lines = memchr::memchr_iter(b'\n', &block).count();
-            blocks.push((line, block));
-            line += lines;
+            .and_then(|_| input.read_until(b'\n', &mut block));
+        if let Err(e) = read {
+            let _ = full.send(Err(Error::io(path, e)));
+            return;
         }
-        if blocks.is_empty() {
+        if std::mem::take(&mut first) && block.starts_with("\u{feff}".as_bytes()) {
+            block.drain(..3);
+        }
+        if block.is_empty() {
+            return;
+        }
+        let lines = memchr::memchr_iter(b'\n', &block).count();
+        if full.send(Ok((line, block))).is_err() {
+            return;
+        }
+        line += lines;
+    }
+}
+
+/// The consumer: rounds of a block per thread, parsed in parallel, appended in order.
+fn parse_blocks(
+    path: &Path,
+    size: u64,
+    header: &Header,
+    roles: &[Role],
+    full: mpsc::Receiver<Result<(usize, Vec<u8>)>>,
+    empty: mpsc::Sender<Vec<u8>>,
+    threads: usize,
+) -> Result<Columns> {
+    let bar = crate::io::byte_progress(size, "reading");
+    let mut out = Columns::default();
+    let mut parts = vec![Columns::default(); threads];
+    let mut header_pending = header.names.is_some();
+    let mut first = true;
+    loop {
+        let mut round = Vec::with_capacity(threads);
+        while round.len() < threads {
+            match full.recv() {
+                Ok(block) => round.push(block?),
+                Err(_) => break,
+            }
+        }
+        if round.is_empty() {
             break;
         }
+        if std::mem::take(&mut first) {
+            reserve(path, size, &round[0].1, roles, &mut out)?;
+        }
         let skip_header = std::mem::take(&mut header_pending);
-        let parts: Vec<std::result::Result<Columns, String>> = blocks
+        let results: Vec<std::result::Result<(), String>> = round
             .par_iter()
+            .zip(parts.par_iter_mut())
             .enumerate()
-            .map(|(i, (at, block))| parse_block(block, *at, header, roles, skip_header && i == 0))
+            .map(|(i, ((at, block), part))| {
+                parse_block(block, *at, header, roles, skip_header && i == 0, part)
+            })
             .collect();
-        for part in parts {
-            let part = part.map_err(|m| Error::bad_file(path, m))?;
+        for (result, part) in results.into_iter().zip(&parts) {
+            result.map_err(|m| Error::bad_file(path, m))?;
             out.rows += part.rows;
             out.features.extend_from_slice(&part.features);
             out.targets.extend_from_slice(&part.targets);
         }
-        if done {
-            break;
+        for (_, block) in round {
+            bar.inc(block.len() as u64);
+            let _ = empty.send(block);
         }
     }
     bar.finish_and_clear();
@@ -179,6 +214,21 @@ pub fn read(path: &Path, header: &Header, roles: &[Role]) -> Result<Columns> {
     Ok(out)
 }
 
+/// Refuses a file whose numbers will not fit in memory, estimating its rows from its first
+/// block's; else reserves room for them (a little over: untouched room costs no memory).
+fn reserve(path: &Path, size: u64, first: &[u8], roles: &[Role], out: &mut Columns) -> Result<()> {
+    let lines = memchr::memchr_iter(b'\n', first).count().max(1);
+    let rows = (size as f64 * lines as f64 / first.len().max(1) as f64) as u64;
+    let width = roles.iter().filter(|r| **r != Role::Skip).count() as u64;
+    let what = format!("its ~{rows} rows of {width} numbers as f32");
+    crate::io::check_fits_in_memory(path, &what, rows * width * 4)?;
+    let n_features = roles.iter().filter(|r| **r == Role::Feature).count();
+    let rows = (rows as usize).saturating_add(rows as usize / 16);
+    out.features.reserve(rows * n_features);
+    out.targets.reserve(rows * (width as usize - n_features));
+    Ok(())
+}
+
 /// Parses CSV text with the columns `roles` (all features when `None`): the header and the
 /// columns; the error is the message without the file name.
 pub fn parse(text: &str, roles: Option<&[Role]>) -> std::result::Result<(Header, Columns), String> {
@@ -186,47 +236,47 @@ pub fn parse(text: &str, roles: Option<&[Role]>) -> std::result::Result<(Header,
     let header = header_of(text.as_bytes())?;
     let all = vec![Role::Feature; header.cols];
     let roles = roles.unwrap_or(&all);
-    let cols = parse_block(text.as_bytes(), 1, &header, roles, header.names.is_some())?;
+    let mut cols = Columns::default();
+    parse_block(
+        text.as_bytes(),
+        1,
+        &header,
+        roles,
+        header.names.is_some(),
+        &mut cols,
+    )?;
     if cols.rows == 0 {
         return Err("no data rows after the header".into());
     }
     Ok((header, cols))
 }
 
+/// Records as the csv crate splits them; cells are trimmed where they are read ([`number`]).
 fn reader(block: &[u8]) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .trim(csv::Trim::All)
         .from_reader(block)
 }
 
 /// An empty line, or one of spaces.
 fn blank(record: &csv::ByteRecord) -> bool {
-    record.len() == 1 && record[0].is_empty()
+    record.len() == 1 && record[0].trim_ascii().is_empty()
 }
 
-/// The rows of `block`, whose first line is line `first_line` of the file; `skip_header`:
-/// its first non-empty line is the header.
+/// The rows of `block`, whose first line is line `first_line` of the file, into `out` (its
+/// buffers reused); `skip_header`: its first non-empty line is the header.
 fn parse_block(
     block: &[u8],
     first_line: usize,
     header: &Header,
     roles: &[Role],
     mut skip_header: bool,
-) -> std::result::Result<Columns, String> {
-    let n_features = roles.iter().filter(|r| **r == Role::Feature).count();
-    let n_targets = roles
-        .iter()
-        .filter(|r| matches!(r, Role::Label | Role::Value))
-        .count();
-    // Rows of about 8 bytes a number: room for the block's rows without growing.
-    let guess = block.len() / (8 * header.cols.max(1)) + 1;
-    let mut out = Columns {
-        rows: 0,
-        features: Vec::with_capacity(guess * n_features),
-        targets: Vec::with_capacity(guess * n_targets),
-    };
+    out: &mut Columns,
+) -> std::result::Result<(), String> {
+    out.rows = 0;
+    out.features.clear();
+    out.targets.clear();
     let mut reader = reader(block);
     let mut record = csv::ByteRecord::new();
     let (mut line, mut counted) = (first_line, 0);
@@ -275,7 +325,7 @@ fn parse_block(
                     "line {line}, column {} ({}): '{}' is not a number",
                     c + 1,
                     header.quoted(c),
-                    String::from_utf8_lossy(cell)
+                    String::from_utf8_lossy(cell.trim_ascii())
                 ));
             };
             let at = || format!("line {line}, {}", header.column(c));
@@ -298,12 +348,13 @@ fn parse_block(
         }
         out.rows += 1;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A cell as a number (`nan` and `inf` included: they are refused where the column is a
 /// feature, a label or a value, naming it).
 fn number(cell: &[u8]) -> Option<f64> {
+    let cell = cell.trim_ascii();
     let cell = cell
         .strip_prefix(b"\"")
         .and_then(|t| t.strip_suffix(b"\""))

@@ -322,7 +322,14 @@ fn read_csv(path: &Path, target: &[String], task: Task) -> Result<FileSets> {
             false => csv::Role::Feature,
         })
         .collect();
+    let started = std::time::Instant::now();
     let read = csv::read(path, &header, &roles)?;
+    log::debug!(
+        "{}: {} rows read in {:.2} s",
+        path.display(),
+        read.rows,
+        started.elapsed().as_secs_f64()
+    );
     let (rows, dim, k) = (read.rows, cols - targets.len(), targets.len());
     // The parser gives targets in column order; the run wants them in the order asked for.
     let mut by_column = targets.clone();
