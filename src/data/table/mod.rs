@@ -111,7 +111,7 @@ type Locate<'a> = &'a dyn Fn(usize, usize) -> String;
 pub fn dataset(
     name: &str,
     task: Task,
-    x: &Array,
+    x: Array,
     x_at: Locate<'_>,
     y: Option<&Array>,
     y_at: Locate<'_>,
@@ -130,17 +130,26 @@ pub fn dataset(
     if n == 0 || dim == 0 {
         return Err(format!("no samples or no features (shape {:?})", x.shape));
     }
-    let features = match &x.data {
-        Numbers::U8(v) => Features::U8(v.clone()),
+    let not_finite = |v: &[f32]| -> std::result::Result<(), String> {
+        match v.iter().position(|f| !f.is_finite()) {
+            Some(i) => Err(format!(
+                "{}: {} is not a finite number",
+                x_at(i / dim, i % dim),
+                v[i] as f64
+            )),
+            None => Ok(()),
+        }
+    };
+    // u8 and f32 values move into the set as they are; others are converted.
+    let features = match x.data {
+        Numbers::U8(v) => Features::U8(v),
         Numbers::Mapped(v) => {
-            if let Some(i) = v.iter().position(|f| !f.is_finite()) {
-                return Err(format!(
-                    "{}: {} is not a finite number",
-                    x_at(i / dim, i % dim),
-                    v[i] as f64
-                ));
-            }
-            Features::F32(v.clone())
+            not_finite(&v)?;
+            Features::F32(v)
+        }
+        Numbers::F32(v) => {
+            not_finite(&v)?;
+            Features::F32(v.into())
         }
         data => {
             let mut out = Vec::with_capacity(data.len());
@@ -426,7 +435,8 @@ fn read_npy_pair(path: &Path, labels: Option<&Path>, task: Task) -> Result<FileS
     let x_at = |r: usize, c: usize| format!("element [{r}, {c}]");
     let y_at = |r: usize, c: usize| format!("element [{r}, {c}] of the labels");
     let name = path.display().to_string();
-    let train = dataset(&name, task, &x, &x_at, y.as_ref(), &y_at).map_err(|m| {
+    let images = matches!(x.data, Numbers::U8(_));
+    let train = dataset(&name, task, x, &x_at, y.as_ref(), &y_at).map_err(|m| {
         let culprit = if m.contains("of the labels") || m.contains("target") || m.contains("label")
         {
             labels.unwrap_or(path)
@@ -436,17 +446,16 @@ fn read_npy_pair(path: &Path, labels: Option<&Path>, task: Task) -> Result<FileS
         Error::bad_file(culprit, m)
     })?;
     Ok(FileSets {
-        images: matches!(x.data, Numbers::U8(_)),
+        images,
         train,
         test: None,
         target_names: Vec::new(),
     })
 }
 
-/// The largest `.npy` file read.
-pub const MAX_NPY_BYTES: u64 = 8 << 30;
-
+/// Reads a `.npy` file as it streams in: its values are read into the array, not first into
+/// a copy of the file.
 fn read_npy(path: &Path) -> Result<Array> {
-    let bytes = crate::io::read_capped(path, MAX_NPY_BYTES, ".npy file")?;
-    npy::parse(&bytes).map_err(|m| Error::bad_file(path, m))
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    npy::read_from(&mut std::io::BufReader::new(file)).map_err(|m| Error::bad_file(path, m))
 }

@@ -12,9 +12,16 @@ const MAGIC: &[u8] = b"\x93NUMPY";
 /// Parses one `.npy` image; the error is the message without the file (or array) name.
 pub fn parse(bytes: &[u8]) -> Result<Array, String> {
     let (shape, descr, end) = layout(bytes)?;
-    let data = &bytes[end..];
+    Ok(Array {
+        shape,
+        data: decode(descr, &bytes[end..]),
+    })
+}
+
+/// The values of `data` as `descr` (a dtype [`header`] accepted) stores them.
+fn decode(descr: &str, data: &[u8]) -> Numbers {
     let chunks = |w: usize| data.chunks_exact(w);
-    let numbers = match descr {
+    match descr {
         "<f4" => Numbers::F32(
             chunks(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
@@ -36,11 +43,7 @@ pub fn parse(bytes: &[u8]) -> Result<Array, String> {
                 .collect(),
         ),
         _ => Numbers::U8(data.to_vec()),
-    };
-    Ok(Array {
-        shape,
-        data: numbers,
-    })
+    }
 }
 
 /// A float32 `.npy` file's values in a copy-on-write memory map: read from the file as they
@@ -96,6 +99,84 @@ pub fn map_f32(path: &std::path::Path) -> crate::Result<Option<(Vec<usize>, Floa
 /// A `.npy` image's shape, dtype and the offset of its data, the data checked to be exactly
 /// the size the shape implies.
 fn layout(bytes: &[u8]) -> Result<(Vec<usize>, &str, usize), String> {
+    let (shape, descr, end, needed) = header(bytes)?;
+    check_size(&shape, needed, (bytes.len() - end) as u64)?;
+    Ok((shape, descr, end))
+}
+
+/// Data of `held` bytes for an array of `shape` that needs `needed`.
+fn check_size(shape: &[usize], needed: usize, held: u64) -> Result<(), String> {
+    let needed = needed as u64;
+    if held < needed {
+        return Err(format!(
+            "truncated: shape {shape:?} needs {needed} bytes of data, the file holds {held}"
+        ));
+    }
+    if held > needed {
+        return Err(format!(
+            "{} bytes after the {needed} bytes of data shape {shape:?} needs",
+            held - needed
+        ));
+    }
+    Ok(())
+}
+
+/// Reads a `.npy` image from `r` (an archive's entry), its data straight into the array's
+/// values (f32 without a second copy); memory grows with the data read, never with a size
+/// the header claims.
+pub fn read_from(r: &mut impl std::io::Read) -> Result<Array, String> {
+    use std::io::Read;
+    let io = |e: std::io::Error| e.to_string();
+    let mut head = vec![0u8; 10];
+    r.read_exact(&mut head)
+        .map_err(|_| "not a .npy array (no \\x93NUMPY magic)".to_string())?;
+    let len_bytes = if head[6] >= 2 { 4 } else { 2 };
+    if len_bytes == 4 {
+        head.resize(12, 0);
+        r.read_exact(&mut head[10..]).map_err(io)?;
+    }
+    let header_len = match len_bytes {
+        2 => u16::from_le_bytes([head[8], head[9]]) as u64,
+        _ => u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as u64,
+    };
+    r.by_ref()
+        .take(header_len)
+        .read_to_end(&mut head)
+        .map_err(io)?;
+    let (shape, descr, _, needed) = header(&head)?;
+    let mut data = r.by_ref().take(needed as u64 + 1);
+    let (numbers, held) = if descr == "<f4" && cfg!(target_endian = "little") {
+        let mut values: Vec<f32> = Vec::new();
+        let mut held = 0usize;
+        loop {
+            if held == values.len() * 4 {
+                values.resize(values.len() + (1 << 18).min(needed / 4 + 1), 0.0);
+            }
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut values);
+            match data.read(&mut bytes[held..]).map_err(io)? {
+                0 => break,
+                n => held += n,
+            }
+        }
+        values.truncate(held / 4);
+        (Numbers::F32(values), held as u64)
+    } else {
+        let mut raw = Vec::new();
+        data.read_to_end(&mut raw).map_err(io)?;
+        let held = raw.len() as u64;
+        check_size(&shape, needed, held)?;
+        (decode(descr, &raw), held)
+    };
+    check_size(&shape, needed, held)?;
+    Ok(Array {
+        shape,
+        data: numbers,
+    })
+}
+
+/// A `.npy` image's shape, dtype, the offset of its data and the bytes of data its shape
+/// needs (the data itself unchecked).
+fn header(bytes: &[u8]) -> Result<(Vec<usize>, &str, usize, usize), String> {
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
         return Err("not a .npy array (no \\x93NUMPY magic)".into());
     }
@@ -134,21 +215,8 @@ fn layout(bytes: &[u8]) -> Result<(Vec<usize>, &str, usize), String> {
             ))
         }
     };
-    let data = &bytes[end..];
     let needed = count.checked_mul(width).ok_or("shape overflows")?;
-    if data.len() < needed {
-        return Err(format!(
-            "truncated: shape {shape:?} needs {needed} bytes of data, the file holds {}",
-            data.len()
-        ));
-    }
-    if data.len() > needed {
-        return Err(format!(
-            "{} bytes after the {needed} bytes of data shape {shape:?} needs",
-            data.len() - needed
-        ));
-    }
-    Ok((shape, descr, end))
+    Ok((shape, descr, end, needed))
 }
 
 /// The `.npy` image of a float32 array of `shape` (C order).

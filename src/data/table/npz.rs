@@ -13,8 +13,9 @@ pub const MAX_BYTES: u64 = 8 << 30;
 /// Reads the training (and test) set of an archive for `task`.
 pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
     let bad = |m: String| Error::bad_file(path, m);
-    let bytes = crate::io::read_capped(path, MAX_BYTES, ".npz archive")?;
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes))
+    // Read from the file as the entries are decompressed, not into memory first.
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
         .map_err(|e| bad(format!("not a readable .npz (zip) archive: {e}")))?;
     let names: Vec<String> = (0..zip.len())
         .filter_map(|i| {
@@ -47,18 +48,8 @@ pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
         let entry = zip
             .by_name(&format!("{key}.npy"))
             .map_err(|e| bad(format!("array {key}: {e}")))?;
-        let mut raw = Vec::new();
         // Grows with what actually decompresses, never with the size the entry claims.
-        entry
-            .take(MAX_BYTES + 1)
-            .read_to_end(&mut raw)
-            .map_err(|e| bad(format!("array {key}: {e}")))?;
-        if raw.len() as u64 > MAX_BYTES {
-            return Err(bad(format!(
-                "array {key} decompresses past {MAX_BYTES} bytes"
-            )));
-        }
-        npy::parse(&raw)
+        npy::read_from(&mut entry.take(MAX_BYTES))
             .map(Some)
             .map_err(|m| bad(format!("array {key}: {m}")))
     };
@@ -73,7 +64,8 @@ pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
         (None, None)
     };
     let name = path.display().to_string();
-    let make = |xk: &str, x: &Array, yk: &str, y: Option<&Array>| {
+    let images = matches!(x.data, Numbers::U8(_));
+    let make = |xk: &str, x: Array, yk: &str, y: Option<&Array>| {
         let x_at = |r: usize, c: usize| format!("array {xk}[{r}, {c}]");
         let y_at = |r: usize, c: usize| {
             if y.is_some_and(|y| y.shape.len() == 1) {
@@ -90,10 +82,10 @@ pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
             }
         })
     };
-    let train = make(xk, &x, yk, y.as_ref())?;
+    let train = make(xk, x, yk, y.as_ref())?;
     let test = match (xt, yt) {
         (Some(xt), yt) if yt.is_some() || task == Task::Autoencode => {
-            let test = make("x_test", &xt, "y_test", yt.as_ref())?;
+            let test = make("x_test", xt, "y_test", yt.as_ref())?;
             if test.dim != train.dim {
                 return Err(bad(format!(
                     "x_test has {} features per sample, x_train {}",
@@ -107,7 +99,7 @@ pub fn read_sets(path: &Path, task: Task) -> Result<FileSets> {
         (None, None) => None,
     };
     Ok(FileSets {
-        images: matches!(x.data, Numbers::U8(_)),
+        images,
         train,
         test,
         target_names: Vec::new(),
