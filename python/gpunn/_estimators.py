@@ -66,6 +66,7 @@ class _BaseMLP(BaseEstimator):
     # output is trained: (out_activation, gpunn loss, c, per), see _mapping.
 
     def _fit(self, X, y, incremental, sample_weight=None):
+        given = X
         sizes = check_params(self)
         first = not (hasattr(self, "coefs_") and (incremental or self.warm_start))
         X, targets, n_outputs = self._validate_input(X, y, incremental, reset=first)
@@ -111,6 +112,10 @@ class _BaseMLP(BaseEstimator):
         out = _core.fit(settings, X, callback=self._printer(c, per, early), tensorboard=log, **targets,
                         **start)
         self._read(out, c, per, early, incremental, n)
+        # Whether the caller's X was trained where it lies: handed over without a conversion
+        # (float32, C-contiguous) and never copied by the library (no validation split).
+        self._trained_in_place = bool(out["in_place"]) and isinstance(given, np.ndarray) \
+            and np.may_share_memory(given, X)
         return self
 
     def _printer(self, c, per, early):

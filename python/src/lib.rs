@@ -200,6 +200,8 @@ struct Fitted {
     interrupted: bool,
     engine: String,
     run: String,
+    /// The model trained on `x` where it lies (its features were never copied).
+    in_place: bool,
 }
 
 /// Trains the run `settings` describes (TOML) on `x` with class `labels` or target `values`
@@ -207,7 +209,8 @@ struct Fitted {
 /// optimizer state `start_state` of an earlier fit). Returns a dict: `weights`, `biases`,
 /// `state`, `epochs` (`(epoch, train_loss, val_score, l2)`: the L2 term is part of the loss),
 /// `best_epoch`, `converged`,
-/// `interrupted`, `engine`, `run` (the resolved description). `tensorboard`: a directory to
+/// `interrupted`, `engine`, `run` (the resolved description), `in_place` (whether `x` was
+/// trained where it lies, never copied). `tensorboard`: a directory to
 /// write a TensorBoard log of the fit into.
 #[pyfunction]
 #[pyo3(signature = (settings, x, labels=None, values=None, classes=0, weights=None, start=None, activations=None, loss=None, start_state=None, callback=None, tensorboard=None))]
@@ -234,6 +237,7 @@ fn fit<'py>(
         Task::Regress
     };
     let mut train = dataset(&x, labels, values, classes)?;
+    let x_at = x.as_slice().map_or(0, |s| s.as_ptr() as usize);
     if let Some(w) = weights {
         if w.len() != train.len() {
             return Err(PyValueError::new_err(format!(
@@ -272,6 +276,7 @@ fn fit<'py>(
             converged: t.history.converged,
             interrupted: t.history.interrupted,
             engine: t.engine.describe(),
+            in_place: matches!(&t.sets.train.features, Features::F32(f) if f.as_ptr() as usize == x_at),
             run: t.run.to_toml(),
             epochs: t.history.epochs,
         })
@@ -302,6 +307,7 @@ fn fit<'py>(
     out.set_item("interrupted", f.interrupted)?;
     out.set_item("engine", f.engine)?;
     out.set_item("run", f.run)?;
+    out.set_item("in_place", f.in_place)?;
     Ok(out)
 }
 
