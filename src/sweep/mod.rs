@@ -11,6 +11,7 @@
 //! together: each epoch's steps of all of them go into the same submissions ([`gpu`]).
 
 pub mod best;
+mod fold_engine;
 pub mod gpu;
 pub mod grid;
 pub mod results;
@@ -19,15 +20,13 @@ pub mod together;
 pub use grid::{Grid, Label};
 pub use results::{Outcome, Status};
 
-use crate::cpu::fast::FastCpu;
 use crate::data::split;
 use crate::data::Dataset;
-use crate::engine::Engine;
 use crate::gpu::DeviceKind;
 use crate::run::{LoadedData, Run, RunSpec};
-use crate::tensorboard::TensorBoard;
 use crate::train::{EpochRecord, History, Observer, Quiet};
 use crate::{Error, Result};
+use fold_engine::open_engine;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -306,24 +305,6 @@ impl Sweep {
         Ok(())
     }
 
-    /// The TensorBoard log of fold `k` (0-based) of the configuration `label`, when the sweep
-    /// writes them.
-    pub(crate) fn fold_log(
-        &self,
-        label: &Label,
-        k: usize,
-        train: &Dataset,
-    ) -> Result<Option<TensorBoard>> {
-        let Some(root) = &self.tensorboard else {
-            return Ok(None);
-        };
-        let mut dir = root.join(grid::label_dir(label));
-        if self.folds.is_some() {
-            dir = dir.join(format!("fold{}", k + 1));
-        }
-        Ok(Some(TensorBoard::create(&dir, train.classes > 0)?))
-    }
-
     /// The training and validation sets of each fold (or the validation split), scaled as the
     /// run says (the scaling fitted on each fold's training part). Pixels stay bytes: a
     /// quarter of the memory, which for the CPU is also faster than f32 (the reports' grid:
@@ -400,22 +381,5 @@ impl Sweep {
         outcome.folds.push(value as f64);
         outcome.curves.push(curve);
         Ok(())
-    }
-}
-
-/// The engine of one configuration: on the CPU (`threads`) the fast path on that many
-/// threads, else the run's device.
-fn open_engine(
-    run: &Run,
-    params: &crate::model::Params,
-    threads: Option<usize>,
-) -> Result<Box<dyn Engine>> {
-    match threads {
-        Some(t) => {
-            let mut engine = FastCpu::with_threads(params.clone(), t);
-            engine.set_optimizer(&run.engine_optimizer(1.0), None)?;
-            Ok(Box::new(engine))
-        }
-        None => Ok(run.open_engine(params, None, 1.0)?.engine),
     }
 }
