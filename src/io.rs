@@ -144,15 +144,26 @@ const PROGRESS_FROM_BYTES: u64 = 64 << 20;
 /// A progress bar over `size` bytes being `what` (`reading`), drawn on stderr when it is a
 /// terminal and the file is large enough to take a while; hidden otherwise.
 pub fn byte_progress(size: u64, what: &str) -> indicatif::ProgressBar {
+    progress_bar(what, Some(size), size >= PROGRESS_FROM_BYTES)
+}
+
+/// A bar of bytes done (of `len`, when known: else a spinner) with their rate, labelled
+/// `what`: drawn on stderr when `show` and stderr is a terminal, hidden otherwise. Downloads
+/// and reads of big files show the same bar.
+pub fn progress_bar(what: &str, len: Option<u64>, show: bool) -> indicatif::ProgressBar {
     use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
     use std::io::IsTerminal;
-    let target = if size >= PROGRESS_FROM_BYTES && io::stderr().is_terminal() {
+    let target = if show && io::stderr().is_terminal() {
         ProgressDrawTarget::stderr()
     } else {
         ProgressDrawTarget::hidden()
     };
-    let bar = ProgressBar::with_draw_target(Some(size), target);
-    let template = "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, eta {eta}";
+    let bar = ProgressBar::with_draw_target(len, target);
+    let template = if len.is_some() {
+        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, eta {eta}"
+    } else {
+        "{msg} {spinner} {bytes} {bytes_per_sec}"
+    };
     if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }

@@ -144,9 +144,11 @@ fn splits_in_place_equal_gathered_subsets() {
         want_val.name = format!("{}-val", d.name);
         assert_eq!(val.unwrap(), want_val);
         let (rest, out) = split::holdout(d.clone(), 0.3, 4, "t").unwrap();
-        let mut all: Vec<u32> = rest.labels.iter().chain(&out.labels).copied().collect();
-        all.sort_unstable();
-        assert_eq!(all.len(), n);
+        // Every sample in exactly one part (weights are 1 + its index).
+        let w = |d: &Dataset| d.weights.clone().unwrap();
+        let mut all: Vec<f32> = w(&rest).into_iter().chain(w(&out)).collect();
+        all.sort_by(f32::total_cmp);
+        assert_eq!(all, (1..=n).map(|i| i as f32).collect::<Vec<_>>());
         // Both parts keep the original order: their weights (1 + index) increase.
         for part in [&rest, &out] {
             let w = part.weights.as_ref().unwrap();

@@ -209,7 +209,7 @@ pub(super) fn stream(
     expected_len: Option<u64>,
     progress: bool,
 ) -> Result<std::result::Result<Received, MirrorFailure>> {
-    let bar = progress_bar(name, expected_len, progress);
+    let bar = crate::io::progress_bar(name, expected_len, progress);
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut got: u64 = 0;
@@ -254,23 +254,4 @@ pub(super) fn stream(
         sha256: hasher.finalize().into(),
         magic,
     }))
-}
-
-pub(super) fn progress_bar(name: &str, len: Option<u64>, progress: bool) -> ProgressBar {
-    let target = if progress && io::stderr().is_terminal() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(len, target);
-    let template = if len.is_some() {
-        "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, eta {eta}"
-    } else {
-        "{msg} {spinner} {bytes} {bytes_per_sec}"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message(name.to_string());
-    bar
 }

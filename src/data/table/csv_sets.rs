@@ -79,10 +79,15 @@ pub(super) fn read_csv(path: &Path, target: &[String], task: Task) -> Result<Fil
         }
     }
     let features = Features::F32(read.features.into());
+    // Label columns (checked where they were read) as classes: the labels and their count.
+    let classes_of = |values: &[f32]| {
+        let labels: Vec<u32> = values.iter().map(|&v| v as u32).collect();
+        let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+        (labels, classes)
+    };
     let (labels, classes, target) = match task {
         Task::Classify => {
-            let labels: Vec<u32> = values.iter().map(|&v| v as u32).collect();
-            let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+            let (labels, classes) = classes_of(&values);
             (labels, classes, Target::Classes)
         }
         Task::Regress => (
@@ -99,8 +104,7 @@ pub(super) fn read_csv(path: &Path, target: &[String], task: Task) -> Result<Fil
             let is_label = |v: &f32| *v >= 0.0 && v.fract() == 0.0 && (*v as usize) < MAX_CLASSES;
             match k == 1 && values.iter().all(is_label) {
                 true => {
-                    let labels: Vec<u32> = values.iter().map(|&v| v as u32).collect();
-                    let classes = labels.iter().max().map_or(0, |&m| m as usize + 1);
+                    let (labels, classes) = classes_of(&values);
                     (labels, classes, Target::Input)
                 }
                 false => (vec![0; rows], 0, Target::Input),
